@@ -1,0 +1,108 @@
+// Package activities holds the side effects of a broadcast's workflow: each is
+// one guarded change in PostgreSQL together with its outbox event. They are
+// idempotent: a retry after a change committed finds the broadcast already
+// moved on and reports it, changing nothing.
+package activities
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+)
+
+// ErrTypeNotFound is the application error type of an activity whose
+// broadcast does not exist: its creating transaction never committed. No
+// retry can fix that.
+const ErrTypeNotFound = "BroadcastNotFound"
+
+// Store is what the activities need of the broadcast store.
+type Store interface {
+	Publish(ctx context.Context, id uuid.UUID) (store.Result, error)
+	Cancel(ctx context.Context, id uuid.UUID) (store.Result, error)
+	Expire(ctx context.Context, id uuid.UUID) (store.Result, error)
+	Reschedule(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
+	Fail(ctx context.Context, id uuid.UUID, reason string) (store.Result, error)
+}
+
+// Activities are the broadcast workflow's activities, registered as one value.
+type Activities struct {
+	Store Store
+}
+
+// TransitionInput names the broadcast an activity changes.
+type TransitionInput struct {
+	BroadcastID uuid.UUID
+}
+
+// RescheduleInput carries new times; nil keeps the current one.
+type RescheduleInput struct {
+	BroadcastID uuid.UUID
+	ScheduledAt *time.Time
+	ExpiresAt   *time.Time
+}
+
+// FailInput carries the reason publication failed for good.
+type FailInput struct {
+	BroadcastID uuid.UUID
+	Reason      string
+}
+
+// Outcome is the small result an activity records in workflow history: the
+// broadcast's status after the attempt, and whether this attempt changed it.
+// The full broadcast stays in PostgreSQL, keeping histories small.
+type Outcome struct {
+	Status  broadcast.Status
+	Applied bool
+	// ScheduledAt and ExpiresAt are the broadcast's times after the attempt.
+	ScheduledAt time.Time
+	ExpiresAt   time.Time
+}
+
+// Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED.
+func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, error) {
+	return outcome(a.Store.Publish(ctx, in.BroadcastID))
+}
+
+// Cancel moves the broadcast to CANCELLED, with BROADCAST_CANCELLED when it
+// had been published.
+func (a *Activities) Cancel(ctx context.Context, in TransitionInput) (Outcome, error) {
+	return outcome(a.Store.Cancel(ctx, in.BroadcastID))
+}
+
+// Expire moves the broadcast to EXPIRED and records BROADCAST_EXPIRED.
+func (a *Activities) Expire(ctx context.Context, in TransitionInput) (Outcome, error) {
+	return outcome(a.Store.Expire(ctx, in.BroadcastID))
+}
+
+// Reschedule sets new times and records BROADCAST_RESCHEDULED.
+func (a *Activities) Reschedule(ctx context.Context, in RescheduleInput) (Outcome, error) {
+	return outcome(a.Store.Reschedule(ctx, in.BroadcastID, in.ScheduledAt, in.ExpiresAt))
+}
+
+// Fail moves the broadcast to FAILED with its reason.
+func (a *Activities) Fail(ctx context.Context, in FailInput) (Outcome, error) {
+	return outcome(a.Store.Fail(ctx, in.BroadcastID, in.Reason))
+}
+
+func outcome(res store.Result, err error) (Outcome, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return Outcome{}, temporal.NewNonRetryableApplicationError("broadcast does not exist: its creation never committed", ErrTypeNotFound, err)
+	}
+	if err != nil {
+		return Outcome{}, err // transient: PostgreSQL unreachable and the like; retried
+	}
+	o := Outcome{Status: res.Broadcast.Status, Applied: res.Applied}
+	if res.Broadcast.ScheduledAt != nil {
+		o.ScheduledAt = *res.Broadcast.ScheduledAt
+	}
+	if res.Broadcast.ExpiresAt != nil {
+		o.ExpiresAt = *res.Broadcast.ExpiresAt
+	}
+	return o, nil
+}

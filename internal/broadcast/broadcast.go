@@ -1,0 +1,124 @@
+// Package broadcast holds Crier's domain model: a broadcast, its lifecycle
+// statuses, the events that report its changes, and the rules a new or changed
+// broadcast must satisfy. It has no I/O, so every other package can share it.
+package broadcast
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Status is where a broadcast stands in its lifecycle.
+//
+//	DRAFT ──schedule──▶ SCHEDULED ──publish──▶ IN_PROGRESS ──▶ SENT ──expire──▶ EXPIRED
+//	  │                     │                      │              │
+//	  └──────cancel─────────┴────────cancel────────┴──────────────┴──▶ CANCELLED
+//
+// FAILED is reached only when publication fails for a reason no retry can fix.
+// EXPIRED, CANCELLED and FAILED are terminal: nothing leaves them.
+type Status string
+
+// The lifecycle statuses.
+const (
+	StatusDraft      Status = "DRAFT"
+	StatusScheduled  Status = "SCHEDULED"
+	StatusInProgress Status = "IN_PROGRESS"
+	StatusSent       Status = "SENT"
+	StatusExpired    Status = "EXPIRED"
+	StatusCancelled  Status = "CANCELLED"
+	StatusFailed     Status = "FAILED"
+)
+
+// Statuses lists every status, in lifecycle order.
+var Statuses = []Status{StatusDraft, StatusScheduled, StatusInProgress, StatusSent, StatusExpired, StatusCancelled, StatusFailed}
+
+// Terminal reports whether no transition leaves s.
+func (s Status) Terminal() bool {
+	return s == StatusExpired || s == StatusCancelled || s == StatusFailed
+}
+
+// Published reports whether s is a status a broadcast reaches only after its
+// publication event was committed, so clients may have seen it.
+func (s Status) Published() bool {
+	return s == StatusInProgress || s == StatusSent
+}
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	for _, known := range Statuses {
+		if s == known {
+			return true
+		}
+	}
+	return false
+}
+
+// Priority tells clients how prominently to show a broadcast.
+type Priority string
+
+// The priorities, lowest first.
+const (
+	PriorityLow    Priority = "LOW"
+	PriorityNormal Priority = "NORMAL"
+	PriorityHigh   Priority = "HIGH"
+	PriorityUrgent Priority = "URGENT"
+)
+
+// Priorities lists every priority, lowest first.
+var Priorities = []Priority{PriorityLow, PriorityNormal, PriorityHigh, PriorityUrgent}
+
+// TargetType says who receives a broadcast.
+type TargetType string
+
+// The target types.
+const (
+	TargetAll      TargetType = "ALL"      // every user
+	TargetRole     TargetType = "ROLE"     // users holding one of Target.IDs as a role
+	TargetSelected TargetType = "SELECTED" // the users whose ids are Target.IDs
+)
+
+// TargetTypes lists every target type.
+var TargetTypes = []TargetType{TargetAll, TargetRole, TargetSelected}
+
+// Target is the audience of a broadcast.
+type Target struct {
+	Type TargetType `json:"type"`
+	IDs  []string   `json:"ids"`
+}
+
+// Sender is who created a broadcast: always the subject of the caller's token.
+type Sender struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Broadcast is one announcement and its lifecycle. It is the one object every
+// API answer and every event carries, so clients learn one shape.
+type Broadcast struct {
+	ID          uuid.UUID  `json:"id"`
+	Status      Status     `json:"status"`
+	Sender      Sender     `json:"sender"`
+	Title       string     `json:"title"`
+	Content     string     `json:"content"`
+	Category    string     `json:"category"`
+	Priority    Priority   `json:"priority"`
+	Target      Target     `json:"target"`
+	ScheduledAt *time.Time `json:"scheduled_at"` // nil only for a draft given no time yet
+	ExpiresAt   *time.Time `json:"expires_at"`   // nil only for a draft given no time yet
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	PublishedAt *time.Time `json:"published_at"`
+	ExpiredAt   *time.Time `json:"expired_at"`
+	CancelledAt *time.Time `json:"cancelled_at"`
+	// FailureReason says why publication failed; set only when Status is FAILED.
+	FailureReason string `json:"failure_reason,omitempty"`
+	WorkflowID    string `json:"workflow_id"`
+}
+
+// WorkflowID is the Temporal workflow id of the broadcast with the given id.
+// Deriving it from the broadcast id is what makes starting a broadcast
+// idempotent: a retried start finds the workflow that already runs.
+func WorkflowID(id uuid.UUID) string {
+	return "broadcast:" + id.String()
+}

@@ -1,0 +1,30 @@
+package broadcast
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType names a lifecycle event published to Kafka.
+type EventType string
+
+// The lifecycle events.
+const (
+	EventPublished   EventType = "BROADCAST_PUBLISHED"
+	EventCancelled   EventType = "BROADCAST_CANCELLED"
+	EventExpired     EventType = "BROADCAST_EXPIRED"
+	EventRescheduled EventType = "BROADCAST_RESCHEDULED"
+)
+
+// Event is the JSON value of every message on the broadcast topic. Delivery is
+// at least once, so consumers drop an event whose EventID they have seen.
+// Broadcast is the broadcast as it stood right after the change the event
+// reports.
+type Event struct {
+	EventID     uuid.UUID `json:"event_id"`
+	EventType   EventType `json:"event_type"`
+	BroadcastID uuid.UUID `json:"broadcast_id"`
+	OccurredAt  time.Time `json:"occurred_at"`
+	Broadcast   Broadcast `json:"broadcast"`
+}

@@ -1,0 +1,245 @@
+package broadcast
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what a broadcast may hold. They keep one broadcast small enough to
+// travel as one Kafka message and to render in any client.
+const (
+	MaxTitleChars    = 200
+	MaxContentBytes  = 64 << 10
+	MaxCategoryChars = 64
+	MaxTargetIDs     = 10_000
+	MaxTargetIDChars = 256
+	MaxScheduleAhead = 365 * 24 * time.Hour
+)
+
+// FieldError is one reason a request was refused, tied to the field at fault.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists every reason a request was refused, so a person can
+// fix them all at once.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		msgs[i] = fe.Field + ": " + fe.Message
+	}
+	return "invalid broadcast: " + strings.Join(msgs, "; ")
+}
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Errors) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Rules are the time-dependent parts of validation.
+type Rules struct {
+	// Now is the current time.
+	Now time.Time
+	// SendNowTolerance is how far in the past a scheduled_at may lie and still
+	// mean "send now" (clocks and slow clients drift). Default 5s.
+	SendNowTolerance time.Duration
+	// DefaultExpiry is how long a broadcast given no expires_at stays up.
+	// Default 30 days.
+	DefaultExpiry time.Duration
+}
+
+func (r Rules) withDefaults() Rules {
+	if r.SendNowTolerance <= 0 {
+		r.SendNowTolerance = 5 * time.Second
+	}
+	if r.DefaultExpiry <= 0 {
+		r.DefaultExpiry = 30 * 24 * time.Hour
+	}
+	return r
+}
+
+// Spec is what an admin chooses when creating a broadcast.
+type Spec struct {
+	Title       string
+	Content     string
+	Category    string
+	Priority    Priority
+	Target      Target
+	ScheduledAt *time.Time
+	ExpiresAt   *time.Time
+}
+
+// Normalize validates s and fills its defaults: priority NORMAL, category
+// "general", times in UTC, scheduled_at now when absent or only just past,
+// expires_at DefaultExpiry after scheduled_at when absent. A draft keeps
+// absent times absent: they are chosen when it is scheduled.
+func (s *Spec) Normalize(r Rules, draft bool) error {
+	r = r.withDefaults()
+	var v ValidationError
+
+	s.Title = strings.TrimSpace(s.Title)
+	switch n := utf8.RuneCountInString(s.Title); {
+	case n == 0:
+		v.add("title", "must not be empty")
+	case n > MaxTitleChars:
+		v.add("title", "must be at most %d characters, got %d", MaxTitleChars, n)
+	}
+	switch {
+	case strings.TrimSpace(s.Content) == "":
+		v.add("content", "must not be empty")
+	case len(s.Content) > MaxContentBytes:
+		v.add("content", "must be at most %d bytes (64 KiB), got %d", MaxContentBytes, len(s.Content))
+	case !utf8.ValidString(s.Content):
+		v.add("content", "must be valid UTF-8")
+	}
+	s.Category = strings.TrimSpace(s.Category)
+	if s.Category == "" {
+		s.Category = "general"
+	}
+	if n := utf8.RuneCountInString(s.Category); n > MaxCategoryChars {
+		v.add("category", "must be at most %d characters, got %d", MaxCategoryChars, n)
+	}
+	if s.Priority == "" {
+		s.Priority = PriorityNormal
+	}
+	if !slices.Contains(Priorities, s.Priority) {
+		v.add("priority", "must be one of LOW, NORMAL, HIGH, URGENT, got %q", s.Priority)
+	}
+	s.Target = normalizeTarget(s.Target, &v)
+
+	if s.ScheduledAt != nil {
+		at := s.ScheduledAt.UTC()
+		switch {
+		case at.Before(r.Now.Add(-r.SendNowTolerance)):
+			v.add("scheduled_at", "is %s in the past; leave it out to send now", r.Now.Sub(at).Round(time.Second))
+		case at.After(r.Now.Add(MaxScheduleAhead)):
+			v.add("scheduled_at", "must be at most a year ahead")
+		case at.Before(r.Now):
+			at = r.Now
+		}
+		s.ScheduledAt = &at
+	} else if !draft {
+		now := r.Now
+		s.ScheduledAt = &now
+	}
+	if s.ExpiresAt != nil {
+		at := s.ExpiresAt.UTC()
+		s.ExpiresAt = &at
+		checkExpiry(&v, r.Now, s.ScheduledAt, at)
+	} else if s.ScheduledAt != nil && !draft {
+		at := s.ScheduledAt.Add(r.DefaultExpiry)
+		s.ExpiresAt = &at
+	}
+	return v.orNil()
+}
+
+func normalizeTarget(t Target, v *ValidationError) Target {
+	if !slices.Contains(TargetTypes, t.Type) {
+		if t.Type == "" {
+			v.add("target.type", "is required: one of ALL, ROLE, SELECTED")
+		} else {
+			v.add("target.type", "must be one of ALL, ROLE, SELECTED, got %q", t.Type)
+		}
+		return t
+	}
+	if t.Type == TargetAll {
+		if len(t.IDs) > 0 {
+			v.add("target.ids", "must be empty when target.type is ALL")
+		}
+		t.IDs = []string{}
+		return t
+	}
+	if len(t.IDs) == 0 {
+		v.add("target.ids", "must name at least one id when target.type is %s", t.Type)
+		return t
+	}
+	if len(t.IDs) > MaxTargetIDs {
+		v.add("target.ids", "must name at most %d ids, got %d", MaxTargetIDs, len(t.IDs))
+		return t
+	}
+	seen := make(map[string]bool, len(t.IDs))
+	ids := make([]string, 0, len(t.IDs))
+	for i, id := range t.IDs {
+		id = strings.TrimSpace(id)
+		switch {
+		case id == "":
+			v.add(fmt.Sprintf("target.ids[%d]", i), "must not be empty")
+		case utf8.RuneCountInString(id) > MaxTargetIDChars:
+			v.add(fmt.Sprintf("target.ids[%d]", i), "must be at most %d characters", MaxTargetIDChars)
+		case !seen[id]:
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	t.IDs = ids
+	return t
+}
+
+func checkExpiry(v *ValidationError, now time.Time, scheduledAt *time.Time, expiresAt time.Time) {
+	switch {
+	case !expiresAt.After(now):
+		v.add("expires_at", "is in the past")
+	case scheduledAt != nil && !expiresAt.After(*scheduledAt):
+		v.add("expires_at", "must be after scheduled_at (%s)", scheduledAt.Format(time.RFC3339))
+	}
+}
+
+// Change is a new schedule for an existing broadcast: either time or both.
+type Change struct {
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// ErrScheduledInPast is the reason a change is refused when its scheduled_at
+// has already passed: the broadcast cannot be sent in the past. It is a
+// conflict with the clock rather than a malformed request.
+var ErrScheduledInPast = fmt.Errorf("scheduled_at has already passed; to send now, cancel and create the broadcast again without scheduled_at")
+
+// Normalize validates c against the broadcast it changes and converts its
+// times to UTC. A scheduled_at in the past is reported as ErrScheduledInPast,
+// every other fault as a *ValidationError.
+func (c *Change) Normalize(r Rules, current Broadcast) error {
+	r = r.withDefaults()
+	var v ValidationError
+	if c.ScheduledAt == nil && c.ExpiresAt == nil {
+		v.add("scheduled_at", "give scheduled_at, expires_at or both")
+		return &v
+	}
+	scheduledAt := current.ScheduledAt
+	if c.ScheduledAt != nil {
+		at := c.ScheduledAt.UTC()
+		c.ScheduledAt = &at
+		if at.After(r.Now.Add(MaxScheduleAhead)) {
+			v.add("scheduled_at", "must be at most a year ahead")
+		}
+		scheduledAt = &at
+	}
+	if c.ExpiresAt != nil {
+		at := c.ExpiresAt.UTC()
+		c.ExpiresAt = &at
+		checkExpiry(&v, r.Now, scheduledAt, at)
+	} else if c.ScheduledAt != nil && current.ExpiresAt != nil && !current.ExpiresAt.After(*c.ScheduledAt) {
+		v.add("scheduled_at", "must be before expires_at (%s); give a new expires_at too", current.ExpiresAt.Format(time.RFC3339))
+	}
+	if err := v.orNil(); err != nil {
+		return err
+	}
+	if c.ScheduledAt != nil && c.ScheduledAt.Before(r.Now) {
+		return ErrScheduledInPast
+	}
+	return nil
+}

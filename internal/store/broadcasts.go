@@ -1,0 +1,139 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// Insert stores b (whose ID is chosen by the caller) and runs beforeCommit
+// inside the same transaction, so a failing beforeCommit leaves nothing
+// behind. The API starts the broadcast's workflow there: a broadcast row then
+// never exists without its workflow. The workflow may start acting before the
+// commit; its first change waits on the advisory lock taken here.
+//
+// When a broadcast with b.ID already exists (a retried request with the same
+// Idempotency-Key), Insert returns it with created false, or
+// ErrIdempotencyMismatch when requestHash differs from the stored one.
+// beforeCommit also runs then, so a retry finishes what a failed attempt began.
+func (s *Store) Insert(ctx context.Context, b broadcast.Broadcast, requestHash []byte,
+	beforeCommit func(context.Context, broadcast.Broadcast) error) (stored broadcast.Broadcast, created bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockBroadcast(ctx, tx, b.ID); err != nil {
+			return err
+		}
+		stored, err = scanBroadcast(tx.QueryRow(ctx, `
+			INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
+				target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			ON CONFLICT (id) DO NOTHING
+			RETURNING `+columns,
+			b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
+			b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash))
+		created = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			var storedHash []byte
+			stored, err = get(ctx, tx, b.ID)
+			if err == nil {
+				err = tx.QueryRow(ctx, `SELECT request_hash FROM broadcasts WHERE id = $1`, b.ID).Scan(&storedHash)
+			}
+			if err == nil && !bytes.Equal(storedHash, requestHash) {
+				return ErrIdempotencyMismatch
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("insert broadcast %s: %w", b.ID, err)
+		}
+		if beforeCommit == nil || stored.Status != broadcast.StatusScheduled {
+			return nil
+		}
+		return beforeCommit(ctx, stored)
+	})
+	return stored, created, err
+}
+
+// ListParams selects a page of broadcasts, newest first.
+type ListParams struct {
+	// Statuses keeps only broadcasts in one of these statuses; empty keeps all.
+	Statuses []broadcast.Status
+	// Cursor continues after the last broadcast of the previous page; empty
+	// starts at the newest.
+	Cursor string
+	// Limit is the page size, 1 to 100. Default 20.
+	Limit int
+}
+
+// ErrBadCursor means a paging cursor was not one this store produced.
+var ErrBadCursor = errors.New("cursor is not valid: pass the next_cursor of a previous page unchanged")
+
+// List returns a page of broadcasts and the cursor of the next page, empty
+// when this page is the last.
+func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, string, error) {
+	if p.Limit <= 0 {
+		p.Limit = 20
+	}
+	p.Limit = min(p.Limit, 100)
+	args := []any{p.Limit + 1}
+	where := []string{"true"}
+	if len(p.Statuses) > 0 {
+		args = append(args, p.Statuses)
+		where = append(where, fmt.Sprintf("status = ANY($%d)", len(args)))
+	}
+	if p.Cursor != "" {
+		at, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		args = append(args, at, id)
+		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM broadcasts WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY created_at DESC, id DESC LIMIT $1`, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list broadcasts: %w", err)
+	}
+	page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (broadcast.Broadcast, error) { return scanBroadcast(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("list broadcasts: %w", err)
+	}
+	next := ""
+	if len(page) > p.Limit {
+		page = page[:p.Limit]
+		last := page[len(page)-1]
+		next = encodeCursor(last.CreatedAt, last.ID)
+	}
+	return page, next, nil
+}
+
+func encodeCursor(at time.Time, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
+}
+
+func decodeCursor(cursor string) (time.Time, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	atText, idText, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	at, err := time.Parse(time.RFC3339Nano, atText)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	id, err := uuid.Parse(idText)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	return at, id, nil
+}

@@ -1,0 +1,139 @@
+// Package store keeps broadcasts in PostgreSQL. Every lifecycle change is one
+// guarded statement (UPDATE ... WHERE status IN (...)) that also inserts the
+// change's outbox event, so a retried or racing caller can never move a
+// broadcast backwards, and an event exists exactly when its change committed.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// ErrNotFound means no broadcast has the given id.
+var ErrNotFound = errors.New("broadcast not found")
+
+// ErrIdempotencyMismatch means an Idempotency-Key was reused with a request
+// different from the one that first used it.
+var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+
+// Store reads and changes broadcasts.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// Pool is the connection pool the store uses.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Connect opens a pool on databaseURL and checks that it answers.
+func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reach PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)
+	}
+	return pool, nil
+}
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// columns is the broadcast row as scanBroadcast reads it; every statement
+// that returns a broadcast returns exactly these.
+const columns = `id, status, sender_id, sender_name, title, content, category, priority,
+	target_type, target_ids, scheduled_at, expires_at, created_at, updated_at,
+	published_at, expired_at, cancelled_at, failure_reason, workflow_id`
+
+func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
+	var (
+		b       broadcast.Broadcast
+		failure *string
+	)
+	err := row.Scan(&b.ID, &b.Status, &b.Sender.ID, &b.Sender.Name, &b.Title, &b.Content, &b.Category, &b.Priority,
+		&b.Target.Type, &b.Target.IDs, &b.ScheduledAt, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt,
+		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID)
+	if err != nil {
+		return b, err
+	}
+	if failure != nil {
+		b.FailureReason = *failure
+	}
+	normalizeTimes(&b)
+	return b, nil
+}
+
+// normalizeTimes puts every time in UTC, so API answers and events read alike
+// whatever the session time zone.
+func normalizeTimes(b *broadcast.Broadcast) {
+	b.CreatedAt = b.CreatedAt.UTC()
+	b.UpdatedAt = b.UpdatedAt.UTC()
+	for _, t := range []**time.Time{&b.ScheduledAt, &b.ExpiresAt, &b.PublishedAt, &b.ExpiredAt, &b.CancelledAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	if b.Target.IDs == nil {
+		b.Target.IDs = []string{}
+	}
+}
+
+// Get returns the broadcast with the given id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id uuid.UUID) (broadcast.Broadcast, error) {
+	return get(ctx, s.pool, id)
+}
+
+func get(ctx context.Context, q querier, id uuid.UUID) (broadcast.Broadcast, error) {
+	b, err := scanBroadcast(q.QueryRow(ctx, `SELECT `+columns+` FROM broadcasts WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	if err != nil {
+		return b, fmt.Errorf("read broadcast %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// lockBroadcast takes the transaction-scoped advisory lock that serialises a
+// broadcast's creation with the first change made to it. See Insert.
+func lockBroadcast(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))`, id)
+	if err != nil {
+		return fmt.Errorf("lock broadcast %s: %w", id, err)
+	}
+	return nil
+}
+
+// waitForCreator blocks until a transaction creating id, if one is running,
+// has committed or rolled back.
+func (s *Store) waitForCreator(ctx context.Context, id uuid.UUID) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return lockBroadcast(ctx, tx, id)
+	})
+}

@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// OutboxChannel is the PostgreSQL notification channel that wakes the outbox
+// relay when a change inserts an event.
+const OutboxChannel = "crier_outbox"
+
+// Result is the outcome of a lifecycle change.
+type Result struct {
+	// Broadcast is the broadcast after the change, or as it stands when the
+	// change was not applied.
+	Broadcast broadcast.Broadcast
+	// Applied is false when the broadcast's status did not allow the change
+	// (it had moved on, or it was already done by an earlier attempt).
+	Applied bool
+}
+
+// transition is one guarded lifecycle change. Its statement updates the row
+// only from the allowed statuses and, in the same statement, inserts the
+// outbox event and supersedes pending deliveries, so all of it commits or
+// none of it does, in one round trip.
+type transition struct {
+	name  string
+	set   string             // SET clause; $1 is the broadcast id
+	guard string             // WHERE clause after "id = $1 AND"
+	event broadcast.EventType // event to record, if any
+	// eventIf restricts the event to rows matching this condition on the
+	// updated row b; empty means always.
+	eventIf string
+	// supersede marks the broadcast's pending deliveries SUPERSEDED.
+	supersede bool
+}
+
+func statusIn(statuses ...broadcast.Status) string {
+	quoted := make([]string, len(statuses))
+	for i, s := range statuses {
+		quoted[i] = "'" + string(s) + "'"
+	}
+	return "status IN (" + strings.Join(quoted, ", ") + ")"
+}
+
+func (t transition) sql() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "WITH b AS (\n\tUPDATE broadcasts SET %s, updated_at = now()\n\tWHERE id = $1 AND %s\n\tRETURNING %s\n)", t.set, t.guard, columns)
+	notify := ""
+	if t.event != "" {
+		cond := ""
+		if t.eventIf != "" {
+			cond = " WHERE " + t.eventIf
+		}
+		fmt.Fprintf(&b, ", o AS (\n\tINSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot)\n\tSELECT '%s', b.id, now(), row_to_json(b) FROM b%s\n\tRETURNING 1\n)", t.event, cond)
+		notify = ", (SELECT count(pg_notify('" + OutboxChannel + "', '')) FROM o)"
+	}
+	if t.supersede {
+		b.WriteString(", d AS (\n\tUPDATE deliveries SET status = 'SUPERSEDED' WHERE broadcast_id = $1 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM b)\n)")
+	}
+	fmt.Fprintf(&b, "\nSELECT %s%s FROM b", columns, notify)
+	return b.String()
+}
+
+var (
+	publishSQL = transition{
+		name:  "publish",
+		set:   "status = 'SENT', published_at = now()",
+		guard: statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
+		event: broadcast.EventPublished,
+	}.sql()
+	cancelSQL = transition{
+		name:  "cancel",
+		set:   "status = 'CANCELLED', cancelled_at = now()",
+		guard: statusIn(broadcast.StatusDraft, broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent),
+		// Only a broadcast clients may have seen needs retracting.
+		event:     broadcast.EventCancelled,
+		eventIf:   "b.published_at IS NOT NULL",
+		supersede: true,
+	}.sql()
+	expireSQL = transition{
+		name:      "expire",
+		set:       "status = 'EXPIRED', expired_at = now()",
+		guard:     statusIn(broadcast.StatusInProgress, broadcast.StatusSent),
+		event:     broadcast.EventExpired,
+		supersede: true,
+	}.sql()
+	// A new scheduled_at ($2) is allowed only before publication; a new
+	// expires_at ($3) alone until expiry.
+	rescheduleSQL = transition{
+		name: "reschedule",
+		set:  "scheduled_at = COALESCE($2, scheduled_at), expires_at = COALESCE($3, expires_at)",
+		guard: "CASE WHEN $2::timestamptz IS NULL THEN " +
+			statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent) +
+			" ELSE status = 'SCHEDULED' END",
+		event: broadcast.EventRescheduled,
+	}.sql()
+	failSQL = transition{
+		name:  "fail",
+		set:   "status = 'FAILED', failure_reason = $2",
+		guard: statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent),
+	}.sql()
+	// Drafts have no workflow and no audience yet: their changes need no event.
+	scheduleDraftSQL = transition{
+		name:  "schedule draft",
+		set:   "status = 'SCHEDULED', scheduled_at = $2, expires_at = $3",
+		guard: "status = 'DRAFT'",
+	}.sql()
+	rescheduleDraftSQL = transition{
+		name:  "reschedule draft",
+		set:   "scheduled_at = COALESCE($2, scheduled_at), expires_at = COALESCE($3, expires_at)",
+		guard: "status = 'DRAFT'",
+	}.sql()
+)
+
+// Publish moves a scheduled broadcast to SENT and records BROADCAST_PUBLISHED.
+func (s *Store) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
+	return s.apply(ctx, "publish", publishSQL, id)
+}
+
+// Cancel moves a broadcast that has not ended to CANCELLED, supersedes its
+// pending deliveries and, when it had been published, records
+// BROADCAST_CANCELLED so clients retract it.
+func (s *Store) Cancel(ctx context.Context, id uuid.UUID) (Result, error) {
+	return s.apply(ctx, "cancel", cancelSQL, id)
+}
+
+// Expire moves a published broadcast to EXPIRED, supersedes its pending
+// deliveries and records BROADCAST_EXPIRED.
+func (s *Store) Expire(ctx context.Context, id uuid.UUID) (Result, error) {
+	return s.apply(ctx, "expire", expireSQL, id)
+}
+
+// Reschedule sets new times (nil keeps the current one) and records
+// BROADCAST_RESCHEDULED. A new scheduled_at applies only to a SCHEDULED
+// broadcast; a new expires_at alone also to a published one.
+func (s *Store) Reschedule(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
+	return s.apply(ctx, "reschedule", rescheduleSQL, id, scheduledAt, expiresAt)
+}
+
+// RescheduleDraft sets new times on a draft (nil keeps the current one).
+func (s *Store) RescheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
+	return s.apply(ctx, "reschedule draft", rescheduleDraftSQL, id, scheduledAt, expiresAt)
+}
+
+// Fail moves a broadcast that has not ended to FAILED with the reason, when
+// publication failed for a reason no retry can fix.
+func (s *Store) Fail(ctx context.Context, id uuid.UUID, reason string) (Result, error) {
+	return s.apply(ctx, "fail", failSQL, id, reason)
+}
+
+// ScheduleDraft moves a draft to SCHEDULED with its times and runs
+// beforeCommit in the same transaction (the API starts the workflow there).
+func (s *Store) ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt time.Time,
+	beforeCommit func(context.Context, broadcast.Broadcast) error) (Result, error) {
+	var res Result
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockBroadcast(ctx, tx, id); err != nil {
+			return err
+		}
+		var err error
+		res, err = applyOnce(ctx, tx, scheduleDraftSQL, id, scheduledAt, expiresAt)
+		if err != nil || !res.Applied {
+			return err
+		}
+		return beforeCommit(ctx, res.Broadcast)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("schedule draft %s: %w", id, err)
+	}
+	return res, nil
+}
+
+// apply runs a transition. When the broadcast does not exist yet, it may be
+// that its creating transaction has started the workflow but not committed;
+// apply then waits for that transaction and tries once more.
+func (s *Store) apply(ctx context.Context, name, sql string, id uuid.UUID, args ...any) (Result, error) {
+	res, err := applyOnce(ctx, s.pool, sql, id, args...)
+	if errors.Is(err, ErrNotFound) {
+		if err = s.waitForCreator(ctx, id); err == nil {
+			res, err = applyOnce(ctx, s.pool, sql, id, args...)
+		}
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%s broadcast %s: %w", name, id, err)
+	}
+	return res, err
+}
+
+func applyOnce(ctx context.Context, q querier, sql string, id uuid.UUID, args ...any) (Result, error) {
+	row := q.QueryRow(ctx, sql, append([]any{id}, args...)...)
+	b, err := scanTransitionRow(row, strings.Contains(sql, "pg_notify"))
+	if err == nil {
+		return Result{Broadcast: b, Applied: true}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Result{}, err
+	}
+	b, err = get(ctx, q, id)
+	return Result{Broadcast: b}, err
+}
+
+func scanTransitionRow(row pgx.Row, notified bool) (broadcast.Broadcast, error) {
+	if !notified {
+		return scanBroadcast(row)
+	}
+	var count int64
+	return scanBroadcast(rowWithExtra{row: row, extra: []any{&count}})
+}
+
+// rowWithExtra scans a broadcast followed by extra columns.
+type rowWithExtra struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (r rowWithExtra) Scan(dest ...any) error {
+	return r.row.Scan(append(dest, r.extra...)...)
+}

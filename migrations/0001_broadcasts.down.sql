@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS deliveries;
+DROP TABLE IF EXISTS outbox;
+DROP TABLE IF EXISTS broadcasts;

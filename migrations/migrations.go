@@ -1,0 +1,77 @@
+// Package migrations holds Crier's numbered SQL migrations, embedded in the
+// binary, and applies them. Applying is safe from many processes at once: the
+// migrate library serialises them with a PostgreSQL advisory lock, so every
+// Crier process may migrate at start.
+package migrations
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Up applies every migration not yet applied to the database at databaseURL
+// (a postgres:// URL) and reports the resulting version.
+func Up(databaseURL string, logger *slog.Logger) (uint, error) {
+	m, err := open(databaseURL)
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return 0, fmt.Errorf("apply migrations: %w", err)
+	}
+	version, dirty, err := m.Version()
+	if err != nil {
+		return 0, fmt.Errorf("read migration version: %w", err)
+	}
+	if dirty {
+		return version, fmt.Errorf("migration %d is marked dirty: a previous run failed part way; fix the schema by hand, then force the version with the migrate CLI", version)
+	}
+	logger.Info("database schema is current", "version", version)
+	return version, nil
+}
+
+// Latest is the version of the newest embedded migration.
+func Latest() (uint, error) {
+	src, err := iofs.New(files, ".")
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	v, err := src.First()
+	for err == nil {
+		next, nerr := src.Next(v)
+		if nerr != nil {
+			break
+		}
+		v = next
+	}
+	return v, err
+}
+
+func open(databaseURL string) (*migrate.Migrate, error) {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	u.Scheme = "pgx5"
+	src, err := iofs.New(files, ".")
+	if err != nil {
+		return nil, fmt.Errorf("read embedded migrations: %w", err)
+	}
+	m, err := migrate.NewWithSourceInstance("iofs", src, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("connect for migrations: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,270 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// BroadcastInput starts a broadcast's workflow.
+type BroadcastInput struct {
+	BroadcastID uuid.UUID
+	ScheduledAt time.Time
+	ExpiresAt   time.Time
+}
+
+// BroadcastResult is how a broadcast's workflow ended.
+type BroadcastResult struct {
+	Status broadcast.Status
+}
+
+// CancelRequest asks a broadcast to cancel.
+type CancelRequest struct{}
+
+// RescheduleRequest gives a broadcast new times; a nil time is kept.
+type RescheduleRequest = broadcast.Change
+
+// UpdateResult answers an update with the broadcast's state after it.
+type UpdateResult = State
+
+// State is what the workflow knows of its broadcast.
+type State struct {
+	Status      broadcast.Status
+	ScheduledAt time.Time
+	ExpiresAt   time.Time
+}
+
+// acts lets the workflow name activities by method, so names cannot drift.
+var acts *activities.Activities
+
+// Broadcast is the workflow of one broadcast.
+func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastResult, error) {
+	w := &broadcastWorkflow{
+		id:           in.BroadcastID,
+		status:       broadcast.StatusScheduled,
+		scheduledAt:  in.ScheduledAt,
+		expiresAt:    in.ExpiresAt,
+		cancelCh:     workflow.GetSignalChannel(ctx, SignalCancel),
+		rescheduleCh: workflow.GetSignalChannel(ctx, SignalReschedule),
+		logger:       log.With(workflow.GetLogger(ctx), "broadcast_id", in.BroadcastID),
+	}
+	if err := w.registerHandlers(ctx); err != nil {
+		return BroadcastResult{}, err
+	}
+	return w.run(ctx)
+}
+
+type broadcastWorkflow struct {
+	id                     uuid.UUID
+	status                 broadcast.Status
+	scheduledAt, expiresAt time.Time
+	// cancelRequested is set as soon as a cancel arrives, before the cancel
+	// activity has run, so the workflow never starts publishing after it.
+	cancelRequested bool
+	// changes counts applied reschedules; a wait restarts when it moves.
+	changes int
+	// notFound is set when the broadcast's row never committed.
+	notFound bool
+
+	cancelCh, rescheduleCh workflow.ReceiveChannel
+	logger                 log.Logger
+}
+
+func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
+	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt }) {
+		w.publish(ctx)
+	}
+	if w.status.Published() && w.waitUntil(ctx, "until expires_at", func() time.Time { return w.expiresAt }) {
+		w.expire(ctx)
+	}
+	if ctx.Err() != nil {
+		w.cancelAfterWorkflowCancel(ctx)
+	}
+	// An update still running its activity must finish before the workflow
+	// completes, or its caller would never get an answer.
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	if w.notFound {
+		return BroadcastResult{}, temporal.NewNonRetryableApplicationError(
+			"broadcast does not exist: the request that started this workflow never committed it", activities.ErrTypeNotFound, nil)
+	}
+	w.logger.Info("Broadcast workflow done", "status", w.status)
+	return BroadcastResult{Status: w.status}, nil
+}
+
+// waitUntil sleeps until at() while handling signals, restarting the timer
+// when a reschedule moves at(). It reports false when the broadcast ended
+// meanwhile (cancelled) or the workflow itself was cancelled.
+func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at func() time.Time) bool {
+	for {
+		w.handleSignals(ctx)
+		if w.ending() {
+			return false
+		}
+		d := at().Sub(workflow.Now(ctx))
+		if d <= 0 {
+			return true
+		}
+		seen := w.changes
+		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      d,
+			TimerOptions: workflow.TimerOptions{Summary: summary},
+		}, func() bool {
+			return w.ending() || w.changes != seen || w.cancelCh.Len() > 0 || w.rescheduleCh.Len() > 0
+		})
+		if err != nil { // the workflow itself was cancelled
+			return false
+		}
+	}
+}
+
+func (w *broadcastWorkflow) ending() bool {
+	return w.cancelRequested || w.notFound || w.status.Terminal()
+}
+
+// handleSignals applies every signal received so far, in order, exactly as
+// the matching update would, but with no one to answer: refusals are logged.
+// Signals arrive at least once, so each is idempotent.
+func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
+	for {
+		var cancel CancelRequest
+		var change RescheduleRequest
+		switch {
+		case w.cancelCh.ReceiveAsync(&cancel):
+			if err := w.validateCancel(ctx, cancel); err != nil {
+				w.logger.Warn("Cancel signal refused", "error", err)
+				continue
+			}
+			if _, err := w.cancel(ctx, cancel); err != nil {
+				w.logger.Warn("Cancel signal failed", "error", err)
+			}
+		case w.rescheduleCh.ReceiveAsync(&change):
+			if err := w.validateReschedule(ctx, change); err != nil {
+				w.logger.Warn("Reschedule signal refused", "error", err)
+				continue
+			}
+			if _, err := w.reschedule(ctx, change); err != nil {
+				w.logger.Warn("Reschedule signal failed", "error", err)
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (w *broadcastWorkflow) publish(ctx workflow.Context) {
+	out, err := w.execute(ctx, acts.Publish, activities.TransitionInput{BroadcastID: w.id})
+	if err != nil && !w.notFound {
+		// Only a non-retryable error gets here: transient ones retry forever.
+		w.fail(ctx, err)
+		return
+	}
+	if out.Applied {
+		w.logger.Info("Broadcast published")
+	}
+}
+
+func (w *broadcastWorkflow) expire(ctx workflow.Context) {
+	if out, err := w.execute(ctx, acts.Expire, activities.TransitionInput{BroadcastID: w.id}); err == nil && out.Applied {
+		w.logger.Info("Broadcast expired")
+	}
+}
+
+func (w *broadcastWorkflow) fail(ctx workflow.Context, cause error) {
+	reason := cause.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(cause, &appErr) {
+		reason = appErr.Message()
+	}
+	w.logger.Error("Broadcast publication failed for good", "error", cause)
+	if _, err := w.execute(ctx, acts.Fail, activities.FailInput{BroadcastID: w.id, Reason: reason}); err != nil {
+		w.logger.Error("Could not record failure", "error", err)
+	}
+}
+
+// cancelAfterWorkflowCancel honours a cancel request made on the workflow
+// itself (Temporal Web UI's Cancel button) as a cancel of the broadcast.
+func (w *broadcastWorkflow) cancelAfterWorkflowCancel(ctx workflow.Context) {
+	if w.status.Terminal() {
+		return
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if _, err := w.cancel(dctx, CancelRequest{}); err != nil {
+		w.logger.Error("Cancel after workflow cancellation failed", "error", err)
+	}
+}
+
+// execute runs a transition as a local activity (no task queue round trip:
+// thousands of broadcasts may fall due in the same second) and applies its
+// outcome.
+func (w *broadcastWorkflow) execute(ctx workflow.Context, activity, input any) (activities.Outcome, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    200 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			// No maximum attempts: PostgreSQL being down must delay a
+			// broadcast, never lose it.
+		},
+	})
+	var out activities.Outcome
+	err := workflow.ExecuteLocalActivity(ctx, activity, input).Get(ctx, &out)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotFound {
+		w.notFound = true
+	}
+	if err != nil {
+		return out, err
+	}
+	w.observe(ctx, out)
+	return out, nil
+}
+
+// observe records an activity's outcome. Status only moves forward: two
+// activities racing (a publish and a cancel) may complete in either order.
+func (w *broadcastWorkflow) observe(ctx workflow.Context, out activities.Outcome) {
+	if !out.ScheduledAt.IsZero() && !out.ScheduledAt.Equal(w.scheduledAt) {
+		w.scheduledAt = out.ScheduledAt
+		w.upsert(ctx, ScheduledAtKey.ValueSet(w.scheduledAt))
+	}
+	if !out.ExpiresAt.IsZero() {
+		w.expiresAt = out.ExpiresAt
+	}
+	if w.status.Terminal() || rank(out.Status) <= rank(w.status) {
+		return
+	}
+	w.status = out.Status
+	w.upsert(ctx, StatusKey.ValueSet(string(w.status)))
+}
+
+func (w *broadcastWorkflow) upsert(ctx workflow.Context, update temporal.SearchAttributeUpdate) {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, update); err != nil {
+		w.logger.Warn("Could not update search attribute", "error", err)
+	}
+}
+
+func rank(s broadcast.Status) int {
+	switch s {
+	case broadcast.StatusScheduled:
+		return 1
+	case broadcast.StatusInProgress:
+		return 2
+	case broadcast.StatusSent:
+		return 3
+	case broadcast.StatusExpired, broadcast.StatusCancelled, broadcast.StatusFailed:
+		return 4
+	}
+	return 0
+}
+
+func conflict(format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), ErrTypeConflict)
+}

@@ -1,0 +1,334 @@
+package workflows_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/workflows"
+)
+
+// memStore is an in-memory activities.Store that follows the same guards as
+// the SQL in internal/store, and records what happened and when.
+type memStore struct {
+	mu      sync.Mutex
+	now     func() time.Time
+	b       broadcast.Broadcast
+	missing bool
+	events  []broadcast.EventType
+	at      map[string]time.Time // when each applied transition ran, in workflow time
+}
+
+func (m *memStore) apply(name string, from []broadcast.Status, change func(b *broadcast.Broadcast), event broadcast.EventType) (store.Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.missing {
+		return store.Result{}, store.ErrNotFound
+	}
+	if !slices.Contains(from, m.b.Status) {
+		return store.Result{Broadcast: m.b}, nil
+	}
+	change(&m.b)
+	if event != "" {
+		m.events = append(m.events, event)
+	}
+	m.at[name] = m.now().UTC()
+	return store.Result{Broadcast: m.b, Applied: true}, nil
+}
+
+func (m *memStore) Publish(_ context.Context, _ uuid.UUID) (store.Result, error) {
+	return m.apply("publish", []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress},
+		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusSent }, broadcast.EventPublished)
+}
+
+func (m *memStore) Cancel(_ context.Context, _ uuid.UUID) (store.Result, error) {
+	published := m.b.Status.Published()
+	event := broadcast.EventType("")
+	if published {
+		event = broadcast.EventCancelled
+	}
+	return m.apply("cancel", []broadcast.Status{broadcast.StatusDraft, broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent},
+		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusCancelled }, event)
+}
+
+func (m *memStore) Expire(_ context.Context, _ uuid.UUID) (store.Result, error) {
+	return m.apply("expire", []broadcast.Status{broadcast.StatusInProgress, broadcast.StatusSent},
+		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusExpired }, broadcast.EventExpired)
+}
+
+func (m *memStore) Reschedule(_ context.Context, _ uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
+	from := []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent}
+	if scheduledAt != nil {
+		from = []broadcast.Status{broadcast.StatusScheduled}
+	}
+	return m.apply("reschedule", from, func(b *broadcast.Broadcast) {
+		if scheduledAt != nil {
+			b.ScheduledAt = scheduledAt
+		}
+		if expiresAt != nil {
+			b.ExpiresAt = expiresAt
+		}
+	}, broadcast.EventRescheduled)
+}
+
+func (m *memStore) Fail(_ context.Context, _ uuid.UUID, reason string) (store.Result, error) {
+	return m.apply("fail", []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent},
+		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusFailed; b.FailureReason = reason }, "")
+}
+
+type testBundle struct {
+	env   *testsuite.TestWorkflowEnvironment
+	store *memStore
+	start time.Time
+	input workflows.BroadcastInput
+}
+
+// setup prepares a broadcast due in one hour that expires an hour later.
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestWorkflowEnvironment()
+	start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	in := workflows.BroadcastInput{BroadcastID: uuid.New(), ScheduledAt: start.Add(time.Hour), ExpiresAt: start.Add(2 * time.Hour)}
+	ms := &memStore{now: env.Now, at: map[string]time.Time{}, b: broadcast.Broadcast{
+		ID: in.BroadcastID, Status: broadcast.StatusScheduled, ScheduledAt: &in.ScheduledAt, ExpiresAt: &in.ExpiresAt,
+	}}
+	env.RegisterWorkflow(workflows.Broadcast)
+	env.RegisterActivity(&activities.Activities{Store: ms})
+	return &testBundle{env: env, store: ms, start: start, input: in}
+}
+
+func (tb *testBundle) run(t *testing.T) workflows.BroadcastResult {
+	t.Helper()
+	tb.env.ExecuteWorkflow(workflows.Broadcast, tb.input)
+	require.True(t, tb.env.IsWorkflowCompleted())
+	require.NoError(t, tb.env.GetWorkflowError())
+	var res workflows.BroadcastResult
+	require.NoError(t, tb.env.GetWorkflowResult(&res))
+	return res
+}
+
+// after runs fn at the given offset from the workflow's start.
+func (tb *testBundle) after(d time.Duration, fn func()) {
+	tb.env.RegisterDelayedCallback(fn, d)
+}
+
+// update sends an update and returns a function reporting its outcome.
+func (tb *testBundle) update(name string, arg any) func() (rejected, failed error) {
+	var rejected, failed error
+	tb.env.UpdateWorkflow(name, uuid.NewString(), &testsuite.TestUpdateCallback{
+		OnReject:   func(err error) { rejected = err },
+		OnAccept:   func() {},
+		OnComplete: func(_ any, err error) { failed = err },
+	}, arg)
+	return func() (error, error) { return rejected, failed }
+}
+
+func ptr(t time.Time) *time.Time { return &t }
+
+func TestPublishedOnTimeThenExpires(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	require.Equal(t, tb.input.ScheduledAt, tb.store.at["publish"])
+	require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
+	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
+}
+
+func TestCancelBeforePublicationPublishesNothing(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	var outcome func() (error, error)
+	tb.after(30*time.Minute, func() { outcome = tb.update(workflows.UpdateCancel, workflows.CancelRequest{}) })
+
+	res := tb.run(t)
+
+	rejected, failed := outcome()
+	require.NoError(t, rejected)
+	require.NoError(t, failed)
+	require.Equal(t, broadcast.StatusCancelled, res.Status)
+	require.Equal(t, tb.start.Add(30*time.Minute), tb.store.at["cancel"])
+	require.NotContains(t, tb.store.at, "publish")
+	require.Empty(t, tb.store.events, "a broadcast nobody saw needs no retraction")
+}
+
+func TestCancelAfterPublicationRetracts(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.after(90*time.Minute, func() { tb.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{}) })
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusCancelled, res.Status)
+	require.Equal(t, tb.start.Add(90*time.Minute), tb.store.at["cancel"])
+	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventCancelled}, tb.store.events)
+	require.NotContains(t, tb.store.at, "expire")
+}
+
+func TestRescheduleMovesTheWait(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		newOffset time.Duration
+	}{
+		{"earlier", 20 * time.Minute},
+		{"later", 100 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			newTime := tb.start.Add(tc.newOffset)
+			var outcome func() (error, error)
+			tb.after(10*time.Minute, func() {
+				outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{ScheduledAt: &newTime})
+			})
+
+			res := tb.run(t)
+
+			rejected, failed := outcome()
+			require.NoError(t, rejected)
+			require.NoError(t, failed)
+			require.Equal(t, broadcast.StatusExpired, res.Status)
+			require.Equal(t, newTime, tb.store.at["publish"])
+			require.Equal(t, []broadcast.EventType{broadcast.EventRescheduled, broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
+		})
+	}
+}
+
+func TestRescheduleRefusals(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		at     time.Duration
+		change func(start time.Time) workflows.RescheduleRequest
+	}{
+		{"scheduled_at after publication", 90 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
+			return workflows.RescheduleRequest{ScheduledAt: ptr(s.Add(100 * time.Minute))}
+		}},
+		{"scheduled_at in the past", 30 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
+			return workflows.RescheduleRequest{ScheduledAt: ptr(s.Add(10 * time.Minute))}
+		}},
+		{"expires_at before scheduled_at", 30 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
+			return workflows.RescheduleRequest{ExpiresAt: ptr(s.Add(50 * time.Minute))}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			var outcome func() (error, error)
+			tb.after(tc.at, func() { outcome = tb.update(workflows.UpdateReschedule, tc.change(tb.start)) })
+
+			res := tb.run(t)
+
+			rejected, _ := outcome()
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, rejected, &appErr)
+			require.Equal(t, workflows.ErrTypeConflict, appErr.Type())
+			require.Equal(t, broadcast.StatusExpired, res.Status, "a refused change leaves the broadcast as it was")
+			require.Equal(t, tb.input.ScheduledAt, tb.store.at["publish"])
+			require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
+		})
+	}
+}
+
+func TestNewExpiryAfterPublicationIsHonoured(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	newExpiry := tb.start.Add(5 * time.Hour)
+	var outcome func() (error, error)
+	tb.after(90*time.Minute, func() {
+		outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{ExpiresAt: &newExpiry})
+	})
+
+	res := tb.run(t)
+
+	rejected, failed := outcome()
+	require.NoError(t, rejected)
+	require.NoError(t, failed)
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	require.Equal(t, newExpiry, tb.store.at["expire"])
+}
+
+func TestCancelArrivingAsTheTimerFires(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.after(time.Hour, func() { tb.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{}) })
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusCancelled, res.Status)
+	require.NotContains(t, tb.store.at, "expire")
+	if _, published := tb.store.at["publish"]; published {
+		require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventCancelled}, tb.store.events,
+			"a cancel losing the race to publication must retract it")
+	} else {
+		require.Empty(t, tb.store.events)
+	}
+}
+
+func TestDuplicateSignalsAreHarmless(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	newTime := tb.start.Add(30 * time.Minute)
+	tb.after(10*time.Minute, func() {
+		for range 2 {
+			tb.env.SignalWorkflow(workflows.SignalReschedule, workflows.RescheduleRequest{ScheduledAt: &newTime})
+		}
+	})
+	tb.after(40*time.Minute, func() {
+		for range 3 {
+			tb.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{})
+		}
+	})
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusCancelled, res.Status)
+	require.Equal(t, newTime, tb.store.at["publish"])
+	require.Equal(t, []broadcast.EventType{
+		broadcast.EventRescheduled, broadcast.EventRescheduled, broadcast.EventPublished, broadcast.EventCancelled,
+	}, tb.store.events, "a repeated reschedule re-records the same times; a repeated cancel changes nothing")
+}
+
+func TestWorkflowCancellationCancelsTheBroadcast(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.after(20*time.Minute, tb.env.CancelWorkflow)
+
+	tb.env.ExecuteWorkflow(workflows.Broadcast, tb.input)
+
+	require.True(t, tb.env.IsWorkflowCompleted())
+	require.Equal(t, broadcast.StatusCancelled, tb.store.b.Status)
+	require.NotContains(t, tb.store.at, "publish")
+}
+
+func TestMissingBroadcastEndsTheWorkflow(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.store.missing = true
+
+	tb.env.ExecuteWorkflow(workflows.Broadcast, tb.input)
+
+	require.True(t, tb.env.IsWorkflowCompleted())
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, tb.env.GetWorkflowError(), &appErr)
+	require.Equal(t, activities.ErrTypeNotFound, appErr.Type())
+}

@@ -1,0 +1,104 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/broadcast"
+)
+
+func (w *broadcastWorkflow) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return w.state(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCancel, w.cancel,
+		workflow.UpdateHandlerOptions{Validator: w.validateCancel}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReschedule, w.reschedule,
+		workflow.UpdateHandlerOptions{Validator: w.validateReschedule})
+}
+
+func (w *broadcastWorkflow) state() State {
+	return State{Status: w.status, ScheduledAt: w.scheduledAt, ExpiresAt: w.expiresAt}
+}
+
+// validateCancel refuses a cancel only of a broadcast that ended otherwise;
+// cancelling a cancelled broadcast succeeds, so a retried request does too.
+func (w *broadcastWorkflow) validateCancel(_ workflow.Context, _ CancelRequest) error {
+	if w.status == broadcast.StatusExpired || w.status == broadcast.StatusFailed {
+		return conflict("broadcast is already %s", w.status)
+	}
+	return nil
+}
+
+func (w *broadcastWorkflow) cancel(ctx workflow.Context, _ CancelRequest) (UpdateResult, error) {
+	w.cancelRequested = true
+	if w.status == broadcast.StatusCancelled {
+		return w.state(), nil
+	}
+	out, err := w.execute(ctx, acts.Cancel, activities.TransitionInput{BroadcastID: w.id})
+	if err != nil {
+		return w.state(), err
+	}
+	if !out.Applied && out.Status != broadcast.StatusCancelled {
+		return w.state(), conflict("broadcast is already %s", out.Status)
+	}
+	w.logger.Info("Broadcast cancelled")
+	return w.state(), nil
+}
+
+// validateReschedule refuses, before anything is recorded in history, a
+// change the broadcast's state cannot take: a new scheduled_at after
+// publication or in the past, a new expires_at not after both now and the
+// scheduled time, or any change once the broadcast has ended.
+func (w *broadcastWorkflow) validateReschedule(ctx workflow.Context, req RescheduleRequest) error {
+	now := workflow.Now(ctx)
+	switch {
+	case w.status.Terminal() || w.cancelRequested:
+		return conflict("broadcast is already %s", w.finalStatus())
+	case req.ScheduledAt == nil && req.ExpiresAt == nil:
+		return conflict("give scheduled_at, expires_at or both")
+	case req.ScheduledAt != nil && w.status.Published():
+		return conflict("broadcast was already published at its scheduled time; only expires_at can change now")
+	case req.ScheduledAt != nil && req.ScheduledAt.Before(now):
+		return conflict("scheduled_at %s has already passed", req.ScheduledAt.Format(time.RFC3339))
+	}
+	scheduledAt := w.scheduledAt
+	if req.ScheduledAt != nil {
+		scheduledAt = *req.ScheduledAt
+	}
+	expiresAt := w.expiresAt
+	if req.ExpiresAt != nil {
+		expiresAt = *req.ExpiresAt
+	}
+	if !expiresAt.After(scheduledAt) || !expiresAt.After(now) {
+		return conflict("expires_at %s must be after scheduled_at %s and after now",
+			expiresAt.Format(time.RFC3339), scheduledAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (w *broadcastWorkflow) finalStatus() broadcast.Status {
+	if w.cancelRequested && !w.status.Terminal() {
+		return broadcast.StatusCancelled
+	}
+	return w.status
+}
+
+func (w *broadcastWorkflow) reschedule(ctx workflow.Context, req RescheduleRequest) (UpdateResult, error) {
+	out, err := w.execute(ctx, acts.Reschedule, activities.RescheduleInput{
+		BroadcastID: w.id, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt,
+	})
+	if err != nil {
+		return w.state(), err
+	}
+	if !out.Applied {
+		return w.state(), conflict("broadcast is %s: it can no longer take this change", out.Status)
+	}
+	w.changes++
+	w.logger.Info("Broadcast rescheduled", "scheduled_at", w.scheduledAt, "expires_at", w.expiresAt)
+	return w.state(), nil
+}
