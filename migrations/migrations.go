@@ -5,6 +5,7 @@
 package migrations
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 
 	"github.com/golang-migrate/migrate/v4"
+	"github.com/jackc/pgx/v5"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the pgx5:// driver
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 )
@@ -74,4 +76,33 @@ func open(databaseURL string) (*migrate.Migrate, error) {
 		return nil, fmt.Errorf("connect for migrations: %w", err)
 	}
 	return m, nil
+}
+
+// Check reports whether the database at databaseURL has every embedded
+// migration applied and none failed part way. It is cheap enough for a
+// readiness probe: one query on a short-lived connection.
+func Check(ctx context.Context, databaseURL string) error {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var (
+		version int64
+		dirty   bool
+	)
+	if err := conn.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	latest, err := Latest()
+	if err != nil {
+		return err
+	}
+	switch {
+	case dirty:
+		return fmt.Errorf("migration %d failed part way", version)
+	case uint(version) < latest:
+		return fmt.Errorf("schema at version %d, this build needs %d: run crier migrate", version, latest)
+	}
+	return nil
 }

@@ -1,0 +1,279 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/workflows"
+)
+
+type handlers struct {
+	store     Store
+	workflows Workflows
+	cfg       Config
+}
+
+// idempotencyNamespace derives broadcast ids from Idempotency-Key headers.
+var idempotencyNamespace = uuid.MustParse("6f1d2c8e-6a53-4b8e-9d0e-8c4b7f0b1a2d")
+
+func (h *handlers) rules() broadcast.Rules {
+	r := h.cfg.Rules
+	r.Now = h.cfg.Clock().UTC()
+	return r
+}
+
+// create stores a broadcast and starts its workflow in one transaction.
+func (h *handlers) create(c echo.Context) error {
+	var req createRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	spec := req.spec()
+	if err := spec.Normalize(h.rules(), req.Draft); err != nil {
+		return asProblem(err)
+	}
+	claims := auth.ClaimsFrom(c)
+	id, err := broadcastID(c, claims.Subject)
+	if err != nil {
+		return err
+	}
+	status := broadcast.StatusScheduled
+	if req.Draft {
+		status = broadcast.StatusDraft
+	}
+	b := broadcast.Broadcast{
+		ID: id, Status: status, Sender: broadcast.Sender{ID: claims.Subject, Name: claims.DisplayName()},
+		Title: spec.Title, Content: spec.Content, Category: spec.Category, Priority: spec.Priority, Target: spec.Target,
+		ScheduledAt: spec.ScheduledAt, ExpiresAt: spec.ExpiresAt, WorkflowID: broadcast.WorkflowID(id),
+	}
+	stored, created, err := h.store.Insert(c.Request().Context(), b, requestHash(req), h.workflows.Start)
+	switch {
+	case errors.Is(err, store.ErrIdempotencyMismatch):
+		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %q was already used for a different request; use a new key for a new broadcast", c.Request().Header.Get("Idempotency-Key"))
+	case err != nil && strings.Contains(err.Error(), "start workflow"):
+		return &Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "Temporal did not accept the broadcast's workflow, so nothing was stored; retry shortly (with the same Idempotency-Key to be safe)"}
+	case err != nil:
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/broadcasts/"+stored.ID.String())
+	if !created {
+		return c.JSON(http.StatusOK, stored)
+	}
+	return c.JSON(http.StatusCreated, stored)
+}
+
+// broadcastID is derived from the Idempotency-Key when there is one, so a
+// retried request names the broadcast the first attempt created; otherwise
+// it is a time-ordered UUIDv7.
+func broadcastID(c echo.Context, sender string) (uuid.UUID, error) {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		return uuid.NewV7()
+	}
+	if len(key) > 255 {
+		return uuid.Nil, problem(http.StatusBadRequest, "Idempotency-Key must be at most 255 characters")
+	}
+	return uuid.NewSHA1(idempotencyNamespace, []byte(sender+"\x00"+key)), nil
+}
+
+func requestHash(req createRequest) []byte {
+	raw, _ := json.Marshal(req)
+	sum := sha256.Sum256(raw)
+	return sum[:]
+}
+
+func (h *handlers) list(c echo.Context) error {
+	p := store.ListParams{Cursor: c.QueryParam("cursor")}
+	for _, raw := range c.QueryParams()["status"] {
+		for _, s := range strings.Split(raw, ",") {
+			st := broadcast.Status(strings.ToUpper(strings.TrimSpace(s)))
+			if !st.Valid() {
+				return problem(http.StatusBadRequest, "status %q is not one of %v", s, broadcast.Statuses)
+			}
+			p.Statuses = append(p.Statuses, st)
+		}
+	}
+	if raw := c.QueryParam("limit"); raw != "" {
+		if err := echo.QueryParamsBinder(c).Int("limit", &p.Limit).BindError(); err != nil || p.Limit < 1 || p.Limit > 100 {
+			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %q", raw)
+		}
+	}
+	page, next, err := h.store.List(c.Request().Context(), p)
+	if errors.Is(err, store.ErrBadCursor) {
+		return problem(http.StatusBadRequest, "%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	if page == nil {
+		page = []broadcast.Broadcast{}
+	}
+	return c.JSON(http.StatusOK, listResponse{Items: page, NextCursor: next})
+}
+
+func (h *handlers) get(c echo.Context) error {
+	b, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+// load reads the broadcast named by the :id path parameter; a malformed or
+// unknown id is a 404.
+func (h *handlers) load(c echo.Context) (broadcast.Broadcast, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return broadcast.Broadcast{}, problem(http.StatusNotFound, "no broadcast has id %q", c.Param("id"))
+	}
+	b, err := h.store.Get(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return b, problem(http.StatusNotFound, "no broadcast has id %s", id)
+	}
+	return b, err
+}
+
+func (h *handlers) cancel(c echo.Context) error {
+	b, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	switch {
+	case b.Status == broadcast.StatusCancelled:
+		return c.JSON(http.StatusOK, b) // a retried cancel succeeds
+	case b.Status.Terminal():
+		return problem(http.StatusConflict, "broadcast is already %s and cannot be cancelled", b.Status)
+	case b.Status == broadcast.StatusDraft:
+		// A draft has no workflow yet; the guarded update races safely with
+		// a concurrent schedule.
+		if _, err := h.store.Cancel(ctx, b.ID); err != nil {
+			return err
+		}
+	default:
+		if _, err := h.workflows.Cancel(ctx, b.ID); err != nil && !errors.Is(err, workflows.ErrNotRunning) {
+			return workflowProblem(err)
+		}
+	}
+	return h.answerAfter(c, b.ID, broadcast.StatusCancelled)
+}
+
+func (h *handlers) reschedule(c echo.Context) error {
+	var req timesRequest
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	b, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	change := req.change()
+	if err := change.Normalize(h.rules(), b); err != nil {
+		return asProblem(err)
+	}
+	ctx := c.Request().Context()
+	switch {
+	case b.Status.Terminal():
+		return problem(http.StatusConflict, "broadcast is already %s and cannot be rescheduled", b.Status)
+	case b.Status == broadcast.StatusDraft:
+		res, err := h.store.RescheduleDraft(ctx, b.ID, change.ScheduledAt, change.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		if !res.Applied {
+			return problem(http.StatusConflict, "broadcast is now %s; reschedule it again", res.Broadcast.Status)
+		}
+		return c.JSON(http.StatusOK, res.Broadcast)
+	case change.ScheduledAt != nil && b.Status.Published():
+		return problem(http.StatusConflict, "broadcast was already published; only expires_at can change now")
+	}
+	if _, err := h.workflows.Reschedule(ctx, b.ID, change); err != nil {
+		return workflowProblem(err)
+	}
+	return h.answerAfter(c, b.ID, "")
+}
+
+// schedule moves a draft to SCHEDULED (optionally with new times) and starts
+// its workflow in one transaction.
+func (h *handlers) schedule(c echo.Context) error {
+	var req timesRequest
+	if err := decodeJSON(c, &req, true); err != nil {
+		return err
+	}
+	b, err := h.load(c)
+	if err != nil {
+		return err
+	}
+	if b.Status != broadcast.StatusDraft {
+		return problem(http.StatusConflict, "only a DRAFT can be scheduled; this broadcast is %s", b.Status)
+	}
+	spec := broadcast.Spec{Title: b.Title, Content: b.Content, Category: b.Category, Priority: b.Priority,
+		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt}
+	if req.ScheduledAt != nil {
+		spec.ScheduledAt = req.ScheduledAt.ptr()
+	}
+	if req.ExpiresAt != nil {
+		spec.ExpiresAt = req.ExpiresAt.ptr()
+	}
+	if err := spec.Normalize(h.rules(), false); err != nil {
+		return asProblem(err)
+	}
+	res, err := h.store.ScheduleDraft(c.Request().Context(), b.ID, *spec.ScheduledAt, *spec.ExpiresAt, h.workflows.Start)
+	if err != nil {
+		return workflowProblem(err)
+	}
+	if !res.Applied {
+		return problem(http.StatusConflict, "only a DRAFT can be scheduled; this broadcast is now %s", res.Broadcast.Status)
+	}
+	return c.JSON(http.StatusOK, res.Broadcast)
+}
+
+// answerAfter answers with the broadcast as stored after a change. When want
+// is set and the broadcast did not reach it, the change lost a race: 409.
+func (h *handlers) answerAfter(c echo.Context, id uuid.UUID, want broadcast.Status) error {
+	b, err := h.store.Get(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if want != "" && b.Status != want {
+		return problem(http.StatusConflict, "broadcast is %s and cannot be changed that way", b.Status)
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+func asProblem(err error) error {
+	var v *broadcast.ValidationError
+	switch {
+	case errors.As(err, &v):
+		return validationProblem(v)
+	case errors.Is(err, broadcast.ErrScheduledInPast):
+		return problem(http.StatusConflict, "%v", err)
+	}
+	return err
+}
+
+// workflowProblem turns a workflow's refusal into 409, its absence into 409
+// and Temporal being unreachable into 503.
+func workflowProblem(err error) error {
+	if reason, ok := workflows.IsConflict(err); ok {
+		return problem(http.StatusConflict, "%s", reason)
+	}
+	if errors.Is(err, workflows.ErrNotRunning) {
+		return problem(http.StatusConflict, "the broadcast's workflow has already ended, so it can no longer change")
+	}
+	if strings.Contains(err.Error(), "start workflow") || strings.Contains(err.Error(), "rpc error") {
+		return &Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "Temporal did not answer, so nothing changed; retry shortly"}
+	}
+	return err
+}

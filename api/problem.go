@@ -1,0 +1,150 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// Problem is an RFC 9457 problem detail, the body of every error answer.
+type Problem struct {
+	Type      string                 `json:"type"`
+	Title     string                 `json:"title"`
+	Status    int                    `json:"status"`
+	Detail    string                 `json:"detail"`
+	Instance  string                 `json:"instance,omitempty"`
+	RequestID string                 `json:"request_id,omitempty"`
+	Errors    []broadcast.FieldError `json:"errors,omitempty"`
+}
+
+func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
+
+func problem(status int, format string, args ...any) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+func validationProblem(v *broadcast.ValidationError) *Problem {
+	p := problem(http.StatusUnprocessableEntity, "the request is not valid: %s", v.Error())
+	p.Errors = v.Errors
+	return p
+}
+
+// errorHandler answers every error as application/problem+json. Anything not
+// already a Problem or an HTTPError is an internal fault: it is logged, and
+// the client is told only the request id.
+func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		var (
+			p       *Problem
+			httpErr *echo.HTTPError
+		)
+		switch {
+		case errors.As(err, &p):
+		case errors.As(err, &httpErr):
+			p = problem(httpErr.Code, "%s", httpMessage(httpErr))
+		default:
+			logger.ErrorContext(c.Request().Context(), "Request failed", "error", err,
+				"method", c.Request().Method, "path", c.Path(), "request_id", requestID(c))
+			p = problem(http.StatusInternalServerError, "the request failed on the server; quote request id %s when reporting it", requestID(c))
+		}
+		p.Instance = c.Request().URL.Path
+		p.RequestID = requestID(c)
+		body, _ := json.Marshal(p)
+		c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+		c.Response().WriteHeader(p.Status)
+		if c.Request().Method != http.MethodHead {
+			_, _ = c.Response().Write(body)
+		}
+	}
+}
+
+func httpMessage(e *echo.HTTPError) string {
+	switch e.Code {
+	case http.StatusNotFound:
+		return "no such route; the API lives under /api/v1"
+	case http.StatusMethodNotAllowed:
+		return "this route does not take that method"
+	}
+	if msg, ok := e.Message.(string); ok {
+		return msg
+	}
+	return http.StatusText(e.Code)
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// maxBodyBytes is the largest request body accepted (413 beyond).
+const maxBodyBytes = 1 << 20
+
+// decodeJSON reads the request body into v strictly: unknown fields, trailing
+// data, wrong types and oversized bodies are refused with a message that
+// names the problem. An empty body is allowed only when optional is true.
+func decodeJSON(c echo.Context, v any, optional bool) error {
+	r := c.Request()
+	body := http.MaxBytesReader(c.Response(), r.Body, maxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		if optional {
+			return nil
+		}
+		return problem(http.StatusBadRequest, "the request needs a JSON body")
+	}
+	if err == nil {
+		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
+			return problem(http.StatusBadRequest, "the body must hold one JSON object and nothing after it")
+		}
+		return nil
+	}
+	var (
+		tooLarge  *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+		timeErr   *timeParseError
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return problem(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes (1 MiB)", maxBodyBytes)
+	case errors.As(err, &syntaxErr):
+		return problem(http.StatusBadRequest, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return problem(http.StatusBadRequest, "malformed JSON: the body ends too early")
+	case errors.As(err, &typeErr):
+		return problem(http.StatusBadRequest, "field %q must be %s, not a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &timeErr):
+		return timeErr.problem()
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problem(http.StatusBadRequest, "unknown field %s; see the API reference in the README for the fields", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return problem(http.StatusBadRequest, "the body is not valid JSON for this request: %v", err)
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	default:
+		return "a number"
+	}
+}

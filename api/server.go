@@ -1,0 +1,139 @@
+// Package api serves Crier's HTTP API with Echo: the admin routes under
+// /api/v1/broadcasts, health and readiness. Every error is an RFC 9457
+// application/problem+json answer.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/workflows"
+)
+
+// Store is what the API needs of the broadcast store.
+type Store interface {
+	Insert(ctx context.Context, b broadcast.Broadcast, requestHash []byte,
+		beforeCommit func(context.Context, broadcast.Broadcast) error) (broadcast.Broadcast, bool, error)
+	Get(ctx context.Context, id uuid.UUID) (broadcast.Broadcast, error)
+	List(ctx context.Context, p store.ListParams) ([]broadcast.Broadcast, string, error)
+	Cancel(ctx context.Context, id uuid.UUID) (store.Result, error)
+	RescheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
+	ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt time.Time,
+		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
+}
+
+// Workflows is what the API needs of the broadcast workflows.
+type Workflows interface {
+	Start(ctx context.Context, b broadcast.Broadcast) error
+	Cancel(ctx context.Context, id uuid.UUID) (workflows.State, error)
+	Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error)
+}
+
+// Check is one readiness check: it returns nil when its dependency answers.
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Config configures the API.
+type Config struct {
+	// Verifier checks bearer tokens. Required.
+	Verifier *auth.Verifier
+	// Rules are the time rules of validation; Now is ignored (the clock is).
+	Rules broadcast.Rules
+	// Clock tells the time. Default time.Now.
+	Clock func() time.Time
+	// Ready are the checks behind /readyz.
+	Ready []Check
+	// Logger receives request and error logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns the API's HTTP handler.
+func New(st Store, wf Workflows, cfg Config) *echo.Echo {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(requestLogger(cfg.Logger))
+
+	h := &handlers{store: st, workflows: wf, cfg: cfg}
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+
+	admin := e.Group("/api/v1", cfg.Verifier.Require(auth.RoleAdmin))
+	admin.POST("/broadcasts", h.create)
+	admin.GET("/broadcasts", h.list)
+	admin.GET("/broadcasts/:id", h.get)
+	admin.POST("/broadcasts/:id/cancel", h.cancel)
+	admin.POST("/broadcasts/:id/reschedule", h.reschedule)
+	admin.POST("/broadcasts/:id/schedule", h.schedule)
+	return e
+}
+
+func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(c.Request().Context(), level, "HTTP request",
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID))
+			return nil
+		},
+	})
+}
+
+func (h *handlers) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz runs every readiness check in parallel, each bounded by 2 s.
+func (h *handlers) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	results := make([]error, len(h.cfg.Ready))
+	done := make(chan struct{})
+	for i, chk := range h.cfg.Ready {
+		go func() {
+			results[i] = chk.Check(ctx)
+			done <- struct{}{}
+		}()
+	}
+	for range h.cfg.Ready {
+		<-done
+	}
+	status, checks := http.StatusOK, map[string]string{}
+	for i, chk := range h.cfg.Ready {
+		checks[chk.Name] = "ok"
+		if results[i] != nil {
+			checks[chk.Name] = results[i].Error()
+			status = http.StatusServiceUnavailable
+		}
+	}
+	word := "ready"
+	if status != http.StatusOK {
+		word = "not ready"
+	}
+	return c.JSON(status, map[string]any{"status": word, "checks": checks})
+}

@@ -1,0 +1,71 @@
+// Command crier runs Crier's processes and tools:
+//
+//	crier api      serve the HTTP API
+//	crier worker   run broadcast workflows (Temporal worker)
+//	crier relay    relay outbox events to Kafka
+//	crier all      api, worker and relay in one process
+//	crier migrate  apply database migrations and exit
+//	crier token    print a signed bearer token
+//
+// Every command reads its configuration from the environment, falling back
+// to .dev/env (written by `make dev`); see the README for the variables.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `crier: broadcast messaging on Temporal, Kafka and PostgreSQL
+
+Usage: crier <command> [flags]
+
+Commands:
+  api       serve the HTTP API (CRIER_HTTP_ADDR)
+  worker    run broadcast workflows and their activities
+  relay     relay outbox events from PostgreSQL to Kafka
+  all       api, worker and relay in one process
+  migrate   apply database migrations and exit
+  token     print a signed bearer token: crier token --sub alice --role admin
+
+Configuration comes from environment variables, falling back to .dev/env.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "crier:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "api", "worker", "relay", "all":
+		return serve(ctx, cmd, rest, stderr)
+	case "migrate":
+		return migrateCmd(rest, stderr)
+	case "token":
+		return tokenCmd(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/crier/crier/activities"
+	"github.com/crier/crier/api"
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/outbox"
+	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/migrations"
+	"github.com/crier/crier/worker"
+	"github.com/crier/crier/workflows"
+)
+
+// serve runs the api, worker and relay components named by cmd ("all" runs
+// the three) until ctx ends, then stops them within the shutdown timeout.
+func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := newLogger(cfg, stderr).With("process", cmd)
+	slog.SetDefault(logger)
+	runAPI, runWorker, runRelay := cmd == "api" || cmd == "all", cmd == "worker" || cmd == "all", cmd == "relay" || cmd == "all"
+
+	if cfg.Migrate {
+		if _, err := migrations.Up(cfg.DatabaseURL, logger); err != nil {
+			return err
+		}
+	}
+	pool, err := store.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+
+	if len(cfg.KafkaBrokers) == 1 && cfg.KafkaBrokers[0] == "embedded" {
+		cluster, err := startEmbeddedKafka(logger)
+		if err != nil {
+			return err
+		}
+		defer cluster.Close()
+		cfg.KafkaBrokers = cluster.ListenAddrs()
+	}
+
+	var tc client.Client
+	if runAPI || runWorker {
+		if tc, err = dialTemporal(ctx, cfg, logger); err != nil {
+			return err
+		}
+		defer tc.Close()
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	if runWorker {
+		if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace, logger); err != nil {
+			logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
+		}
+		w := worker.New(tc, &activities.Activities{Store: st}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger})
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start Temporal worker: %w", err)
+		}
+		logger.Info("Temporal worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
+		g.Go(func() error {
+			<-ctx.Done()
+			w.Stop()
+			logger.Info("Temporal worker stopped")
+			return nil
+		})
+	}
+	if runRelay {
+		relay, err := outbox.New(pool, outbox.Config{
+			Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, Partitions: cfg.KafkaPartitions,
+			ReplicationFactor: cfg.KafkaReplicationFactor, BatchSize: cfg.RelayBatchSize,
+			PollInterval: cfg.RelayPollInterval, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		defer relay.Close()
+		g.Go(func() error {
+			if err := relay.EnsureTopic(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			return relay.Run(ctx)
+		})
+	}
+	if runAPI {
+		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue}, api.Config{
+			Verifier: auth.NewVerifier([]byte(cfg.JWTSecret)),
+			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
+			Ready:    readinessChecks(cfg, pool, tc),
+			Logger:   logger,
+		})
+		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger) })
+	}
+	err = g.Wait()
+	logger.Info("Stopped")
+	return err
+}
+
+func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, logger *slog.Logger) error {
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (CRIER_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	logger.Info("API listening", "url", "http://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("stop API: %w", err)
+	}
+	logger.Info("API stopped")
+	return nil
+}
+
+// dialTemporal connects to Temporal, retrying for a minute so processes may
+// start in any order.
+func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	opts := client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+	}
+	deadline := time.Now().Add(time.Minute)
+	for attempt := 1; ; attempt++ {
+		c, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("reach Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+		}
+		logger.Warn("Temporal not reachable yet; retrying", "address", cfg.TemporalAddress, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func readinessChecks(cfg config.Config, pool interface{ Ping(context.Context) error }, tc client.Client) []api.Check {
+	return []api.Check{
+		{Name: "postgres", Check: pool.Ping},
+		{Name: "temporal", Check: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}},
+		{Name: "kafka", Check: func(ctx context.Context) error {
+			var errs []error
+			for _, b := range cfg.KafkaBrokers {
+				conn, err := kafka.DialContext(ctx, "tcp", b)
+				if err == nil {
+					return conn.Close()
+				}
+				errs = append(errs, err)
+			}
+			return errors.Join(errs...)
+		}},
+		{Name: "migrations", Check: func(ctx context.Context) error {
+			return migrations.Check(ctx, cfg.DatabaseURL)
+		}},
+	}
+}
+
+// startEmbeddedKafka runs an in-process Kafka-protocol broker for
+// development on machines without Java. Its data lives in memory only.
+func startEmbeddedKafka(logger *slog.Logger) (*kfake.Cluster, error) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(9092))
+	if err != nil {
+		return nil, fmt.Errorf("start embedded Kafka: %w", err)
+	}
+	logger.Warn("Using an embedded in-memory Kafka-protocol broker (development only; events are lost on exit)",
+		"brokers", cluster.ListenAddrs())
+	return cluster, nil
+}

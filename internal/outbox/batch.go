@@ -1,0 +1,202 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+)
+
+// claimSQL claims the oldest pending rows that head their broadcast's queue.
+// Rows locked by another relay are skipped, and so are rows of a broadcast
+// whose older row is still pending (even if another relay holds it), which
+// keeps each broadcast's events in order on its partition.
+const claimSQL = `
+SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text
+FROM outbox o
+WHERE published_at IS NULL AND failed_at IS NULL
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox p
+    WHERE p.broadcast_id = o.broadcast_id AND p.id < o.id
+      AND p.published_at IS NULL AND p.failed_at IS NULL)
+ORDER BY id
+LIMIT $1
+FOR UPDATE SKIP LOCKED`
+
+type row struct {
+	id          int64
+	eventID     uuid.UUID
+	eventType   broadcast.EventType
+	broadcastID uuid.UUID
+	occurredAt  time.Time
+	snapshot    string
+	reason      string // why it failed for good, once it has
+}
+
+// RelayOnce claims one batch, writes it to Kafka and marks what was written
+// as published, all in one transaction that holds the claimed rows' locks.
+// It reports how many rows it claimed.
+func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
+	var (
+		claimed   int
+		permanent []row
+	)
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, claimSQL, r.cfg.BatchSize)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+			var rw row
+			err := cr.Scan(&rw.id, &rw.eventID, &rw.eventType, &rw.broadcastID, &rw.occurredAt, &rw.snapshot)
+			return rw, err
+		})
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		claimed = len(batch)
+		if claimed == 0 {
+			return nil
+		}
+		var outcome writeOutcome
+		outcome, permanent = r.write(ctx, batch)
+		return r.record(ctx, tx, outcome)
+	})
+	if err != nil {
+		return claimed, err
+	}
+	r.failBroadcasts(ctx, permanent)
+	return claimed, nil
+}
+
+type writeOutcome struct {
+	published []int64
+	failed    map[int64]string // permanent: no retry can fix
+	retry     map[int64]string // transient: stays pending
+}
+
+// write sends the batch and sorts its rows by what Kafka answered.
+func (r *Relay) write(ctx context.Context, batch []row) (writeOutcome, []row) {
+	out := writeOutcome{failed: map[int64]string{}, retry: map[int64]string{}}
+	var permanent []row
+	msgs := make([]kafka.Message, 0, len(batch))
+	sent := make([]row, 0, len(batch))
+	for _, rw := range batch {
+		msg, err := message(rw)
+		if err != nil {
+			rw.reason = err.Error()
+			out.failed[rw.id] = rw.reason
+			permanent = append(permanent, rw)
+			continue
+		}
+		msgs = append(msgs, msg)
+		sent = append(sent, rw)
+	}
+	err := r.writer.WriteMessages(ctx, msgs...)
+	var perMessage kafka.WriteErrors
+	for i, rw := range sent {
+		var msgErr error
+		switch {
+		case err == nil:
+		case errors.As(err, &perMessage) && len(perMessage) == len(sent):
+			msgErr = perMessage[i]
+		default:
+			msgErr = err
+		}
+		switch {
+		case msgErr == nil:
+			out.published = append(out.published, rw.id)
+		case isPermanent(msgErr):
+			rw.reason = msgErr.Error()
+			out.failed[rw.id] = rw.reason
+			permanent = append(permanent, rw)
+		default:
+			out.retry[rw.id] = msgErr.Error()
+		}
+	}
+	if len(out.retry) > 0 {
+		r.log.Warn("Kafka did not take every event; they stay pending", "pending", len(out.retry), "error", err)
+	}
+	return out, permanent
+}
+
+func (r *Relay) record(ctx context.Context, tx pgx.Tx, out writeOutcome) error {
+	if len(out.published) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1)`, out.published); err != nil {
+			return fmt.Errorf("mark outbox rows published: %w", err)
+		}
+	}
+	for id, reason := range out.failed {
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET failed_at = now(), attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, reason); err != nil {
+			return fmt.Errorf("mark outbox row failed: %w", err)
+		}
+	}
+	for id, reason := range out.retry {
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, reason); err != nil {
+			return fmt.Errorf("record outbox attempt: %w", err)
+		}
+	}
+	return nil
+}
+
+// failBroadcasts marks FAILED the broadcasts whose publication event Kafka
+// refused for good: clients never saw them.
+func (r *Relay) failBroadcasts(ctx context.Context, rows []row) {
+	s := store.New(r.pool)
+	for _, rw := range rows {
+		r.log.Error("Kafka refused an event for good", "event_id", rw.eventID, "event_type", rw.eventType,
+			"broadcast_id", rw.broadcastID, "reason", rw.reason)
+		if rw.eventType != broadcast.EventPublished {
+			continue
+		}
+		if _, err := s.Fail(ctx, rw.broadcastID, "Kafka refused the publication event: "+rw.reason); err != nil {
+			r.log.Error("Could not mark broadcast failed", "broadcast_id", rw.broadcastID, "error", err)
+		}
+	}
+}
+
+// message builds the Kafka message of an outbox row: the Event as JSON, keyed
+// by broadcast id, with the event id and type also as headers.
+func message(rw row) (kafka.Message, error) {
+	b, err := store.DecodeSnapshot([]byte(rw.snapshot))
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	value, err := json.Marshal(broadcast.Event{
+		EventID:     rw.eventID,
+		EventType:   rw.eventType,
+		BroadcastID: rw.broadcastID,
+		OccurredAt:  rw.occurredAt.UTC(),
+		Broadcast:   b,
+	})
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("encode event %s: %w", rw.eventID, err)
+	}
+	return kafka.Message{
+		Key:   []byte(rw.broadcastID.String()),
+		Value: value,
+		Headers: []kafka.Header{
+			{Key: "event_id", Value: []byte(rw.eventID.String())},
+			{Key: "event_type", Value: []byte(rw.eventType)},
+		},
+	}, nil
+}
+
+// isPermanent reports whether Kafka refused a message in a way no retry can
+// fix.
+func isPermanent(err error) bool {
+	var tooLarge kafka.MessageTooLargeError
+	return errors.As(err, &tooLarge) ||
+		errors.Is(err, kafka.MessageSizeTooLarge) ||
+		errors.Is(err, kafka.InvalidMessage) ||
+		errors.Is(err, kafka.InvalidMessageSize) ||
+		errors.Is(err, kafka.RecordListTooLarge)
+}

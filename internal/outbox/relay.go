@@ -1,0 +1,156 @@
+// Package outbox relays lifecycle events from PostgreSQL's outbox table to
+// Kafka. Rows are claimed by state (FOR UPDATE SKIP LOCKED on unpublished
+// rows), never by "id greater than the last seen", so a row whose transaction
+// commits late is relayed when it commits. Several relays may run at once:
+// each claims a disjoint batch, and a broadcast's events stay in order because
+// a row is claimed only when no older row of its broadcast is pending.
+// Delivery is at least once: a crash between the Kafka write and the commit
+// resends the batch, and consumers drop duplicates by event_id.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+)
+
+// Config configures a Relay. Zero fields take the documented defaults.
+type Config struct {
+	// Brokers are Kafka bootstrap addresses. Required.
+	Brokers []string
+	// Topic receives the events. Default "broadcast_messages".
+	Topic string
+	// Partitions is the partition count used when the topic is created.
+	// Default 6.
+	Partitions int
+	// ReplicationFactor is used when the topic is created. Default 1; use 3
+	// on a production cluster.
+	ReplicationFactor int
+	// BatchSize is the most rows claimed and written at once. Default 500.
+	BatchSize int
+	// PollInterval bounds how long the relay sleeps when idle; it is woken
+	// sooner by a PostgreSQL notification on every new event. Default 1s.
+	PollInterval time.Duration
+	// Retention is how long published rows are kept before deletion.
+	// Default 7 days.
+	Retention time.Duration
+	// Logger receives the relay's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// MaxMessageBytes is the largest event the topic accepts (its
+// max.message.bytes): a SELECTED broadcast may carry 10,000 target ids.
+const MaxMessageBytes = 4 << 20
+
+func (c *Config) setDefaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("outbox relay: no Kafka brokers configured (KAFKA_BROKERS)")
+	}
+	if c.Topic == "" {
+		c.Topic = "broadcast_messages"
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 6
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 500
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.Retention <= 0 {
+		c.Retention = 7 * 24 * time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Relay moves outbox rows to Kafka.
+type Relay struct {
+	pool   *pgxpool.Pool
+	writer *kafka.Writer
+	cfg    Config
+	log    *slog.Logger
+}
+
+// New returns a Relay reading pool's outbox. It does not contact Kafka until
+// EnsureTopic or Run.
+func New(pool *pgxpool.Pool, cfg Config) (*Relay, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	w := &kafka.Writer{
+		Addr:  kafka.TCP(cfg.Brokers...),
+		Topic: cfg.Topic,
+		// The same partitioner as Java clients, so any producer keying by
+		// broadcast id lands on the same partition.
+		Balancer:     &kafka.Murmur2Balancer{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    cfg.BatchSize,
+		BatchBytes:   MaxMessageBytes,
+		// A claimed batch is written at once; do not wait to fill it.
+		BatchTimeout: time.Millisecond,
+		WriteTimeout: 10 * time.Second,
+		MaxAttempts:  3,
+	}
+	return &Relay{pool: pool, writer: w, cfg: cfg, log: cfg.Logger.With("component", "relay")}, nil
+}
+
+// Close flushes and closes the Kafka writer.
+func (r *Relay) Close() error { return r.writer.Close() }
+
+// EnsureTopic creates the topic when it is missing, retrying until Kafka
+// answers or ctx ends.
+func (r *Relay) EnsureTopic(ctx context.Context) error {
+	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: 10 * time.Second}
+	for attempt := 1; ; attempt++ {
+		err := r.createTopic(ctx, client)
+		if err == nil {
+			return nil
+		}
+		r.log.Warn("Kafka not ready to create the topic; retrying", "topic", r.cfg.Topic, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("create topic %s: %w", r.cfg.Topic, err)
+		case <-time.After(backoff(attempt)):
+		}
+	}
+}
+
+func (r *Relay) createTopic(ctx context.Context, client *kafka.Client) error {
+	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic:             r.cfg.Topic,
+		NumPartitions:     r.cfg.Partitions,
+		ReplicationFactor: r.cfg.ReplicationFactor,
+		ConfigEntries: []kafka.ConfigEntry{
+			{ConfigName: "max.message.bytes", ConfigValue: fmt.Sprint(MaxMessageBytes)},
+		},
+	}}})
+	if err != nil {
+		return err
+	}
+	switch err := resp.Errors[r.cfg.Topic]; {
+	case err == nil:
+		r.log.Info("Created Kafka topic", "topic", r.cfg.Topic, "partitions", r.cfg.Partitions, "replication_factor", r.cfg.ReplicationFactor)
+		return nil
+	case errors.Is(err, kafka.TopicAlreadyExists):
+		return nil
+	default:
+		return err
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	return min(d, 5*time.Second)
+}

@@ -1,0 +1,121 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/crier/crier/internal/store"
+)
+
+// Run relays until ctx ends: it relays batches back to back while rows are
+// pending, then sleeps until a notification or PollInterval. Errors (Kafka or
+// PostgreSQL down) are logged and retried with backoff; rows stay pending
+// until they are written.
+func (r *Relay) Run(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	go r.listen(ctx, wake)
+	cleanup := time.NewTicker(10 * time.Minute)
+	defer cleanup.Stop()
+	r.log.Info("Outbox relay started", "topic", r.cfg.Topic, "batch_size", r.cfg.BatchSize)
+
+	failures := 0
+	for {
+		n, err := r.RelayOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			r.log.Info("Outbox relay stopped")
+			return nil
+		case err != nil:
+			failures++
+			r.log.Error("Relaying outbox batch failed; will retry", "attempt", failures, "error", err)
+			if !sleep(ctx, backoff(failures)) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if n == r.cfg.BatchSize {
+			continue // more are likely pending
+		}
+		select {
+		case <-ctx.Done():
+			r.log.Info("Outbox relay stopped")
+			return nil
+		case <-cleanup.C:
+			r.deletePublished(ctx)
+		case <-wake:
+		case <-time.After(r.cfg.PollInterval):
+		}
+	}
+}
+
+// listen turns PostgreSQL notifications on the outbox channel into wake-ups,
+// reconnecting when the connection drops.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := r.listenOnce(ctx, wake)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("Outbox notification listener lost its connection; polling until it is back", "error", err)
+		if !sleep(ctx, backoff(attempt)) {
+			return
+		}
+	}
+}
+
+func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}) error {
+	conn, err := r.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN "+store.OutboxChannel); err != nil {
+		return err
+	}
+	defer func() {
+		// The connection goes back to the pool: stop listening on it.
+		unlistenCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlistenCtx, "UNLISTEN *"); err != nil {
+			conn.Conn().Close(unlistenCtx) //nolint:errcheck // the pool discards a closed connection
+		}
+	}()
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+func (r *Relay) deletePublished(ctx context.Context) {
+	tag, err := r.pool.Exec(ctx, `
+		DELETE FROM outbox WHERE id IN (
+			SELECT id FROM outbox WHERE published_at < now() - $1::interval LIMIT 10000)`, r.cfg.Retention.String())
+	if err != nil {
+		r.log.Warn("Deleting old outbox rows failed", "error", err)
+		return
+	}
+	if tag.RowsAffected() > 0 {
+		r.log.Info("Deleted old outbox rows", "rows", tag.RowsAffected())
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

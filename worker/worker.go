@@ -1,0 +1,83 @@
+// Package worker runs the Temporal worker that executes broadcast workflows
+// and their activities.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crier/crier/activities"
+	"github.com/crier/crier/workflows"
+)
+
+// Config configures the worker.
+type Config struct {
+	// TaskQueue to poll. Default workflows.TaskQueue.
+	TaskQueue string
+	// Namespace the search attributes are registered in. Default "default".
+	Namespace string
+	// Logger receives the worker's own logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// New returns a worker that runs broadcast workflows with acts as their
+// activities. Start it with Run.
+func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker {
+	if cfg.TaskQueue == "" {
+		cfg.TaskQueue = workflows.TaskQueue
+	}
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		// A burst of due broadcasts is a burst of short workflow tasks that
+		// each run one local activity: poll and run them in parallel.
+		MaxConcurrentWorkflowTaskPollers:        8,
+		MaxConcurrentWorkflowTaskExecutionSize:  256,
+		MaxConcurrentLocalActivityExecutionSize: 256,
+	})
+	w.RegisterWorkflowWithOptions(workflows.Broadcast, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	w.RegisterActivity(acts)
+	return w
+}
+
+// RegisterSearchAttributes adds Crier's custom search attributes to the
+// namespace when they are missing, so Web UI can filter by them. It needs
+// operator rights on the cluster; where Crier lacks them, an operator adds
+// them once with `temporal operator search-attribute create`.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) error {
+	if namespace == "" {
+		namespace = "default"
+	}
+	want := map[string]enumspb.IndexedValueType{
+		workflows.StatusKey.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.ScheduledAtKey.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	}
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	for name := range want {
+		if _, ok := existing.GetCustomAttributes()[name]; ok {
+			delete(want, name)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: want,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes %v: %w", want, err)
+	}
+	logger.Info("Registered Temporal search attributes", "namespace", namespace, "attributes", want)
+	return nil
+}

@@ -1,0 +1,92 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// ErrNotRunning means the broadcast's workflow has already completed, so it
+// can take no more requests; the broadcast's stored status tells why.
+var ErrNotRunning = errors.New("broadcast workflow is not running")
+
+// Client starts and steers broadcast workflows.
+type Client struct {
+	Temporal  client.Client
+	TaskQueue string
+}
+
+// Start starts the workflow of a scheduled broadcast. It is idempotent: a
+// second start of the same broadcast, while its workflow runs or after it
+// completed, starts nothing and succeeds.
+func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
+	if b.ScheduledAt == nil || b.ExpiresAt == nil {
+		return fmt.Errorf("broadcast %s has no schedule", b.ID)
+	}
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       b.WorkflowID,
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			StatusKey.ValueSet(string(broadcast.StatusScheduled)),
+			ScheduledAtKey.ValueSet(*b.ScheduledAt),
+		),
+		StaticSummary: b.Title,
+	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("start workflow %s: %w", b.WorkflowID, err)
+	}
+	return nil
+}
+
+// Cancel cancels a broadcast through its workflow and waits for the answer.
+func (c *Client) Cancel(ctx context.Context, id uuid.UUID) (State, error) {
+	return c.update(ctx, id, UpdateCancel, CancelRequest{})
+}
+
+// Reschedule gives a broadcast new times through its workflow and waits for
+// the answer.
+func (c *Client) Reschedule(ctx context.Context, id uuid.UUID, req RescheduleRequest) (State, error) {
+	return c.update(ctx, id, UpdateReschedule, req)
+}
+
+func (c *Client) update(ctx context.Context, id uuid.UUID, name string, arg any) (State, error) {
+	var state State
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   broadcast.WorkflowID(id),
+		UpdateName:   name,
+		Args:         []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = handle.Get(ctx, &state)
+	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return state, ErrNotRunning
+	}
+	return state, err
+}
+
+// IsConflict reports whether err is the workflow refusing a request its
+// broadcast's state does not allow, and returns the workflow's reason.
+func IsConflict(err error) (string, bool) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == ErrTypeConflict {
+		return appErr.Message(), true
+	}
+	return "", false
+}
