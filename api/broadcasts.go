@@ -178,14 +178,19 @@ func (h *handlers) reschedule(c echo.Context) error {
 		return err
 	}
 	change := req.change()
+	// What the broadcast's state forbids is a conflict (409) whatever the
+	// times say, so it is checked before the times are validated.
+	switch {
+	case b.Status.Terminal():
+		return problem(http.StatusConflict, "broadcast is already %s and cannot be rescheduled", b.Status)
+	case change.ScheduledAt != nil && b.Status.Published():
+		return problem(http.StatusConflict, "broadcast was already published; only expires_at can change now")
+	}
 	if err := change.Normalize(h.rules(), b); err != nil {
 		return asProblem(err)
 	}
 	ctx := c.Request().Context()
-	switch {
-	case b.Status.Terminal():
-		return problem(http.StatusConflict, "broadcast is already %s and cannot be rescheduled", b.Status)
-	case b.Status == broadcast.StatusDraft:
+	if b.Status == broadcast.StatusDraft {
 		res, err := h.store.RescheduleDraft(ctx, b.ID, change.ScheduledAt, change.ExpiresAt)
 		if err != nil {
 			return err
@@ -194,8 +199,6 @@ func (h *handlers) reschedule(c echo.Context) error {
 			return problem(http.StatusConflict, "broadcast is now %s; reschedule it again", res.Broadcast.Status)
 		}
 		return c.JSON(http.StatusOK, res.Broadcast)
-	case change.ScheduledAt != nil && b.Status.Published():
-		return problem(http.StatusConflict, "broadcast was already published; only expires_at can change now")
 	}
 	if _, err := h.workflows.Reschedule(ctx, b.ID, change); err != nil {
 		return workflowProblem(err)

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/testenv"
+)
+
+// e2e is a running `crier all` on the real services, with an admin token and
+// an independent Kafka consumer on its topic.
+type e2e struct {
+	t        *testing.T
+	ctx      context.Context
+	baseURL  string
+	token    string
+	events   *kafka.Reader
+	received []broadcast.Event
+	temporal client.Client
+}
+
+func startCrier(t *testing.T) *e2e {
+	databaseURL := testenv.DatabaseURL(t)
+	brokers := testenv.KafkaBrokers(t)
+	temporalAddress := testenv.TemporalAddress(t)
+	topic, taskQueue := testenv.Name("e2e-broadcasts"), testenv.Name("e2e-queue")
+	addr := freeAddr(t)
+	for k, v := range map[string]string{
+		"CRIER_ENV_FILE": filepath.Join(t.TempDir(), "none"), "CRIER_ENV": "development",
+		"DATABASE_URL": databaseURL, "KAFKA_BROKERS": strings.Join(brokers, ","), "TEMPORAL_ADDRESS": temporalAddress,
+		"CRIER_KAFKA_TOPIC": topic, "CRIER_TASK_QUEUE": taskQueue, "CRIER_HTTP_ADDR": addr,
+		"CRIER_RELAY_POLL_INTERVAL": "200ms",
+	} {
+		t.Setenv(k, v)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &bytes.Buffer{}
+	go func() { done <- run(ctx, []string{"all"}, io.Discard, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("crier all did not stop within 30 s of its context ending")
+		}
+		if t.Failed() {
+			t.Logf("crier logs:\n%s", logs.String())
+		}
+	})
+
+	e := &e2e{t: t, ctx: ctx, baseURL: "http://" + addr}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("crier all exited early: %v\n%s", err, logs.String())
+		default:
+		}
+		resp, err := http.Get(e.baseURL + "/readyz")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d: %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+	token, err := auth.Issue([]byte(config.DevJWTSecret), "alice", "Alice", []string{auth.RoleAdmin}, time.Hour, time.Now())
+	require.NoError(t, err)
+	e.token = token
+	e.events = kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: testenv.Name("e2e-reader"),
+		StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond,
+	})
+	t.Cleanup(func() { _ = e.events.Close() })
+	e.temporal, err = client.Dial(client.Options{HostPort: temporalAddress})
+	require.NoError(t, err)
+	t.Cleanup(e.temporal.Close)
+	return e
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// call sends a JSON request and decodes the answer into out (when not nil).
+func (e *e2e) call(method, path string, body any, out any) int {
+	e.t.Helper()
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(e.t, err)
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(e.ctx, method, e.baseURL+path, reader)
+	require.NoError(e.t, err)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(e.t, err)
+	if out != nil {
+		require.NoError(e.t, json.Unmarshal(raw, out), "body: %s", raw)
+	}
+	return resp.StatusCode
+}
+
+func (e *e2e) create(body map[string]any) broadcast.Broadcast {
+	e.t.Helper()
+	var b broadcast.Broadcast
+	require.Equal(e.t, http.StatusCreated, e.call(http.MethodPost, "/api/v1/broadcasts", body, &b))
+	return b
+}
+
+func (e *e2e) get(id uuid.UUID) broadcast.Broadcast {
+	e.t.Helper()
+	var b broadcast.Broadcast
+	require.Equal(e.t, http.StatusOK, e.call(http.MethodGet, "/api/v1/broadcasts/"+id.String(), nil, &b))
+	return b
+}
+
+// await reads the topic until the event of type typ for broadcast id arrives
+// and returns it with the time it was read.
+func (e *e2e) await(id uuid.UUID, typ broadcast.EventType) (broadcast.Event, time.Time) {
+	e.t.Helper()
+	for _, ev := range e.received {
+		if ev.BroadcastID == id && ev.EventType == typ {
+			return ev, time.Time{}
+		}
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	for {
+		m, err := e.events.ReadMessage(ctx)
+		require.NoError(e.t, err, "waiting for %s of %s", typ, id)
+		var ev broadcast.Event
+		require.NoError(e.t, json.Unmarshal(m.Value, &ev))
+		e.received = append(e.received, ev)
+		if ev.BroadcastID == id && ev.EventType == typ {
+			return ev, time.Now()
+		}
+	}
+}
+
+func body(title string, scheduledIn, expiresIn time.Duration) map[string]any {
+	now := time.Now()
+	b := map[string]any{
+		"title": title, "content": "Crier end-to-end: " + title, "category": "test", "priority": "HIGH",
+		"target":     map[string]any{"type": "ROLE", "ids": []string{"ops"}},
+		"expires_at": now.Add(expiresIn).Format(time.RFC3339Nano),
+	}
+	if scheduledIn > 0 {
+		b["scheduled_at"] = now.Add(scheduledIn).Format(time.RFC3339Nano)
+	}
+	return b
+}
+
+// TestEndToEnd drives Crier through HTTP against real PostgreSQL, Kafka and
+// Temporal, and reads what reaches the broadcast_messages topic with an
+// independent consumer.
+func TestEndToEnd(t *testing.T) {
+	e := startCrier(t)
+	t.Logf("end-to-end against PostgreSQL, Kafka %s and Temporal %s", os.Getenv("KAFKA_BROKERS"), os.Getenv("TEMPORAL_ADDRESS"))
+
+	t.Run("scheduled broadcast is published at its time, then cancelled", func(t *testing.T) {
+		b := e.create(body("two seconds ahead", 2*time.Second, time.Hour))
+		require.Equal(t, broadcast.StatusScheduled, b.Status)
+
+		ev, readAt := e.await(b.ID, broadcast.EventPublished)
+		require.False(t, ev.OccurredAt.Before(*b.ScheduledAt), "published before its time")
+		t.Logf("published %s after scheduled_at; read from Kafka %s after scheduled_at",
+			ev.OccurredAt.Sub(*b.ScheduledAt).Round(time.Millisecond), readAt.Sub(*b.ScheduledAt).Round(time.Millisecond))
+		require.Equal(t, broadcast.StatusSent, e.get(b.ID).Status)
+		e.requireSearchStatus(b.ID, broadcast.StatusSent)
+
+		var refused map[string]any
+		later := time.Now().Add(time.Hour).Format(time.RFC3339)
+		require.Equal(t, http.StatusConflict, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/reschedule",
+			map[string]any{"scheduled_at": later}, &refused), "scheduled_at cannot change after publication")
+
+		var cancelled broadcast.Broadcast
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, &cancelled))
+		require.Equal(t, broadcast.StatusCancelled, cancelled.Status)
+		retract, _ := e.await(b.ID, broadcast.EventCancelled)
+		require.Equal(t, broadcast.StatusCancelled, retract.Broadcast.Status)
+		e.requireSearchStatus(b.ID, broadcast.StatusCancelled)
+	})
+
+	t.Run("broadcast sent now expires at its expiry", func(t *testing.T) {
+		b := e.create(body("expires in three seconds", 0, 3*time.Second))
+		e.await(b.ID, broadcast.EventPublished)
+		ev, _ := e.await(b.ID, broadcast.EventExpired)
+		require.False(t, ev.OccurredAt.Before(*b.ExpiresAt), "expired before its time")
+		got := e.get(b.ID)
+		require.Equal(t, broadcast.StatusExpired, got.Status)
+		require.NotNil(t, got.ExpiredAt)
+
+		var refused map[string]any
+		require.Equal(t, http.StatusConflict, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, &refused))
+	})
+
+	t.Run("rescheduled earlier, it goes out at the new time", func(t *testing.T) {
+		b := e.create(body("an hour ahead, then moved", time.Hour, 2*time.Hour))
+		newTime := time.Now().Add(2 * time.Second).UTC()
+		var moved broadcast.Broadcast
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/reschedule",
+			map[string]any{"scheduled_at": newTime.Format(time.RFC3339Nano)}, &moved))
+		require.WithinDuration(t, newTime, *moved.ScheduledAt, time.Millisecond)
+		e.await(b.ID, broadcast.EventRescheduled)
+		ev, _ := e.await(b.ID, broadcast.EventPublished)
+		require.False(t, ev.OccurredAt.Before(newTime))
+		require.Less(t, ev.OccurredAt.Sub(newTime), 30*time.Second, "it went out at the new time, not the old one")
+	})
+
+	t.Run("cancelled before its time, nothing is published", func(t *testing.T) {
+		b := e.create(body("cancelled early", time.Hour, 2*time.Hour))
+		var cancelled broadcast.Broadcast
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, &cancelled))
+		require.Equal(t, broadcast.StatusCancelled, cancelled.Status)
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, &cancelled), "a retried cancel succeeds")
+		// A marker published after the cancel proves the consumer has read
+		// past the point where a wrong publication would be.
+		marker := e.create(body("marker", 0, time.Hour))
+		e.await(marker.ID, broadcast.EventPublished)
+		for _, ev := range e.received {
+			require.NotEqual(t, b.ID, ev.BroadcastID, "a cancelled-before-publication broadcast produced %s", ev.EventType)
+		}
+	})
+
+	t.Run("draft is scheduled later", func(t *testing.T) {
+		d := body("draft", 0, time.Hour)
+		d["draft"] = true
+		b := e.create(d)
+		require.Equal(t, broadcast.StatusDraft, b.Status)
+		var scheduled broadcast.Broadcast
+		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/schedule", nil, &scheduled))
+		require.Equal(t, broadcast.StatusScheduled, scheduled.Status)
+		e.await(b.ID, broadcast.EventPublished)
+	})
+}
+
+// requireSearchStatus waits until Temporal's visibility lists the broadcast's
+// workflow with the given CrierStatus, as Web UI's filter would.
+func (e *e2e) requireSearchStatus(id uuid.UUID, status broadcast.Status) {
+	e.t.Helper()
+	query := fmt.Sprintf(`WorkflowId = %q AND CrierStatus = %q`, broadcast.WorkflowID(id), status)
+	testenv.Eventually(e.t, 15*time.Second, func() error {
+		resp, err := e.temporal.ListWorkflow(e.ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			return err
+		}
+		if len(resp.GetExecutions()) == 0 {
+			return fmt.Errorf("no workflow matches %s", query)
+		}
+		return nil
+	})
+}
