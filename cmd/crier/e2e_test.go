@@ -33,7 +33,7 @@ type e2e struct {
 	ctx      context.Context
 	baseURL  string
 	token    string
-	events   *kafka.Reader
+	events   chan kafka.Message
 	received []broadcast.Event
 	temporal client.Client
 }
@@ -91,15 +91,45 @@ func startCrier(t *testing.T) *e2e {
 	token, err := auth.Issue([]byte(config.DevJWTSecret), "alice", "Alice", []string{auth.RoleAdmin}, time.Hour, time.Now())
 	require.NoError(t, err)
 	e.token = token
-	e.events = kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, GroupID: testenv.Name("e2e-reader"),
-		StartOffset: kafka.FirstOffset, MaxWait: 50 * time.Millisecond,
-	})
-	t.Cleanup(func() { _ = e.events.Close() })
+	e.events = readTopic(t, ctx, brokers, topic)
 	e.temporal, err = client.Dial(client.Options{HostPort: temporalAddress})
 	require.NoError(t, err)
 	t.Cleanup(e.temporal.Close)
 	return e
+}
+
+// readTopic reads every partition of the topic from its start with plain
+// partition readers (no consumer group, so no join delay), independently of
+// Crier, and merges the messages into one channel.
+func readTopic(t *testing.T, ctx context.Context, brokers []string, topic string) chan kafka.Message {
+	var partitions []kafka.Partition
+	testenv.Eventually(t, 30*time.Second, func() error {
+		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		partitions, err = conn.ReadPartitions(topic)
+		if err == nil && len(partitions) == 0 {
+			err = fmt.Errorf("topic %s has no partitions yet", topic)
+		}
+		return err
+	})
+	out := make(chan kafka.Message, 1024)
+	for _, p := range partitions {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p.ID, MaxWait: 20 * time.Millisecond})
+		t.Cleanup(func() { _ = r.Close() })
+		go func() {
+			for {
+				m, err := r.ReadMessage(ctx)
+				if err != nil {
+					return
+				}
+				out <- m
+			}
+		}()
+	}
+	return out
 }
 
 func freeAddr(t *testing.T) string {
@@ -156,11 +186,14 @@ func (e *e2e) await(id uuid.UUID, typ broadcast.EventType) (broadcast.Event, tim
 			return ev, time.Time{}
 		}
 	}
-	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
-	defer cancel()
+	timeout := time.After(30 * time.Second)
 	for {
-		m, err := e.events.ReadMessage(ctx)
-		require.NoError(e.t, err, "waiting for %s of %s", typ, id)
+		var m kafka.Message
+		select {
+		case m = <-e.events:
+		case <-timeout:
+			e.t.Fatalf("no %s of %s within 30 s", typ, id)
+		}
 		var ev broadcast.Event
 		require.NoError(e.t, json.Unmarshal(m.Value, &ev))
 		e.received = append(e.received, ev)

@@ -1,0 +1,35 @@
+# Crier's commands. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+GO ?= go
+BIN := bin/crier
+
+.PHONY: help dev test build vet fmt tools clean
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctrl-C stops all
+	@scripts/dev.sh
+
+test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run
+	@scripts/test.sh
+
+build: ## build bin/crier
+	$(GO) build -trimpath -o $(BIN) ./cmd/crier
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+
+fmt: ## format the Go code
+	gofmt -w $$(git ls-files '*.go')
+
+tools: ## build the Temporal CLI and fetch the Kafka jars (make dev and make test do this when needed)
+	@scripts/temporal.sh build
+	@scripts/kafka.sh fetch
+
+clean: ## remove build output and test state (keeps .dev data)
+	@scripts/stack.sh down .test >/dev/null 2>&1 || true
+	rm -rf bin .test

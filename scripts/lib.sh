@@ -1,0 +1,158 @@
+# shellcheck shell=bash
+# scripts/lib.sh: helpers shared by Crier's local-service scripts.
+#
+# Usage (from another script in scripts/):
+#   # shellcheck source=scripts/lib.sh
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   LOG_TAG=kafka            # prefix for log/die messages ("==> kafka: ...")
+#
+# Provides:
+#   log MSG...                        progress message on stderr: "==> TAG: MSG"
+#   die MSG...                        error message on stderr, then exit 1
+#   repo_root                         absolute path of the repository root
+#   abs_path PATH                     PATH made absolute (need not exist yet)
+#   free_port                         a TCP port on 127.0.0.1 that is free right now
+#   port_open HOST PORT               true if something accepts on HOST:PORT
+#   wait_port HOST PORT TIMEOUT_S NAME [LOGFILE] [PID]
+#                                     wait until HOST:PORT accepts; on timeout (or
+#                                     when PID exits) die with the tail of LOGFILE
+#   usage_from_header FILE            print FILE's header comment to stderr, exit 2
+#   log_tail FILE [N]                 last N (default 30) lines of FILE, indented
+#   proc_running PID                  true if PID exists and is not a zombie
+#   pid_alive PIDFILE [PATTERN]       true if the pid in PIDFILE runs (and its
+#                                     command line contains PATTERN)
+#   stop_pid NAME PIDFILE PATTERN [GRACE_S]
+#                                     TERM, wait up to GRACE_S (default 20), KILL;
+#                                     removes PIDFILE; no-op if not running
+#
+# Everything here only ever talks to 127.0.0.1.
+
+LOG_TAG=${LOG_TAG:-crier}
+
+log() {
+	printf '==> %s: %s\n' "$LOG_TAG" "$*" >&2
+}
+
+die() {
+	printf '==> %s: ERROR: %s\n' "$LOG_TAG" "$*" >&2
+	exit 1
+}
+
+repo_root() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+}
+
+abs_path() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$(pwd -P)" "${1#./}" ;;
+	esac
+}
+
+port_open() {
+	# A connect to a closed local port fails at once, so no timeout is needed;
+	# `timeout` still guards against a wedged listener.
+	# shellcheck disable=SC2016 # $1/$2 expand in the child bash
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+free_port() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+		return
+	fi
+	# Fallback without python3: probe random ports in the ephemeral range.
+	local port i
+	for ((i = 0; i < 200; i++)); do
+		port=$((20000 + RANDOM % 30000))
+		if ! port_open 127.0.0.1 "$port"; then
+			printf '%s\n' "$port"
+			return
+		fi
+	done
+	die "could not find a free TCP port on 127.0.0.1"
+}
+
+usage_from_header() {
+	awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1" >&2
+	exit 2
+}
+
+log_tail() {
+	local file=$1 n=${2:-30}
+	if [[ -s $file ]]; then
+		printf '    --- last %s lines of %s ---\n' "$n" "$file"
+		tail -n "$n" "$file" | sed 's/^/    /'
+	elif [[ -n $file ]]; then
+		printf '    (%s is empty or missing)\n' "$file"
+	fi
+}
+
+wait_port() {
+	local host=$1 port=$2 timeout_s=$3 name=$4 logfile=${5:-} pid=${6:-}
+	local deadline=$((SECONDS + timeout_s))
+	until port_open "$host" "$port"; do
+		if [[ -n $pid ]] && ! proc_running "$pid"; then
+			printf '==> %s: ERROR: %s exited before it listened on %s:%s\n' \
+				"$LOG_TAG" "$name" "$host" "$port" >&2
+			log_tail "$logfile" >&2
+			exit 1
+		fi
+		if ((SECONDS >= deadline)); then
+			printf '==> %s: ERROR: %s did not listen on %s:%s within %ss\n' \
+				"$LOG_TAG" "$name" "$host" "$port" "$timeout_s" >&2
+			log_tail "$logfile" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+
+proc_running() {
+	local state
+	kill -0 "$1" 2>/dev/null || return 1
+	# A dead child nobody has reaped yet still answers kill -0; field 3 of
+	# /proc/PID/stat is its state (Z = zombie, X = dead).
+	state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+	[[ $state != Z && $state != X ]]
+}
+
+pid_alive() {
+	local pidfile=$1 pattern=${2:-} pid
+	[[ -f $pidfile ]] || return 1
+	pid=$(<"$pidfile")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	proc_running "$pid" || return 1
+	if [[ -n $pattern ]]; then
+		# Guard against pid reuse: the process must still be ours.
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+	fi
+}
+
+stop_pid() {
+	local name=$1 pidfile=$2 pattern=$3 grace=${4:-20} pid deadline
+	if ! pid_alive "$pidfile" "$pattern"; then
+		rm -f "$pidfile"
+		log "$name is not running"
+		return 0
+	fi
+	pid=$(<"$pidfile")
+	log "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	deadline=$((SECONDS + grace))
+	while proc_running "$pid"; do
+		if ((SECONDS >= deadline)); then
+			log "$name did not stop within ${grace}s; sending KILL"
+			kill -KILL "$pid" 2>/dev/null || true
+			sleep 0.5
+			break
+		fi
+		sleep 0.2
+	done
+	rm -f "$pidfile"
+	log "$name stopped"
+}

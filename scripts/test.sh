@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# scripts/test.sh: run every test against real services (`make test`).
+#
+# Usage: scripts/test.sh [go test flags...]
+#
+# Starts PostgreSQL, Kafka and Temporal on free loopback ports under .test/
+# (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), runs
+# `go vet` and `go test ./...` with CRIER_TEST_SERVICES=required (so a test
+# that cannot reach a service fails instead of skipping), then stops what it
+# started. The full verbose log is kept in .test/go-test.log.
+set -euo pipefail
+
+LOG_TAG=test
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$(repo_root)
+cd "$ROOT"
+
+STATE=$ROOT/.test
+mkdir -p "$STATE"
+trap 'scripts/stack.sh down "$STATE" >/dev/null 2>&1 || true' EXIT
+trap 'exit 130' INT TERM
+
+started=$SECONDS
+scripts/stack.sh up "$STATE" test >/dev/null
+# shellcheck source=/dev/null
+. "$STATE/services.env"
+export CRIER_TEST_SERVICES=required
+log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
+
+log "go vet ./..."
+go vet ./...
+
+log "go test ./... (verbose log: .test/go-test.log)"
+set +e
+go test -count=1 -v -timeout 20m "$@" ./... >"$STATE/go-test.log" 2>&1
+status=$?
+set -e
+# Show each test's result and the end-to-end test's own report; the closing
+# "ok"/"FAIL" line of every package is kept.
+grep -E '^(--- |ok |FAIL|PASS$|panic:)|^\s+--- |e2e_test.go:[0-9]+: (end-to-end|published)' "$STATE/go-test.log" | grep -v -- '--- SKIP' || true
+skipped=$(grep -c -- '--- SKIP' "$STATE/go-test.log" || true)
+passed=$(grep -cE '^\s*--- PASS' "$STATE/go-test.log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$STATE/go-test.log" || true)
+if [[ $status -ne 0 ]]; then
+	grep -B2 -A30 -E '^\s*--- FAIL|^panic:' "$STATE/go-test.log" | head -200 >&2 || true
+	log "FAILED after $((SECONDS - started))s; full log in .test/go-test.log"
+	echo "$passed passed, $failed failed, $skipped skipped"
+	exit "$status"
+fi
+log "all tests passed in $((SECONDS - started))s"
+echo "$passed passed, $failed failed, $skipped skipped"
