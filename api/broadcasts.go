@@ -59,9 +59,8 @@ func (h *handlers) create(c echo.Context) error {
 	switch {
 	case errors.Is(err, store.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %q was already used for a different request; use a new key for a new broadcast", c.Request().Header.Get("Idempotency-Key"))
-	case err != nil && strings.Contains(err.Error(), "start workflow"):
-		return &Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "Temporal did not accept the broadcast's workflow, so nothing was stored; retry shortly (with the same Idempotency-Key to be safe)"}
+	case errors.Is(err, workflows.ErrUnavailable):
+		return problem(http.StatusServiceUnavailable, "Temporal did not accept the broadcast's workflow, so nothing was stored; retry shortly (with the same Idempotency-Key to be safe)")
 	case err != nil:
 		return err
 	}
@@ -274,9 +273,8 @@ func workflowProblem(err error) error {
 	if errors.Is(err, workflows.ErrNotRunning) {
 		return problem(http.StatusConflict, "the broadcast's workflow has already ended, so it can no longer change")
 	}
-	if strings.Contains(err.Error(), "start workflow") || strings.Contains(err.Error(), "rpc error") {
-		return &Problem{Type: "about:blank", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
-			Detail: "Temporal did not answer, so nothing changed; retry shortly"}
+	if errors.Is(err, workflows.ErrUnavailable) {
+		return problem(http.StatusServiceUnavailable, "Temporal did not answer, so nothing changed; retry shortly")
 	}
 	return err
 }

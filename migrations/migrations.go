@@ -78,20 +78,20 @@ func open(databaseURL string) (*migrate.Migrate, error) {
 	return m, nil
 }
 
-// Check reports whether the database at databaseURL has every embedded
-// migration applied and none failed part way. It is cheap enough for a
-// readiness probe: one query on a short-lived connection.
-func Check(ctx context.Context, databaseURL string) error {
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+// Querier runs one query; a pgx pool, connection or transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Check reports whether the database has every embedded migration applied
+// and none failed part way. It is cheap enough for a readiness probe: one
+// query.
+func Check(ctx context.Context, db Querier) error {
 	var (
 		version int64
 		dirty   bool
 	)
-	if err := conn.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty); err != nil {
+	if err := db.QueryRow(ctx, `SELECT version, dirty FROM schema_migrations LIMIT 1`).Scan(&version, &dirty); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	latest, err := Latest()

@@ -13,7 +13,7 @@
 # port when 8080 is taken).
 set -euo pipefail
 
-LOG_TAG=dev
+LOG_TAG='dev'
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(repo_root)

@@ -10,7 +10,7 @@
 # started. The full verbose log is kept in .test/go-test.log.
 set -euo pipefail
 
-LOG_TAG=test
+LOG_TAG='test'
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(repo_root)

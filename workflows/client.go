@@ -14,6 +14,10 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 )
 
+// ErrUnavailable means Temporal did not answer (down, overloaded or too
+// slow); nothing was changed and the caller may retry.
+var ErrUnavailable = errors.New("temporal unavailable")
+
 // ErrNotRunning means the broadcast's workflow has already completed, so it
 // can take no more requests; the broadcast's stored status tells why.
 var ErrNotRunning = errors.New("broadcast workflow is not running")
@@ -47,7 +51,7 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("start workflow %s: %w", b.WorkflowID, err)
+		return fmt.Errorf("%w: start workflow %s: %w", ErrUnavailable, b.WorkflowID, err)
 	}
 	return nil
 }
@@ -74,11 +78,20 @@ func (c *Client) update(ctx context.Context, id uuid.UUID, name string, arg any)
 	if err == nil {
 		err = handle.Get(ctx, &state)
 	}
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
+	var (
+		notFound *serviceerror.NotFound
+		appErr   *temporal.ApplicationError
+	)
+	switch {
+	case err == nil:
+		return state, nil
+	case errors.As(err, &notFound):
 		return state, ErrNotRunning
+	case errors.As(err, &appErr):
+		return state, err // the workflow's own answer, such as a conflict
+	default:
+		return state, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, name, broadcast.WorkflowID(id), err)
 	}
-	return state, err
 }
 
 // IsConflict reports whether err is the workflow refusing a request its

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.temporal.io/sdk/client"
@@ -180,7 +181,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	}
 }
 
-func readinessChecks(cfg config.Config, pool interface{ Ping(context.Context) error }, tc client.Client) []api.Check {
+func readinessChecks(cfg config.Config, pool *pgxpool.Pool, tc client.Client) []api.Check {
 	return []api.Check{
 		{Name: "postgres", Check: pool.Ping},
 		{Name: "temporal", Check: func(ctx context.Context) error {
@@ -199,7 +200,7 @@ func readinessChecks(cfg config.Config, pool interface{ Ping(context.Context) er
 			return errors.Join(errs...)
 		}},
 		{Name: "migrations", Check: func(ctx context.Context) error {
-			return migrations.Check(ctx, cfg.DatabaseURL)
+			return migrations.Check(ctx, pool)
 		}},
 	}
 }
