@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -60,7 +62,7 @@ func (h *handlers) create(c echo.Context) error {
 	case errors.Is(err, store.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %q was already used for a different request; use a new key for a new broadcast", c.Request().Header.Get("Idempotency-Key"))
 	case errors.Is(err, workflows.ErrUnavailable):
-		return problem(http.StatusServiceUnavailable, "Temporal did not accept the broadcast's workflow, so nothing was stored; retry shortly (with the same Idempotency-Key to be safe)")
+		return problem(http.StatusServiceUnavailable, "Temporal did not accept the broadcast's workflow, so the broadcast is not scheduled; retry shortly (with the same Idempotency-Key to be safe)")
 	case err != nil:
 		return err
 	}
@@ -95,6 +97,9 @@ func (h *handlers) list(c echo.Context) error {
 	p := store.ListParams{Cursor: c.QueryParam("cursor")}
 	for _, raw := range c.QueryParams()["status"] {
 		for _, s := range strings.Split(raw, ",") {
+			if strings.TrimSpace(s) == "" {
+				continue // ?status= means no filter
+			}
 			st := broadcast.Status(strings.ToUpper(strings.TrimSpace(s)))
 			if !st.Valid() {
 				return problem(http.StatusBadRequest, "status %q is not one of %v", s, broadcast.Statuses)
@@ -168,12 +173,12 @@ func (h *handlers) cancel(c echo.Context) error {
 }
 
 func (h *handlers) reschedule(c echo.Context) error {
-	var req timesRequest
-	if err := decodeJSON(c, &req, false); err != nil {
-		return err
-	}
 	b, err := h.load(c)
 	if err != nil {
+		return err
+	}
+	var req timesRequest
+	if err := decodeJSON(c, &req, false); err != nil {
 		return err
 	}
 	change := req.change()
@@ -208,16 +213,21 @@ func (h *handlers) reschedule(c echo.Context) error {
 // schedule moves a draft to SCHEDULED (optionally with new times) and starts
 // its workflow in one transaction.
 func (h *handlers) schedule(c echo.Context) error {
-	var req timesRequest
-	if err := decodeJSON(c, &req, true); err != nil {
-		return err
-	}
 	b, err := h.load(c)
 	if err != nil {
 		return err
 	}
+	var req timesRequest
+	if err := decodeJSON(c, &req, true); err != nil {
+		return err
+	}
 	if b.Status != broadcast.StatusDraft {
 		return problem(http.StatusConflict, "only a DRAFT can be scheduled; this broadcast is %s", b.Status)
+	}
+	rules := h.rules()
+	if req.ScheduledAt == nil && b.ScheduledAt != nil && b.ScheduledAt.Before(rules.Now.Add(-h.cfg.Rules.SendNowTolerance)) {
+		return validationProblem(&broadcast.ValidationError{Errors: []broadcast.FieldError{{Field: "scheduled_at",
+			Message: fmt.Sprintf("the draft's scheduled_at (%s) has passed; give a new scheduled_at in the body", b.ScheduledAt.Format(time.RFC3339))}}})
 	}
 	spec := broadcast.Spec{Title: b.Title, Content: b.Content, Category: b.Category, Priority: b.Priority,
 		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt}
@@ -227,7 +237,7 @@ func (h *handlers) schedule(c echo.Context) error {
 	if req.ExpiresAt != nil {
 		spec.ExpiresAt = req.ExpiresAt.ptr()
 	}
-	if err := spec.Normalize(h.rules(), false); err != nil {
+	if err := spec.Normalize(rules, false); err != nil {
 		return asProblem(err)
 	}
 	res, err := h.store.ScheduleDraft(c.Request().Context(), b.ID, *spec.ScheduledAt, *spec.ExpiresAt, h.workflows.Start)

@@ -52,7 +52,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		switch {
 		case errors.As(err, &p):
 		case errors.As(err, &httpErr):
-			p = problem(httpErr.Code, "%s", httpMessage(httpErr))
+			p = problem(httpErr.Code, "%s", httpMessage(c, httpErr))
 		default:
 			logger.ErrorContext(c.Request().Context(), "Request failed", "error", err,
 				"method", c.Request().Method, "path", c.Path(), "request_id", requestID(c))
@@ -69,12 +69,12 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-func httpMessage(e *echo.HTTPError) string {
+func httpMessage(c echo.Context, e *echo.HTTPError) string {
 	switch e.Code {
 	case http.StatusNotFound:
-		return "no such route; the API lives under /api/v1"
+		return fmt.Sprintf("no route %s %s; the admin API lives under /api/v1/broadcasts", c.Request().Method, c.Request().URL.Path)
 	case http.StatusMethodNotAllowed:
-		return "this route does not take that method"
+		return fmt.Sprintf("%s does not take %s; see the Allow header", c.Request().URL.Path, c.Request().Method)
 	}
 	if msg, ok := e.Message.(string); ok {
 		return msg
@@ -123,6 +123,8 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		return problem(http.StatusBadRequest, "malformed JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return problem(http.StatusBadRequest, "malformed JSON: the body ends too early")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return problem(http.StatusBadRequest, "the body must be a JSON object, not a JSON %s", typeErr.Value)
 	case errors.As(err, &typeErr):
 		return problem(http.StatusBadRequest, "field %q must be %s, not a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case errors.As(err, &timeErr):

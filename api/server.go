@@ -77,13 +77,15 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
 
-	admin := e.Group("/api/v1", cfg.Verifier.Require(auth.RoleAdmin))
-	admin.POST("/broadcasts", h.create)
-	admin.GET("/broadcasts", h.list)
-	admin.GET("/broadcasts/:id", h.get)
-	admin.POST("/broadcasts/:id/cancel", h.cancel)
-	admin.POST("/broadcasts/:id/reschedule", h.reschedule)
-	admin.POST("/broadcasts/:id/schedule", h.schedule)
+	// The guard is per route, not on the group: a group's middleware would
+	// add catch-all routes that turn 405s into 404s.
+	v1, admin := e.Group("/api/v1"), cfg.Verifier.Require(auth.RoleAdmin)
+	v1.POST("/broadcasts", h.create, admin)
+	v1.GET("/broadcasts", h.list, admin)
+	v1.GET("/broadcasts/:id", h.get, admin)
+	v1.POST("/broadcasts/:id/cancel", h.cancel, admin)
+	v1.POST("/broadcasts/:id/reschedule", h.reschedule, admin)
+	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
 	return e
 }
 

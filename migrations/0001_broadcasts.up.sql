@@ -25,7 +25,8 @@ CREATE TABLE broadcasts (
     -- SHA-256 of the create request, so a retry with the same Idempotency-Key
     -- but a different body is told apart from a true retry.
     request_hash   bytea,
-    CONSTRAINT broadcasts_times_set CHECK (status = 'DRAFT' OR (scheduled_at IS NOT NULL AND expires_at IS NOT NULL)),
+    -- Only a draft (or a draft cancelled before it got times) may lack them.
+    CONSTRAINT broadcasts_times_set CHECK (status IN ('DRAFT', 'CANCELLED') OR (scheduled_at IS NOT NULL AND expires_at IS NOT NULL)),
     CONSTRAINT broadcasts_expiry_after_schedule CHECK (expires_at > scheduled_at)
 );
 

@@ -9,6 +9,10 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 )
 
+// pastGrace is how far in the past a new scheduled_at may lie and still be
+// taken (as "now"): the API's clock and the workflow's differ a little.
+const pastGrace = 5 * time.Second
+
 func (w *broadcastWorkflow) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return w.state(), nil }); err != nil {
 		return err
@@ -63,7 +67,7 @@ func (w *broadcastWorkflow) validateReschedule(ctx workflow.Context, req Resched
 		return conflict("give scheduled_at, expires_at or both")
 	case req.ScheduledAt != nil && w.status.Published():
 		return conflict("broadcast was already published at its scheduled time; only expires_at can change now")
-	case req.ScheduledAt != nil && req.ScheduledAt.Before(now):
+	case req.ScheduledAt != nil && req.ScheduledAt.Before(now.Add(-pastGrace)):
 		return conflict("scheduled_at %s has already passed", req.ScheduledAt.Format(time.RFC3339))
 	}
 	scheduledAt := w.scheduledAt

@@ -167,10 +167,6 @@ func normalizeTarget(t Target, v *ValidationError) Target {
 		v.add("target.ids", "must name at least one id when target.type is %s", t.Type)
 		return t
 	}
-	if len(t.IDs) > MaxTargetIDs {
-		v.add("target.ids", "must name at most %d ids, got %d", MaxTargetIDs, len(t.IDs))
-		return t
-	}
 	seen := make(map[string]bool, len(t.IDs))
 	ids := make([]string, 0, len(t.IDs))
 	for i, id := range t.IDs {
@@ -184,6 +180,9 @@ func normalizeTarget(t Target, v *ValidationError) Target {
 			seen[id] = true
 			ids = append(ids, id)
 		}
+	}
+	if len(ids) > MaxTargetIDs {
+		v.add("target.ids", "must name at most %d distinct ids, got %d", MaxTargetIDs, len(ids))
 	}
 	t.IDs = ids
 	return t
@@ -207,7 +206,7 @@ type Change struct {
 // ErrScheduledInPast is the reason a change is refused when its scheduled_at
 // has already passed: the broadcast cannot be sent in the past. It is a
 // conflict with the clock rather than a malformed request.
-var ErrScheduledInPast = fmt.Errorf("scheduled_at has already passed; to send now, cancel and create the broadcast again without scheduled_at")
+var ErrScheduledInPast = fmt.Errorf("the new scheduled_at has already passed; give a time in the future")
 
 // Normalize validates c against the broadcast it changes and converts its
 // times to UTC. A scheduled_at in the past is reported as ErrScheduledInPast,
@@ -222,6 +221,9 @@ func (c *Change) Normalize(r Rules, current Broadcast) error {
 	scheduledAt := current.ScheduledAt
 	if c.ScheduledAt != nil {
 		at := c.ScheduledAt.UTC()
+		if at.Before(r.Now) && !at.Before(r.Now.Add(-r.SendNowTolerance)) {
+			at = r.Now // only just past: now, as on create
+		}
 		c.ScheduledAt = &at
 		if at.After(r.Now.Add(MaxScheduleAhead)) {
 			v.add("scheduled_at", "must be at most a year ahead")

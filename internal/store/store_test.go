@@ -56,6 +56,16 @@ func (tb *testBundle) events(t *testing.T, id uuid.UUID) []broadcast.EventType {
 	return types
 }
 
+// scheduled is a minimal broadcast due at at, expiring an hour later.
+func scheduled(id uuid.UUID, at time.Time) broadcast.Broadcast {
+	exp := at.Add(time.Hour)
+	return broadcast.Broadcast{
+		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "a", Name: "a"}, Title: "t", Content: "c",
+		Category: "general", Priority: broadcast.PriorityNormal, Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}},
+		ScheduledAt: &at, ExpiresAt: &exp, WorkflowID: broadcast.WorkflowID(id),
+	}
+}
+
 func TestTransitionsMoveOnlyForward(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
@@ -174,14 +184,9 @@ func TestInsertLeavesNothingWhenBeforeCommitFails(t *testing.T) {
 	tb := setup(t)
 	id := uuid.New()
 	at := time.Now().Add(time.Hour)
-	exp := at.Add(time.Hour)
 	boom := errors.New("temporal down")
 
-	_, _, err := tb.store.Insert(tb.ctx, broadcast.Broadcast{
-		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "a", Name: "a"}, Title: "t", Content: "c",
-		Category: "general", Priority: broadcast.PriorityNormal, Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}},
-		ScheduledAt: &at, ExpiresAt: &exp, WorkflowID: broadcast.WorkflowID(id),
-	}, nil, func(context.Context, broadcast.Broadcast) error { return boom })
+	_, _, err := tb.store.Insert(tb.ctx, scheduled(id, at), nil, func(context.Context, broadcast.Broadcast) error { return boom })
 
 	require.ErrorIs(t, err, boom)
 	_, err = tb.store.Get(tb.ctx, id)
@@ -196,14 +201,9 @@ func TestPublishWaitsForTheCreatingTransaction(t *testing.T) {
 	tb := setup(t)
 	id := uuid.New()
 	now := time.Now()
-	exp := now.Add(time.Hour)
 	published := make(chan store.Result, 1)
 
-	_, _, err := tb.store.Insert(tb.ctx, broadcast.Broadcast{
-		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "a", Name: "a"}, Title: "t", Content: "c",
-		Category: "general", Priority: broadcast.PriorityNormal, Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}},
-		ScheduledAt: &now, ExpiresAt: &exp, WorkflowID: broadcast.WorkflowID(id),
-	}, nil, func(context.Context, broadcast.Broadcast) error {
+	_, _, err := tb.store.Insert(tb.ctx, scheduled(id, now), nil, func(context.Context, broadcast.Broadcast) error {
 		go func() {
 			res, err := tb.store.Publish(tb.ctx, id)
 			require.NoError(t, err)

@@ -33,8 +33,8 @@ type Result struct {
 // none of it does, in one round trip.
 type transition struct {
 	name  string
-	set   string             // SET clause; $1 is the broadcast id
-	guard string             // WHERE clause after "id = $1 AND"
+	set   string              // SET clause; $1 is the broadcast id
+	guard string              // WHERE clause after "id = $1 AND"
 	event broadcast.EventType // event to record, if any
 	// eventIf restricts the event to rows matching this condition on the
 	// updated row b; empty means always.
