@@ -221,7 +221,8 @@ func body(title string, scheduledIn, expiresIn time.Duration) map[string]any {
 // independent consumer.
 func TestEndToEnd(t *testing.T) {
 	e := startCrier(t)
-	t.Logf("end-to-end against PostgreSQL, Kafka %s and Temporal %s", os.Getenv("KAFKA_BROKERS"), os.Getenv("TEMPORAL_ADDRESS"))
+	t.Logf("end-to-end against real services: PostgreSQL %s, Kafka %s, Temporal %s",
+		strings.Split(strings.TrimPrefix(os.Getenv("DATABASE_URL"), "postgres://"), "?")[0], os.Getenv("KAFKA_BROKERS"), os.Getenv("TEMPORAL_ADDRESS"))
 
 	t.Run("scheduled broadcast is published at its time, then cancelled", func(t *testing.T) {
 		b := e.create(body("two seconds ahead", 2*time.Second, time.Hour))
@@ -262,7 +263,7 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("rescheduled earlier, it goes out at the new time", func(t *testing.T) {
 		b := e.create(body("an hour ahead, then moved", time.Hour, 2*time.Hour))
-		newTime := time.Now().Add(2 * time.Second).UTC()
+		newTime := time.Now().Add(3 * time.Second).UTC()
 		var moved broadcast.Broadcast
 		require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/reschedule",
 			map[string]any{"scheduled_at": newTime.Format(time.RFC3339Nano)}, &moved))

@@ -209,8 +209,15 @@ func TestPublishWaitsForTheCreatingTransaction(t *testing.T) {
 			require.NoError(t, err)
 			published <- res
 		}()
-		// Give the publish time to find no row and start waiting on the lock.
-		time.Sleep(200 * time.Millisecond)
+		// Commit only once the publish, finding no row, waits on the lock.
+		testenv.Eventually(t, 10*time.Second, func() error {
+			var waiting bool
+			err := tb.pool.QueryRow(tb.ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)`).Scan(&waiting)
+			if err == nil && !waiting {
+				err = errors.New("publish is not waiting on the advisory lock yet")
+			}
+			return err
+		})
 		return nil
 	})
 	require.NoError(t, err)
