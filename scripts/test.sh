@@ -28,8 +28,10 @@ scripts/stack.sh up "$STATE" test >/dev/null
 export CRIER_TEST_SERVICES=required
 log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
 
-log "go vet ./..."
+log "go vet ./... and gofmt"
 go vet ./...
+unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
+[[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
 
 log "go test ./... (verbose log: .test/go-test.log)"
 set +e

@@ -48,6 +48,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 	var (
 		claimed   int
 		permanent []row
+		stalled   error
 	)
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, claimSQL, r.cfg.BatchSize)
@@ -68,13 +69,30 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		var outcome writeOutcome
 		outcome, permanent = r.write(ctx, batch)
+		if len(outcome.published) == 0 && len(outcome.retry) > 0 {
+			stalled = fmt.Errorf("%w: %s", ErrKafkaUnavailable, firstReason(outcome.retry))
+		}
 		return r.record(ctx, tx, outcome)
 	})
 	if err != nil {
 		return claimed, err
 	}
+	if stalled != nil {
+		return claimed, stalled // recorded the attempt; the caller backs off
+	}
 	r.failBroadcasts(ctx, permanent)
 	return claimed, nil
+}
+
+// ErrKafkaUnavailable means a batch was claimed but Kafka took none of it;
+// the rows stay pending.
+var ErrKafkaUnavailable = errors.New("kafka took none of the batch")
+
+func firstReason(reasons map[int64]string) string {
+	for _, r := range reasons {
+		return r
+	}
+	return ""
 }
 
 type writeOutcome struct {

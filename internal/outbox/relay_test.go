@@ -224,3 +224,34 @@ func TestRunRelaysNewEventsPromptly(t *testing.T) {
 		return nil
 	})
 }
+
+// With Kafka unreachable nothing is lost: the batch stays pending with its
+// attempt recorded, and the relay reports it so Run backs off.
+func TestUnreachableKafkaKeepsRowsPending(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.insert(t)
+	_, err := tb.store.Publish(tb.ctx, b.ID)
+	require.NoError(t, err)
+	dead, err := outbox.New(tb.pool, outbox.Config{Brokers: []string{"127.0.0.1:1"}, Topic: tb.topic})
+	require.NoError(t, err)
+	defer dead.Close()
+
+	n, err := dead.RelayOnce(tb.ctx)
+
+	require.Equal(t, 1, n)
+	require.ErrorIs(t, err, outbox.ErrKafkaUnavailable)
+	var (
+		attempts  int
+		lastError string
+	)
+	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT attempts, last_error FROM outbox WHERE broadcast_id = $1 AND published_at IS NULL`, b.ID).Scan(&attempts, &lastError))
+	require.Equal(t, 1, attempts)
+	require.NotEmpty(t, lastError)
+
+	// Once Kafka is back, the same row goes out.
+	n, err = tb.relay.RelayOnce(tb.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Zero(t, tb.pending(t))
+}
