@@ -70,8 +70,9 @@ type Config struct {
 // Development reports whether Crier runs in development mode.
 func (c Config) Development() bool { return c.Env == "development" }
 
-// Load reads the configuration. Variables in the environment win over those in
-// the env file (CRIER_ENV_FILE, default .dev/env when it exists).
+// Load reads the configuration. Variables set (and not empty) in the
+// environment win over those in the env file (CRIER_ENV_FILE, default
+// .dev/env when it exists).
 func Load() (Config, error) {
 	file := os.Getenv("CRIER_ENV_FILE")
 	if file == "" {
@@ -82,8 +83,8 @@ func Load() (Config, error) {
 		return Config{}, err
 	}
 	return parse(func(key string) string {
-		if v, ok := os.LookupEnv(key); ok {
-			return v
+		if v := os.Getenv(key); v != "" {
+			return v // set and not empty: the environment wins
 		}
 		return fromFile[key]
 	})

@@ -72,6 +72,8 @@ export KAFKA_BROKERS="127.0.0.1:1111,127.0.0.1:2222"
 CRIER_HTTP_ADDR=127.0.0.1:9999
 `), 0o600))
 	t.Setenv("CRIER_ENV_FILE", file)
+	t.Setenv("DATABASE_URL", "") // empty counts as unset: make test exports these
+	t.Setenv("KAFKA_BROKERS", "")
 	t.Setenv("CRIER_HTTP_ADDR", "127.0.0.1:7777")
 
 	c, err := Load()
