@@ -56,6 +56,11 @@ type Config struct {
 	Ready []Check
 	// Logger receives request and error logs. Default slog.Default().
 	Logger *slog.Logger
+	// Audience serves the user directory and statistics routes; nil leaves
+	// them out.
+	Audience Audience
+	// Presence serves GET /api/v1/admin/presence; nil leaves it out.
+	Presence Presence
 }
 
 // New returns the API's HTTP handler.
@@ -86,6 +91,12 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	v1.POST("/broadcasts/:id/cancel", h.cancel, admin)
 	v1.POST("/broadcasts/:id/reschedule", h.reschedule, admin)
 	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
+	if cfg.Audience != nil {
+		h.audienceRoutes(v1, admin)
+	}
+	if cfg.Presence != nil {
+		h.presenceRoutes(v1, admin)
+	}
 	return e
 }
 

@@ -15,6 +15,9 @@ const (
 	EventCancelled   EventType = "BROADCAST_CANCELLED"
 	EventExpired     EventType = "BROADCAST_EXPIRED"
 	EventRescheduled EventType = "BROADCAST_RESCHEDULED"
+	// EventRead reports that UserID read the broadcast, so the reader's
+	// other tabs and devices can mark it read too.
+	EventRead EventType = "BROADCAST_READ"
 )
 
 // Event is the JSON value of every message on the broadcast topic. Delivery is
@@ -26,5 +29,7 @@ type Event struct {
 	EventType   EventType `json:"event_type"`
 	BroadcastID uuid.UUID `json:"broadcast_id"`
 	OccurredAt  time.Time `json:"occurred_at"`
-	Broadcast   Broadcast `json:"broadcast"`
+	// UserID is the reader, for BROADCAST_READ only.
+	UserID    string    `json:"user_id,omitempty"`
+	Broadcast Broadcast `json:"broadcast"`
 }

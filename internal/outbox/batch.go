@@ -20,7 +20,7 @@ import (
 // whose older row is still pending (even if another relay holds it), which
 // keeps each broadcast's events in order on its partition.
 const claimSQL = `
-SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text
+SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text, COALESCE(user_id, '')
 FROM outbox o
 WHERE published_at IS NULL AND failed_at IS NULL
   AND NOT EXISTS (
@@ -38,6 +38,7 @@ type row struct {
 	broadcastID uuid.UUID
 	occurredAt  time.Time
 	snapshot    string
+	userID      string // the reader, for BROADCAST_READ
 	reason      string // why it failed for good, once it has
 }
 
@@ -57,7 +58,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 			var rw row
-			err := cr.Scan(&rw.id, &rw.eventID, &rw.eventType, &rw.broadcastID, &rw.occurredAt, &rw.snapshot)
+			err := cr.Scan(&rw.id, &rw.eventID, &rw.eventType, &rw.broadcastID, &rw.occurredAt, &rw.snapshot, &rw.userID)
 			return rw, err
 		})
 		if err != nil {
@@ -193,6 +194,7 @@ func message(rw row) (kafka.Message, error) {
 		EventType:   rw.eventType,
 		BroadcastID: rw.broadcastID,
 		OccurredAt:  rw.occurredAt.UTC(),
+		UserID:      rw.userID,
 		Broadcast:   b,
 	})
 	if err != nil {
