@@ -61,6 +61,8 @@ type Config struct {
 	Audience Audience
 	// Presence serves GET /api/v1/admin/presence; nil leaves it out.
 	Presence Presence
+	// Users serves the user routes under /api/v1/me.
+	Users UserConfig
 }
 
 // New returns the API's HTTP handler.
@@ -96,6 +98,9 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	if cfg.Presence != nil {
 		h.presenceRoutes(v1, admin)
+	}
+	if cfg.Users.Inbox != nil {
+		h.userRoutes(v1)
 	}
 	return e
 }

@@ -27,6 +27,9 @@ type Config struct {
 	Namespace string
 	// Logger receives the worker's own logs. Default slog.Default().
 	Logger *slog.Logger
+	// Presence, when set, runs the PresenceCleanup workflow and its activity
+	// too (see RegisterPresence and EnsurePresenceSchedule).
+	Presence *activities.PresenceActivities
 }
 
 // New returns a worker that runs broadcast workflows with acts as their
@@ -44,6 +47,9 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 	})
 	w.RegisterWorkflowWithOptions(workflows.Broadcast, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	w.RegisterActivity(acts)
+	if cfg.Presence != nil {
+		RegisterPresence(w, cfg.Presence)
+	}
 	return w
 }
 

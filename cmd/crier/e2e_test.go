@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,46 +39,68 @@ type e2e struct {
 	temporal client.Client
 }
 
-func startCrier(t *testing.T) *e2e {
-	databaseURL := testenv.DatabaseURL(t)
+// stack is what every node of one test shares: a database, a topic and a
+// task queue of its own on the real services.
+type stack struct {
+	env     map[string]string
+	brokers []string
+}
+
+func newStack(t *testing.T) *stack {
 	brokers := testenv.KafkaBrokers(t)
-	temporalAddress := testenv.TemporalAddress(t)
-	topic, taskQueue := testenv.Name("e2e-broadcasts"), testenv.Name("e2e-queue")
-	addr := freeAddr(t)
-	for k, v := range map[string]string{
+	return &stack{brokers: brokers, env: map[string]string{
 		"CRIER_ENV_FILE": filepath.Join(t.TempDir(), "none"), "CRIER_ENV": "development",
-		"DATABASE_URL": databaseURL, "KAFKA_BROKERS": strings.Join(brokers, ","), "TEMPORAL_ADDRESS": temporalAddress,
-		"CRIER_KAFKA_TOPIC": topic, "CRIER_TASK_QUEUE": taskQueue, "CRIER_HTTP_ADDR": addr,
+		"DATABASE_URL": testenv.DatabaseURL(t), "KAFKA_BROKERS": strings.Join(brokers, ","),
+		"TEMPORAL_ADDRESS":  testenv.TemporalAddress(t),
+		"CRIER_KAFKA_TOPIC": testenv.Name("e2e-broadcasts"), "CRIER_TASK_QUEUE": testenv.Name("e2e-queue"),
 		"CRIER_RELAY_POLL_INTERVAL": "200ms",
-	} {
+	}}
+}
+
+// node is one Crier process, run in this test process.
+type node struct {
+	baseURL string
+	stop    func()
+}
+
+// start runs `crier <cmd>` as node id and waits until it is ready.
+func (s *stack) start(t *testing.T, cmd, id string) *node {
+	addr := freeAddr(t)
+	for k, v := range s.env {
 		t.Setenv(k, v)
 	}
+	t.Setenv("CRIER_HTTP_ADDR", addr)
+	t.Setenv("CRIER_NODE_ID", id)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	logs := &bytes.Buffer{}
-	go func() { done <- run(ctx, []string{"all"}, io.Discard, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("crier all did not stop within 30 s of its context ending")
-		}
-		if t.Failed() {
-			t.Logf("crier logs:\n%s", logs.String())
-		}
-	})
-
-	e := &e2e{t: t, ctx: ctx, baseURL: "http://" + addr}
+	done := make(chan struct{})
+	var runErr error
+	logs := &syncBuffer{}
+	go func() { runErr = run(ctx, []string{cmd}, io.Discard, logs); close(done) }()
+	var once sync.Once
+	n := &node{baseURL: "http://" + addr}
+	n.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+				require.NoError(t, runErr)
+			case <-time.After(30 * time.Second):
+				t.Errorf("crier %s (%s) did not stop within 30 s of its context ending", cmd, id)
+			}
+			if t.Failed() {
+				t.Logf("crier %s (%s) logs:\n%s", cmd, id, logs.String())
+			}
+		})
+	}
+	t.Cleanup(n.stop)
 	testenv.Eventually(t, 60*time.Second, func() error {
 		select {
-		case err := <-done:
-			t.Fatalf("crier all exited early: %v\n%s", err, logs.String())
+		case <-done:
+			t.Fatalf("crier %s exited early: %v\n%s", cmd, runErr, logs.String())
 		default:
 		}
-		resp, err := http.Get(e.baseURL + "/readyz")
+		resp, err := http.Get(n.baseURL + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -88,11 +111,36 @@ func startCrier(t *testing.T) *e2e {
 		}
 		return nil
 	})
+	return n
+}
+
+// syncBuffer collects logs written from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startCrier(t *testing.T) *e2e {
+	s := newStack(t)
+	n := s.start(t, "all", "e2e-node")
+	e := &e2e{t: t, ctx: context.Background(), baseURL: n.baseURL}
 	token, err := auth.Issue([]byte(config.DevJWTSecret), "alice", "Alice", []string{auth.RoleAdmin}, time.Hour, time.Now())
 	require.NoError(t, err)
 	e.token = token
-	e.events = readTopic(t, ctx, brokers, topic)
-	e.temporal, err = client.Dial(client.Options{HostPort: temporalAddress})
+	e.events = readTopic(t, e.ctx, s.brokers, s.env["CRIER_KAFKA_TOPIC"])
+	e.temporal, err = client.Dial(client.Options{HostPort: s.env["TEMPORAL_ADDRESS"]})
 	require.NoError(t, err)
 	t.Cleanup(e.temporal.Close)
 	return e

@@ -20,10 +20,12 @@ import (
 
 	"github.com/crier/crier/activities"
 	"github.com/crier/crier/api"
+	"github.com/crier/crier/internal/audience"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/outbox"
+	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/migrations"
 	"github.com/crier/crier/worker"
@@ -75,14 +77,29 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		defer tc.Close()
 	}
 
+	aud, err := audience.New(pool, audience.Config{})
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if runWorker {
+		// Fan-out on write and audience counts, from the topic; workers
+		// share the partitions through their consumer group.
+		m, err := audience.NewMaterializer(pool, audience.MaterializerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, Logger: logger})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return m.Run(ctx) })
 		if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace, logger); err != nil {
 			logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
 		}
-		w := worker.New(tc, &activities.Activities{Store: st}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger})
+		w := worker.New(tc, &activities.Activities{Store: st}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger,
+			Presence: &activities.PresenceActivities{Store: presence.New(pool)}})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker: %w", err)
+		}
+		if err := worker.EnsurePresenceSchedule(ctx, tc, worker.ScheduleConfig{TaskQueue: cfg.TaskQueue, Logger: logger}); err != nil {
+			logger.Warn("Could not ensure the presence clean-up schedule; the next worker start retries", "error", err)
 		}
 		logger.Info("Temporal worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
 		g.Go(func() error {
@@ -113,20 +130,26 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		})
 	}
 	if runAPI {
+		d := startDelivery(ctx, g, cfg, pool, aud, logger)
 		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue}, api.Config{
 			Verifier: auth.NewVerifier([]byte(cfg.JWTSecret)),
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 			Ready:    readinessChecks(cfg, pool, tc),
 			Logger:   logger,
+			Presence: d.presence,
+			Audience: aud,
+			Users:    d.users,
 		})
-		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger) })
+		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger, d.streams.Close) })
 	}
 	err = g.Wait()
 	logger.Info("Stopped")
 	return err
 }
 
-func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, logger *slog.Logger) error {
+// serveHTTP serves until ctx ends, then closes the event streams (they would
+// otherwise hold the shutdown until its deadline) and shuts down gracefully.
+func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, logger *slog.Logger, closeStreams func()) error {
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           handler,
@@ -149,6 +172,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, log
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
+	closeStreams()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("stop API: %w", err)
 	}

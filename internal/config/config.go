@@ -65,6 +65,14 @@ type Config struct {
 	LogLevel string
 	// ShutdownTimeout bounds a graceful stop (CRIER_SHUTDOWN_TIMEOUT, default 20s).
 	ShutdownTimeout time.Duration
+	// NodeID names this process in presence (CRIER_NODE_ID, default
+	// hostname-pid).
+	NodeID string
+	// SSEHeartbeat is the interval of stream heartbeats (CRIER_SSE_HEARTBEAT, default 15s).
+	SSEHeartbeat time.Duration
+	// SSEMaxPerUser is the most streams one user may hold
+	// (CRIER_SSE_MAX_PER_USER, default 5).
+	SSEMaxPerUser int
 }
 
 // Development reports whether Crier runs in development mode.
@@ -111,6 +119,9 @@ func parse(get func(string) string) (Config, error) {
 		Migrate:                p.bool("CRIER_MIGRATE", true),
 		LogLevel:               p.str("CRIER_LOG_LEVEL", "info"),
 		ShutdownTimeout:        p.duration("CRIER_SHUTDOWN_TIMEOUT", 20*time.Second),
+		NodeID:                 p.str("CRIER_NODE_ID", defaultNodeID()),
+		SSEHeartbeat:           p.duration("CRIER_SSE_HEARTBEAT", 15*time.Second),
+		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER", 5),
 	}
 	defaultFormat := "json"
 	if c.Env == "development" {
@@ -155,6 +166,14 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("CRIER_KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
 	}
 	return errors.Join(errs...)
+}
+
+func defaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 type parser struct {

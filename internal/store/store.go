@@ -70,6 +70,13 @@ const columns = `id, status, sender_id, sender_name, title, content, category, p
 	target_type, target_ids, scheduled_at, expires_at, created_at, updated_at,
 	published_at, expired_at, cancelled_at, failure_reason, workflow_id`
 
+// Columns lists the broadcast columns that Scan reads, in order, for other
+// packages that query broadcasts.
+const Columns = columns
+
+// Scan reads a broadcast from a row that selected Columns.
+func Scan(row pgx.Row) (broadcast.Broadcast, error) { return scanBroadcast(row) }
+
 func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
 	var (
 		b       broadcast.Broadcast

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/config"
+)
+
+// users of the delivery test, and their tokens.
+type people struct {
+	admin, alice, bob, carol string
+}
+
+func tokens(t *testing.T) people {
+	issue := func(sub string, roles ...string) string {
+		tok, err := auth.Issue([]byte(config.DevJWTSecret), sub, sub, roles, time.Hour, time.Now())
+		require.NoError(t, err)
+		return tok
+	}
+	return people{admin: issue("boss", auth.RoleAdmin), alice: issue("alice", "ops"), bob: issue("bob", "ops", "staff"), carol: issue("carol", "sales")}
+}
+
+// call sends a JSON request to a node and decodes the answer into out.
+func call(t *testing.T, n *node, token, method, path string, body, out any) int {
+	t.Helper()
+	var reader io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		require.NoError(t, err)
+		reader = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, n.baseURL+path, reader)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil && len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, out), "body: %s", raw)
+	}
+	return resp.StatusCode
+}
+
+func createOn(t *testing.T, n *node, admin string, body map[string]any) broadcast.Broadcast {
+	t.Helper()
+	var b broadcast.Broadcast
+	require.Equal(t, http.StatusCreated, call(t, n, admin, http.MethodPost, "/api/v1/broadcasts", body, &b))
+	return b
+}
+
+func roleBroadcast(title, role string, scheduledIn, expiresIn time.Duration) map[string]any {
+	b := body(title, scheduledIn, expiresIn)
+	b["target"] = map[string]any{"type": "ROLE", "ids": []string{role}}
+	return b
+}
+
+func allBroadcast(title string) map[string]any {
+	b := body(title, 0, time.Hour)
+	b["target"] = map[string]any{"type": "ALL"}
+	return b
+}
+
+// TestDeliveryAcrossTwoNodes runs two API nodes on the real services with
+// real SSE clients connected to each.
+func TestDeliveryAcrossTwoNodes(t *testing.T) {
+	top := t
+	s := newStack(t)
+	a := s.start(t, "all", "node-a") // api, worker and relay
+	b := s.start(t, "api", "node-b")
+	p := tokens(t)
+
+	alice1 := openStream(t, top, "alice tab 1 (node a)", a.baseURL, p.alice, "")
+	alice2 := openStream(t, top, "alice tab 2 (node b)", b.baseURL, p.alice, "")
+	bob := openStream(t, top, "bob (node b)", b.baseURL, p.bob, "")
+	carol := openStream(t, top, "carol (node a)", a.baseURL, p.carol, "")
+	for _, c := range []*sseClient{alice1, alice2, bob, carol} {
+		require.Equal(t, http.StatusOK, c.status, c.name)
+	}
+
+	ops := createOn(t, a, p.admin, roleBroadcast("ops at +2s", "ops", 2*time.Second, time.Hour))
+	var marker1 broadcast.Broadcast
+
+	t.Run("a ROLE broadcast reaches exactly the role holders, on both nodes", func(t *testing.T) {
+		for _, c := range []*sseClient{alice1, alice2, bob} {
+			ev := c.expect(t, "broadcast", ops.ID)
+			require.NotEmpty(t, ev.ID)
+			t.Logf("%s: received %s after scheduled_at", c.name, ev.At.Sub(*ops.ScheduledAt).Round(time.Millisecond))
+		}
+		marker1 = createOn(t, a, p.admin, allBroadcast("marker 1"))
+		for _, c := range []*sseClient{carol, alice1, alice2, bob} {
+			c.expect(t, "broadcast", marker1.ID) // carol's first event: she never got the ops one
+		}
+	})
+
+	t.Run("a read in one tab arrives as read in the other", func(t *testing.T) {
+		require.Equal(t, http.StatusOK, call(t, a, p.alice, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, nil))
+		alice2.expect(t, "read", ops.ID)
+		alice1.expect(t, "read", ops.ID)
+		require.Equal(t, http.StatusOK, call(t, b, p.alice, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, nil),
+			"reading again succeeds and sends nothing")
+	})
+
+	t.Run("a user can neither see nor mark another's broadcast", func(t *testing.T) {
+		var inbox struct {
+			Items []struct {
+				ID   uuid.UUID `json:"id"`
+				Read bool      `json:"read"`
+			} `json:"items"`
+		}
+		require.Equal(t, http.StatusOK, call(t, a, p.carol, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+		for _, it := range inbox.Items {
+			require.NotEqual(t, ops.ID, it.ID)
+		}
+		var refused map[string]any
+		require.Equal(t, http.StatusNotFound, call(t, b, p.carol, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, &refused))
+
+		require.Equal(t, http.StatusOK, call(t, b, p.alice, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+		found := false
+		for _, it := range inbox.Items {
+			if it.ID == ops.ID {
+				found = true
+				require.True(t, it.Read)
+			}
+		}
+		require.True(t, found, "alice's inbox on the other node has it, read")
+	})
+
+	t.Run("cancel retracts it on both nodes", func(t *testing.T) {
+		require.Equal(t, http.StatusOK, call(t, b, p.admin, http.MethodPost, "/api/v1/broadcasts/"+ops.ID.String()+"/cancel", nil, nil))
+		for _, c := range []*sseClient{alice1, alice2, bob} {
+			ev := c.expect(t, "retract", ops.ID)
+			require.Contains(t, ev.Data, `"reason":"cancelled"`)
+		}
+	})
+
+	t.Run("a client away across a publication gets it once on reconnect", func(t *testing.T) {
+		lastID := bob.lastID
+		bob.close()
+		missed := createOn(t, a, p.admin, roleBroadcast("published while bob was away", "ops", 0, time.Hour))
+		alice1.expect(t, "broadcast", missed.ID) // it is out, and consumed
+
+		bob = openStream(t, top, "bob again (node a)", a.baseURL, p.bob, lastID)
+		bob.expect(t, "broadcast", missed.ID)
+		marker := createOn(t, b, p.admin, allBroadcast("marker 2"))
+		bob.expect(t, "broadcast", marker.ID) // nothing repeated before it
+		alice2.expect(t, "broadcast", missed.ID)
+		for _, c := range []*sseClient{alice1, alice2, carol} {
+			c.expect(t, "broadcast", marker.ID)
+		}
+	})
+
+	t.Run("expiry retracts it", func(t *testing.T) {
+		short := createOn(t, a, p.admin, roleBroadcast("gone in 3 s", "ops", 0, 3*time.Second))
+		alice1.expect(t, "broadcast", short.ID)
+		ev := alice1.expect(t, "retract", short.ID)
+		require.Contains(t, ev.Data, `"reason":"expired"`)
+		for _, c := range []*sseClient{alice2, bob} {
+			c.expect(t, "broadcast", short.ID)
+			c.expect(t, "retract", short.ID)
+		}
+	})
+
+	t.Run("statistics count each user once, for ALL, ROLE and SELECTED", func(t *testing.T) {
+		selected := body("for alice, carol and dave", 0, time.Hour)
+		selected["target"] = map[string]any{"type": "SELECTED", "ids": []string{"alice", "carol", "dave"}}
+		sel := createOn(t, b, p.admin, selected)
+		for _, c := range []*sseClient{alice1, alice2, carol} {
+			c.expect(t, "broadcast", sel.ID)
+		}
+		// alice (two tabs), bob and carol learned from their tokens; dave
+		// was never online. ops was cancelled after alice read it.
+		requireStats(t, a, p.admin, ops.ID, stats{Targeted: 2, Delivered: 2, Read: 1})
+		requireStats(t, b, p.admin, marker1.ID, stats{Targeted: 3, Delivered: 3, Read: 0})
+		requireStats(t, a, p.admin, sel.ID, stats{Targeted: 3, Delivered: 2, Read: 0})
+	})
+
+	t.Run("stopping a node: its clients are told, leave presence, and miss nothing on the other", func(t *testing.T) {
+		lastAlice2 := alice2.lastID
+		b.stop()
+		last := alice2.ended(t)
+		require.Equal(t, "shutdown", last.Event)
+		requirePresence(t, a, p.admin, map[string]int{"node-a": 3}) // alice tab 1, carol, bob (moved to node a)
+
+		missed := createOn(t, a, p.admin, roleBroadcast("published while node b was down", "ops", 0, time.Hour))
+		alice1.expect(t, "broadcast", missed.ID)
+		alice2 = openStream(t, top, "alice tab 2 (moved to node a)", a.baseURL, p.alice, lastAlice2)
+		alice2.expect(t, "broadcast", missed.ID)
+	})
+}
+
+// requirePresence waits until the admin presence view shows exactly these
+// connection counts per node.
+func requirePresence(t *testing.T, n *node, admin string, want map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got struct {
+			Nodes []struct {
+				NodeID      string `json:"node_id"`
+				Connections int    `json:"connections"`
+			} `json:"nodes"`
+		}
+		require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodGet, "/api/v1/admin/presence", nil, &got))
+		counts := map[string]int{}
+		for _, nd := range got.Nodes {
+			counts[nd.NodeID] = nd.Connections
+		}
+		if fmt.Sprint(counts) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presence is %v, want %v", counts, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type stats struct {
+	Targeted  int64 `json:"targeted"`
+	Delivered int64 `json:"delivered"`
+	Read      int64 `json:"read"`
+}
+
+// requireStats waits until a broadcast's statistics read want (deliveries
+// are recorded in batches, a moment after the stream write).
+func requireStats(t *testing.T, n *node, admin string, id uuid.UUID, want stats) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got stats
+		require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodGet, "/api/v1/broadcasts/"+id.String()+"/stats", nil, &got))
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats of %s are %+v, want %+v", id, got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

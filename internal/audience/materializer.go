@@ -1,0 +1,229 @@
+package audience
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/kafkatopic"
+)
+
+// Consumer is the name under which the Materializer records the events it
+// applied in processed_events.
+const Consumer = "audience"
+
+// MaterializerConfig configures a Materializer. Zero fields take the
+// documented defaults.
+type MaterializerConfig struct {
+	// Brokers are Kafka bootstrap addresses. Required.
+	Brokers []string
+	// Topic carries the broadcast events. Default "broadcast_messages".
+	Topic string
+	// GroupID is the Kafka consumer group; Materializers sharing it share
+	// the topic's partitions. Default "crier-audience".
+	GroupID string
+	// BatchSize is the most events applied in one transaction. Default 100.
+	BatchSize int
+	// BatchWait is how long to wait for more events once one arrived, to
+	// apply a burst together. Default 5ms.
+	BatchWait time.Duration
+	// Logger receives the Materializer's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// maxBatchIDs bounds the SELECTED ids of one batch, so a burst of large
+// broadcasts is not one huge transaction.
+const maxBatchIDs = 20_000
+
+func (c *MaterializerConfig) setDefaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("audience materializer: no Kafka brokers configured (KAFKA_BROKERS)")
+	}
+	if c.Topic == "" {
+		c.Topic = "broadcast_messages"
+	}
+	if c.GroupID == "" {
+		c.GroupID = "crier-audience"
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 100
+	}
+	if c.BatchWait <= 0 {
+		c.BatchWait = 5 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Materializer consumes broadcast events and, for each publication, fixes
+// the broadcast's targeted count and creates the PENDING delivery rows of a
+// SELECTED target. Each batch of events is applied in one PostgreSQL
+// transaction that also records their ids in processed_events, so a
+// redelivered event is dropped; offsets are committed to Kafka only after
+// that transaction committed, so a crash redelivers rather than loses.
+type Materializer struct {
+	pool *pgxpool.Pool
+	cfg  MaterializerConfig
+	log  *slog.Logger
+}
+
+// NewMaterializer returns a Materializer writing to pool. It does not
+// contact Kafka until Run.
+func NewMaterializer(pool *pgxpool.Pool, cfg MaterializerConfig) (*Materializer, error) {
+	if pool == nil {
+		return nil, errors.New("audience materializer: no PostgreSQL pool")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	return &Materializer{pool: pool, cfg: cfg, log: cfg.Logger.With("component", "audience", "group", cfg.GroupID)}, nil
+}
+
+// Run consumes until ctx ends, then leaves the consumer group and returns
+// nil. PostgreSQL or Kafka being down only delays it: it retries with
+// backoff and never commits past an event it has not applied.
+func (m *Materializer) Run(ctx context.Context) error {
+	// Joining the group before the topic exists would leave this consumer
+	// without partitions until kafka-go's next metadata check.
+	if _, err := kafkatopic.Partitions(ctx, m.cfg.Brokers, m.cfg.Topic, m.log); err != nil {
+		return nil // ctx ended
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: m.cfg.Brokers, Topic: m.cfg.Topic, GroupID: m.cfg.GroupID,
+		// A new group starts at the oldest retained event, so no publication
+		// is missed; processed_events drops what was already applied.
+		StartOffset: kafka.FirstOffset,
+		MinBytes:    1,
+		// Above the topic's largest message (a SELECTED target of 10,000 ids).
+		MaxBytes: 16 << 20,
+		MaxWait:  500 * time.Millisecond,
+		// Zero: CommitMessages commits synchronously, after the effects.
+		CommitInterval:        0,
+		WatchPartitionChanges: true,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			m.log.Warn("Kafka consumer: " + fmt.Sprintf(msg, args...))
+		}),
+	})
+	defer func() {
+		if err := r.Close(); err != nil {
+			m.log.Warn("Closing the Kafka consumer failed", "error", err)
+		}
+	}()
+	m.log.Info("Audience materializer started", "topic", m.cfg.Topic)
+	for failures := 0; ; {
+		batch, err := m.fetch(ctx, r)
+		switch {
+		case ctx.Err() != nil:
+			m.log.Info("Audience materializer stopped")
+			return nil
+		case err != nil && len(batch) == 0:
+			failures++
+			m.log.Error("Fetching events failed; will retry", "attempt", failures, "error", err)
+			if !sleep(ctx, backoff(failures)) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if !m.applyUntilDone(ctx, batch) {
+			m.log.Info("Audience materializer stopped")
+			return nil
+		}
+		m.commit(ctx, r, batch)
+	}
+}
+
+// message is one fetched Kafka message and its decoded event; bad says why
+// it could not be decoded.
+type message struct {
+	msg   kafka.Message
+	event broadcast.Event
+	bad   error
+}
+
+// fetch blocks for one message, then takes whatever else arrives within
+// BatchWait, up to BatchSize messages and maxBatchIDs target ids.
+func (m *Materializer) fetch(ctx context.Context, r *kafka.Reader) ([]message, error) {
+	first, err := r.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	batch := []message{m.decode(first)}
+	ids := len(batch[0].event.Broadcast.Target.IDs)
+	wait, cancel := context.WithTimeout(ctx, m.cfg.BatchWait)
+	defer cancel()
+	for len(batch) < m.cfg.BatchSize && ids < maxBatchIDs {
+		msg, err := r.FetchMessage(wait)
+		if err != nil {
+			break // nothing more within BatchWait, or an error the next fetch reports
+		}
+		next := m.decode(msg)
+		batch = append(batch, next)
+		ids += len(next.event.Broadcast.Target.IDs)
+	}
+	return batch, nil
+}
+
+// decode reads a message's event. A message that is not an event can never
+// be applied: it is logged with its position and skipped, so it cannot wedge
+// its partition.
+func (m *Materializer) decode(msg kafka.Message) message {
+	out := message{msg: msg}
+	err := json.Unmarshal(msg.Value, &out.event)
+	switch {
+	case err != nil:
+	case out.event.EventID == uuid.Nil:
+		err = errors.New("event has no event_id")
+	case out.event.BroadcastID == uuid.Nil:
+		err = errors.New("event has no broadcast_id")
+	case out.event.EventType == "":
+		err = errors.New("event has no event_type")
+	}
+	if err != nil {
+		out.bad = err
+		m.log.Error("Skipping a message that is not a broadcast event", "partition", msg.Partition,
+			"offset", msg.Offset, "key", string(msg.Key), "error", err)
+	}
+	return out
+}
+
+// commit commits the batch's offsets, even while shutting down: its effects
+// are committed already. A failed commit only means redelivery, and the
+// redelivered events are dropped as duplicates.
+func (m *Materializer) commit(ctx context.Context, r *kafka.Reader, batch []message) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	msgs := make([]kafka.Message, len(batch))
+	for i, b := range batch {
+		msgs[i] = b.msg
+	}
+	if err := r.CommitMessages(ctx, msgs...); err != nil {
+		m.log.Warn("Committing offsets failed; the events will be redelivered and dropped as duplicates", "error", err)
+	}
+}
+
+func backoff(attempt int) time.Duration {
+	d := 100 * time.Millisecond << min(attempt, 6)
+	return min(d, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

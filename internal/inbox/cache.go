@@ -1,0 +1,165 @@
+// Package inbox serves a user's view of broadcasts: the active broadcasts
+// targeted at them, newest first, with their read state, and read receipts.
+// Content comes from a per-node cache of active broadcasts, filled on demand
+// and kept current by the lifecycle events the node consumes, so inbox reads
+// under load do not fetch content from PostgreSQL.
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+)
+
+// Cache holds the node's copy of every active broadcast: published, not
+// cancelled, not expired. Apply keeps it current from consumed events; a
+// broadcast removed by a cancel or expiry event is never served again, even
+// by a reload that read PostgreSQL before the change committed.
+type Cache struct {
+	pool *pgxpool.Pool
+	// MaxAge bounds how long a load is trusted before a full reload, which
+	// heals anything an event could not (a node that missed events while
+	// down). Default 5 minutes.
+	MaxAge time.Duration
+	now    func() time.Time
+
+	mu     sync.RWMutex
+	active map[uuid.UUID]broadcast.Broadcast
+	// removed and added record the generation (count of applied events) at
+	// which an event removed or added a broadcast, so a load racing events
+	// keeps the events' word. Tombstones live for an hour.
+	removed  map[uuid.UUID]tombstone
+	added    map[uuid.UUID]uint64
+	gen      uint64
+	loadedAt time.Time
+	loading  sync.Mutex
+}
+
+// NewCache returns an empty cache that loads from pool on first use.
+func NewCache(pool *pgxpool.Pool) *Cache {
+	return &Cache{pool: pool, MaxAge: 5 * time.Minute, now: time.Now, active: map[uuid.UUID]broadcast.Broadcast{},
+		removed: map[uuid.UUID]tombstone{}, added: map[uuid.UUID]uint64{}}
+}
+
+type tombstone struct {
+	gen uint64
+	at  time.Time
+}
+
+// Active returns the active broadcasts, loading them when the cache is empty
+// or older than MaxAge. Broadcasts whose expiry has passed are left out even
+// before their expiry event arrives.
+func (c *Cache) Active(ctx context.Context) ([]broadcast.Broadcast, error) {
+	c.mu.RLock()
+	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
+	c.mu.RUnlock()
+	if !fresh {
+		if err := c.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]broadcast.Broadcast, 0, len(c.active))
+	for _, b := range c.active {
+		if b.ExpiresAt == nil || b.ExpiresAt.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// Get returns an active broadcast by id.
+func (c *Cache) Get(ctx context.Context, id uuid.UUID) (broadcast.Broadcast, bool, error) {
+	all, err := c.Active(ctx)
+	if err != nil {
+		return broadcast.Broadcast{}, false, err
+	}
+	for _, b := range all {
+		if b.ID == id {
+			return b, true, nil
+		}
+	}
+	return broadcast.Broadcast{}, false, nil
+}
+
+func (c *Cache) load(ctx context.Context) error {
+	c.loading.Lock() // one load at a time; others wait and reuse it
+	defer c.loading.Unlock()
+	c.mu.RLock()
+	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
+	startGen := c.gen
+	c.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	rows, err := c.pool.Query(ctx, `SELECT `+store.Columns+` FROM broadcasts
+		WHERE status IN ('IN_PROGRESS', 'SENT') AND expires_at > now()`)
+	if err != nil {
+		return fmt.Errorf("load active broadcasts: %w", err)
+	}
+	loaded, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (broadcast.Broadcast, error) { return store.Scan(r) })
+	if err != nil {
+		return fmt.Errorf("load active broadcasts: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	active := make(map[uuid.UUID]broadcast.Broadcast, len(loaded))
+	for _, b := range loaded {
+		if _, gone := c.removed[b.ID]; gone {
+			continue // an event removed it; PostgreSQL may not have said so yet
+		}
+		active[b.ID] = b
+	}
+	// Events applied during the load are newer than what it read.
+	for id, b := range c.active {
+		if _, ok := active[id]; !ok && c.addedSince(id, startGen) {
+			active[id] = b
+		}
+	}
+	c.active = active
+	c.loadedAt = c.now()
+	c.added = map[uuid.UUID]uint64{}
+	for id, t := range c.removed {
+		if c.now().Sub(t.at) > time.Hour {
+			delete(c.removed, id)
+		}
+	}
+	return nil
+}
+
+func (c *Cache) addedSince(id uuid.UUID, gen uint64) bool {
+	g, ok := c.added[id]
+	return ok && g >= gen
+}
+
+// Apply updates the cache from a consumed lifecycle event.
+func (c *Cache) Apply(ev broadcast.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	switch ev.EventType {
+	case broadcast.EventPublished:
+		if _, gone := c.removed[ev.BroadcastID]; !gone {
+			c.active[ev.BroadcastID] = ev.Broadcast
+			c.added[ev.BroadcastID] = c.gen
+		}
+	case broadcast.EventCancelled, broadcast.EventExpired:
+		delete(c.active, ev.BroadcastID)
+		c.removed[ev.BroadcastID] = tombstone{gen: c.gen, at: c.now()}
+	case broadcast.EventRescheduled:
+		if b, ok := c.active[ev.BroadcastID]; ok {
+			b.ExpiresAt = ev.Broadcast.ExpiresAt
+			c.active[ev.BroadcastID] = b
+		}
+	}
+}

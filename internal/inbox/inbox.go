@@ -1,0 +1,287 @@
+package inbox
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+)
+
+// ErrNotFound means the broadcast is not active or not targeted at the user:
+// to them it does not exist.
+var ErrNotFound = errors.New("no such broadcast in your inbox")
+
+// ErrBadCursor means a paging cursor was not one this inbox produced.
+var ErrBadCursor = errors.New("cursor is not valid: pass the next_cursor of a previous page unchanged")
+
+// User is the reader: their id and roles, from their token.
+type User struct {
+	ID    string
+	Roles []string
+}
+
+// Item is one broadcast in a user's inbox.
+type Item struct {
+	ID          uuid.UUID          `json:"id"`
+	Title       string             `json:"title"`
+	Content     string             `json:"content"`
+	Category    string             `json:"category"`
+	Priority    broadcast.Priority `json:"priority"`
+	Sender      broadcast.Sender   `json:"sender"`
+	PublishedAt *time.Time         `json:"published_at"`
+	ExpiresAt   *time.Time         `json:"expires_at"`
+	Read        bool               `json:"read"`
+	ReadAt      *time.Time         `json:"read_at"`
+}
+
+// Inbox answers users' inbox requests.
+type Inbox struct {
+	pool  *pgxpool.Pool
+	cache *Cache
+}
+
+// New returns an Inbox reading content from cache and read state from pool.
+func New(pool *pgxpool.Pool, cache *Cache) *Inbox {
+	return &Inbox{pool: pool, cache: cache}
+}
+
+// ListParams selects a page of a user's inbox.
+type ListParams struct {
+	UnreadOnly bool
+	// Cursor continues after the previous page; empty starts at the newest.
+	Cursor string
+	// Limit is the page size, 1 to 100. Default 20.
+	Limit int
+}
+
+// List returns a page of the user's inbox, newest first, and the next page's
+// cursor (empty on the last page).
+func (in *Inbox) List(ctx context.Context, u User, p ListParams) ([]Item, string, error) {
+	if p.Limit <= 0 {
+		p.Limit = 20
+	}
+	p.Limit = min(p.Limit, 100)
+	items, err := in.items(ctx, u)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Cursor != "" {
+		at, id, err := decodeCursor(p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		i := sort.Search(len(items), func(i int) bool { return after(items[i], at, id) })
+		items = items[i:]
+	}
+	if p.UnreadOnly {
+		unread := items[:0:0]
+		for _, it := range items {
+			if !it.Read {
+				unread = append(unread, it)
+			}
+		}
+		items = unread
+	}
+	next := ""
+	if len(items) > p.Limit {
+		items = items[:p.Limit]
+		last := items[len(items)-1]
+		next = encodeCursor(*last.PublishedAt, last.ID)
+	}
+	return items, next, nil
+}
+
+// Unread returns every unread broadcast of the user, oldest first: what a
+// stream sends a client connecting for the first time.
+func (in *Inbox) Unread(ctx context.Context, u User) ([]Item, error) {
+	items, err := in.items(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	var unread []Item
+	for i := len(items) - 1; i >= 0; i-- {
+		if !items[i].Read {
+			unread = append(unread, items[i])
+		}
+	}
+	return unread, nil
+}
+
+// Visible reports whether the broadcast is active and targeted at the user.
+func (in *Inbox) Visible(ctx context.Context, u User, id uuid.UUID) (bool, error) {
+	b, ok, err := in.cache.Get(ctx, id)
+	return ok && b.Target.Targets(u.ID, u.Roles), err
+}
+
+// items is the user's whole inbox, newest first, with read state.
+func (in *Inbox) items(ctx context.Context, u User) ([]Item, error) {
+	active, err := in.cache.Active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		items []Item
+		ids   []uuid.UUID
+	)
+	for _, b := range active {
+		if b.Target.Targets(u.ID, u.Roles) {
+			items = append(items, itemOf(b))
+			ids = append(ids, b.ID)
+		}
+	}
+	if len(items) == 0 {
+		return nil, nil
+	}
+	reads, err := in.readTimes(ctx, u.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if at, ok := reads[items[i].ID]; ok {
+			items[i].Read, items[i].ReadAt = true, &at
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return newer(items[i], items[j]) })
+	return items, nil
+}
+
+func (in *Inbox) readTimes(ctx context.Context, userID string, ids []uuid.UUID) (map[uuid.UUID]time.Time, error) {
+	rows, err := in.pool.Query(ctx, `SELECT broadcast_id, read_at FROM deliveries
+		WHERE user_id = $1 AND broadcast_id = ANY($2) AND read_at IS NOT NULL`, userID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read inbox state: %w", err)
+	}
+	defer rows.Close()
+	reads := map[uuid.UUID]time.Time{}
+	for rows.Next() {
+		var (
+			id uuid.UUID
+			at time.Time
+		)
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("read inbox state: %w", err)
+		}
+		reads[id] = at.UTC()
+	}
+	return reads, rows.Err()
+}
+
+// markReadSQL marks broadcasts ($1) read by a user ($2), creating their
+// delivery rows when missing (fan-out on read), and records one
+// BROADCAST_READ event per broadcast that was not read yet, in one statement.
+var markReadSQL = `
+WITH d AS (
+	INSERT INTO deliveries (broadcast_id, user_id, status, delivered_at, read_at)
+	SELECT id, $2, 'DELIVERED', now(), now() FROM unnest($1::uuid[]) AS id
+	ON CONFLICT (broadcast_id, user_id) DO UPDATE
+		SET read_at = now(),
+		    delivered_at = COALESCE(deliveries.delivered_at, now()),
+		    status = CASE WHEN deliveries.status = 'PENDING' THEN 'DELIVERED' ELSE deliveries.status END
+		WHERE deliveries.read_at IS NULL
+	RETURNING broadcast_id
+), o AS (
+	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, user_id)
+	SELECT 'BROADCAST_READ', b.id, now(), row_to_json(b), $2
+	FROM (SELECT ` + store.Columns + ` FROM broadcasts WHERE id IN (SELECT broadcast_id FROM d)) b
+	RETURNING 1
+)
+SELECT count(*), (SELECT count(pg_notify('` + store.OutboxChannel + `', '')) FROM o) FROM d`
+
+// MarkRead marks one broadcast read for the user; marking it again changes
+// nothing. A broadcast not active or not targeted at them is ErrNotFound.
+func (in *Inbox) MarkRead(ctx context.Context, u User, id uuid.UUID) (Item, error) {
+	b, ok, err := in.cache.Get(ctx, id)
+	if err != nil {
+		return Item{}, err
+	}
+	if !ok || !b.Target.Targets(u.ID, u.Roles) {
+		return Item{}, ErrNotFound
+	}
+	if _, err := in.markRead(ctx, u.ID, []uuid.UUID{id}); err != nil {
+		return Item{}, err
+	}
+	item := itemOf(b)
+	reads, err := in.readTimes(ctx, u.ID, []uuid.UUID{id})
+	if err != nil {
+		return Item{}, err
+	}
+	if at, ok := reads[id]; ok {
+		item.Read, item.ReadAt = true, &at
+	}
+	return item, nil
+}
+
+// MarkAllRead marks every unread broadcast in the user's inbox read and
+// reports how many it marked.
+func (in *Inbox) MarkAllRead(ctx context.Context, u User) (int, error) {
+	unread, err := in.Unread(ctx, u)
+	if err != nil || len(unread) == 0 {
+		return 0, err
+	}
+	ids := make([]uuid.UUID, len(unread))
+	for i, it := range unread {
+		ids[i] = it.ID
+	}
+	return in.markRead(ctx, u.ID, ids)
+}
+
+func (in *Inbox) markRead(ctx context.Context, userID string, ids []uuid.UUID) (int, error) {
+	var marked, notified int64
+	if err := in.pool.QueryRow(ctx, markReadSQL, ids, userID).Scan(&marked, &notified); err != nil {
+		return 0, fmt.Errorf("mark read: %w", err)
+	}
+	return int(marked), nil
+}
+
+func itemOf(b broadcast.Broadcast) Item {
+	return Item{ID: b.ID, Title: b.Title, Content: b.Content, Category: b.Category, Priority: b.Priority,
+		Sender: b.Sender, PublishedAt: b.PublishedAt, ExpiresAt: b.ExpiresAt}
+}
+
+func publishedAt(it Item) time.Time {
+	if it.PublishedAt == nil {
+		return time.Time{}
+	}
+	return *it.PublishedAt
+}
+
+func newer(a, b Item) bool {
+	pa, pb := publishedAt(a), publishedAt(b)
+	if !pa.Equal(pb) {
+		return pa.After(pb)
+	}
+	return a.ID.String() > b.ID.String()
+}
+
+// after reports whether it comes after the cursor position in newest-first
+// order.
+func after(it Item, at time.Time, id uuid.UUID) bool {
+	return newer(Item{PublishedAt: &at, ID: id}, it)
+}
+
+func encodeCursor(at time.Time, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
+}
+
+func decodeCursor(cursor string) (time.Time, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	atText, idText, ok := strings.Cut(string(raw), "|")
+	at, err1 := time.Parse(time.RFC3339Nano, atText)
+	id, err2 := uuid.Parse(idText)
+	if !ok || err1 != nil || err2 != nil {
+		return time.Time{}, uuid.Nil, ErrBadCursor
+	}
+	return at, id, nil
+}

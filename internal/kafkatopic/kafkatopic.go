@@ -1,0 +1,54 @@
+// Package kafkatopic waits for a Kafka topic to exist. Crier's relay creates
+// the topic at start; the processes that read it (stream tails, the audience
+// consumer group) may start first and must not read, or join a group, before
+// the topic has partitions.
+package kafkatopic
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Partitions waits until topic has partitions and returns them. It returns
+// ctx's error only when ctx ends first.
+func Partitions(ctx context.Context, brokers []string, topic string, logger *slog.Logger) ([]kafka.Partition, error) {
+	for attempt := 1; ; attempt++ {
+		parts, err := read(ctx, brokers, topic)
+		if err == nil && len(parts) > 0 {
+			return parts, nil
+		}
+		if err == nil {
+			err = errors.New("the topic has no partitions yet")
+		}
+		if attempt == 1 || attempt%30 == 0 {
+			logger.Info("Waiting for the topic (the relay creates it)", "topic", topic, "reason", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func read(ctx context.Context, brokers []string, topic string) ([]kafka.Partition, error) {
+	var lastErr error
+	for _, b := range brokers {
+		conn, err := kafka.DialContext(ctx, "tcp", b)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		parts, err := conn.ReadPartitions(topic)
+		conn.Close()
+		if err == nil {
+			return parts, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}

@@ -1,0 +1,111 @@
+// Package presence keeps the PostgreSQL record of live SSE connections: which
+// API node holds which user's streams. Each node registers its connections,
+// refreshes them with a Heartbeat, and removes them on a clean shutdown; a
+// cluster-wide clean-up (the PresenceCleanup schedule) removes those of nodes
+// that died without doing so.
+//
+// A connection is live while its node keeps refreshing it: its last_seen_at
+// is less than StaleAfter old. Counts of live connections (CountUser and the
+// totals of Summary) ignore rows of nodes that stopped refreshing, so a user
+// whose node crashed can reconnect elsewhere at once, before the clean-up.
+package presence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const (
+	// DefaultHeartbeatInterval is how often a node refreshes its connections.
+	DefaultHeartbeatInterval = 20 * time.Second
+	// StaleAfter is how old a node's last refresh may be before its
+	// connections stop counting as live and Summary flags the node: three
+	// missed heartbeats.
+	StaleAfter = 60 * time.Second
+	// DefaultRemoveAfter is how old a connection's last refresh must be
+	// before the clean-up removes it: later than StaleAfter, so a node that
+	// was briefly slow to refresh does not lose its rows.
+	DefaultRemoveAfter = 90 * time.Second
+)
+
+// Connection is one live SSE connection.
+type Connection struct {
+	// ID identifies the connection; the node generates it when the stream opens.
+	ID uuid.UUID
+	// NodeID names the API node holding the connection.
+	NodeID string
+	// UserID is the connected user.
+	UserID string
+}
+
+// Store reads and changes the connections table.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store on pool.
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// Register records a connection as live now. Registering a connection again
+// (a node restoring rows the clean-up removed) refreshes it.
+func (s *Store) Register(ctx context.Context, c Connection) error {
+	if c.ID == uuid.Nil || c.NodeID == "" || c.UserID == "" {
+		return errors.New("register connection: id, node id and user id are all required")
+	}
+	if _, err := s.pool.Exec(ctx, sqlRegister, c.ID, c.NodeID, c.UserID); err != nil {
+		return fmt.Errorf("register connection %s of user %s on node %s: %w", c.ID, c.UserID, c.NodeID, err)
+	}
+	return nil
+}
+
+// Unregister removes a connection that closed. Removing one that is already
+// gone succeeds.
+func (s *Store) Unregister(ctx context.Context, id uuid.UUID) error {
+	if _, err := s.pool.Exec(ctx, sqlUnregister, id); err != nil {
+		return fmt.Errorf("unregister connection %s: %w", id, err)
+	}
+	return nil
+}
+
+// Touch marks every connection of nodeID as seen now and returns how many it
+// refreshed. Fewer than the node holds means the clean-up removed some (the
+// node was unreachable for a while): the node should register them again.
+func (s *Store) Touch(ctx context.Context, nodeID string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sqlTouch, nodeID)
+	if err != nil {
+		return 0, fmt.Errorf("refresh connections of node %s: %w", nodeID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// CountUser returns the live connections of userID across all nodes, for
+// the per-user connection limit.
+func (s *Store) CountUser(ctx context.Context, userID string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, sqlCountUser, userID, micros(StaleAfter)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count connections of user %s: %w", userID, err)
+	}
+	return n, nil
+}
+
+// RemoveNode removes every connection of nodeID and returns how many: a node
+// shutting down cleanly removes its own rows rather than waiting for the
+// clean-up. Call it with a context that outlives the node's stop signal.
+func (s *Store) RemoveNode(ctx context.Context, nodeID string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, sqlRemoveNode, nodeID)
+	if err != nil {
+		return 0, fmt.Errorf("remove connections of node %s: %w", nodeID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// micros turns d into microseconds, the unit the SQL multiplies an interval
+// by: pgx has no encoding of time.Duration as an interval parameter.
+func micros(d time.Duration) int64 { return d.Microseconds() }

@@ -1,0 +1,44 @@
+package presence
+
+// The statements of the store, in one place. Ages are passed in microseconds
+// ($n * interval '1 microsecond') and compared with the database's clock,
+// never a node's, so nodes with skewed clocks agree on what is stale.
+const (
+	sqlRegister = `
+INSERT INTO connections (id, node_id, user_id) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET node_id = excluded.node_id, last_seen_at = now()`
+
+	sqlUnregister = `DELETE FROM connections WHERE id = $1`
+
+	sqlTouch = `UPDATE connections SET last_seen_at = now() WHERE node_id = $1`
+
+	sqlCountUser = `
+SELECT count(*) FROM connections
+WHERE user_id = $1 AND last_seen_at >= now() - $2 * interval '1 microsecond'`
+
+	sqlRemoveNode = `DELETE FROM connections WHERE node_id = $1`
+
+	// sqlRemoveStale deletes at most $2 stale rows; SKIP LOCKED leaves rows a
+	// Touch is refreshing right now to the next batch, which sees them fresh.
+	sqlRemoveStale = `
+DELETE FROM connections WHERE id IN (
+	SELECT id FROM connections
+	WHERE last_seen_at < now() - $1 * interval '1 microsecond'
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+)`
+
+	// sqlTotals counts live connections and their distinct users, and reads
+	// the clock the summary is taken at.
+	sqlTotals = `
+SELECT count(*), count(DISTINCT user_id), now() FROM connections
+WHERE last_seen_at >= now() - $1 * interval '1 microsecond'`
+
+	// sqlNodes describes every node that has rows, live or not.
+	sqlNodes = `
+SELECT node_id, count(*), count(DISTINCT user_id), max(last_seen_at),
+	max(last_seen_at) < now() - $1 * interval '1 microsecond'
+FROM connections
+GROUP BY node_id
+ORDER BY node_id`
+)

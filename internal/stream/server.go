@@ -1,0 +1,316 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/presence"
+)
+
+// ErrTooManyConnections means the user already holds the most streams allowed.
+var ErrTooManyConnections = errors.New("too many open streams for this user")
+
+// Presence records live connections across nodes.
+type Presence interface {
+	Register(ctx context.Context, c presence.Connection) error
+	Unregister(ctx context.Context, id uuid.UUID) error
+	CountUser(ctx context.Context, userID string) (int, error)
+}
+
+// Config configures a Server.
+type Config struct {
+	// NodeID names this node in presence. Required.
+	NodeID string
+	// Heartbeat is the interval of comment lines that keep idle connections
+	// (and proxies) open. Default 15s.
+	Heartbeat time.Duration
+	// MaxPerUser is the most streams one user may hold across nodes (429
+	// beyond). Default 5.
+	MaxPerUser int
+	// WriteTimeout bounds each write to a client. Default 10s.
+	WriteTimeout time.Duration
+	// Logger. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server serves users' event streams on one node.
+type Server struct {
+	hub      *Hub
+	pool     *pgxpool.Pool
+	inbox    *inbox.Inbox
+	presence Presence
+	recorder *Recorder
+	cfg      Config
+	log      *slog.Logger
+}
+
+// NewServer returns a stream server over hub.
+func NewServer(pool *pgxpool.Pool, hub *Hub, in *inbox.Inbox, presence Presence, recorder *Recorder, cfg Config) *Server {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.MaxPerUser <= 0 {
+		cfg.MaxPerUser = 5
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{hub: hub, pool: pool, inbox: in, presence: presence, recorder: recorder, cfg: cfg,
+		log: cfg.Logger.With("component", "stream")}
+}
+
+// Close ends every stream on this node with a `shutdown` event that tells
+// clients to reconnect (to another node).
+func (s *Server) Close() { s.hub.closeAll() }
+
+// Admit checks, before any byte is written, that the user may open another
+// stream.
+func (s *Server) Admit(ctx context.Context, u inbox.User) error {
+	n, err := s.presence.CountUser(ctx, u.ID)
+	if err != nil {
+		return fmt.Errorf("count streams: %w", err)
+	}
+	if n >= s.cfg.MaxPerUser {
+		return ErrTooManyConnections
+	}
+	return nil
+}
+
+// Serve streams events to u until the client leaves, the node shuts down or
+// the client falls too far behind. lastEventID resumes a previous stream;
+// empty starts with the user's unread inbox.
+func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error {
+	select {
+	case <-s.hub.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	out := &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+
+	c := newConn(u, s.hub.QueueSize)
+	snapshot := s.hub.register(c)
+	defer s.hub.unregister(c)
+	if err := s.presence.Register(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}); err != nil {
+		s.log.Warn("Could not record presence", "user_id", u.ID, "error", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.presence.Unregister(ctx, c.id); err != nil {
+			s.log.Warn("Could not remove presence", "connection_id", c.id, "error", err)
+		}
+	}()
+
+	st := &session{s: s, out: out, user: u, sent: map[uuid.UUID]bool{}}
+	if err := st.catchUp(ctx, lastEventID, snapshot); err != nil {
+		return err
+	}
+	beat := time.NewTicker(s.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case ev := <-c.queue:
+			if err := st.send(ev); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := out.comment("heartbeat"); err != nil {
+				return err
+			}
+		case <-c.done:
+			if c.why == endShutdown {
+				return out.event("", "shutdown", map[string]any{"reason": "server shutting down", "reconnect": true}, 1000)
+			}
+			s.log.Info("Disconnected a client that fell behind", "user_id", u.ID, "queue", s.hub.QueueSize)
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// session is one stream's state: the client's position and the broadcasts it
+// was sent in this stream.
+type session struct {
+	s    *Server
+	out  *writer
+	user inbox.User
+	pos  Position
+	sent map[uuid.UUID]bool
+}
+
+// catchUp sends what the client missed up to snapshot: the events after its
+// Last-Event-ID, replayed from PostgreSQL, or, for a new client (or an id
+// too old to replay), its unread inbox.
+func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Position) error {
+	if lastEventID != "" {
+		from, err := parsePosition(lastEventID, len(snapshot))
+		if err == nil {
+			events, complete, err := replay(ctx, st.s.pool, from, snapshot)
+			if err != nil {
+				return err
+			}
+			if complete {
+				st.pos = from
+				for _, ev := range events {
+					if err := st.send(ev); err != nil {
+						return err
+					}
+				}
+				st.pos = maxPosition(st.pos, snapshot)
+				return nil
+			}
+		}
+		st.s.log.Info("Last-Event-ID cannot be replayed; sending the unread inbox instead", "user_id", st.user.ID, "last_event_id", lastEventID)
+	}
+	st.pos = snapshot
+	unread, err := st.s.inbox.Unread(ctx, st.user)
+	if err != nil {
+		return err
+	}
+	for _, it := range unread {
+		if err := st.out.event(st.pos.String(), "broadcast", message{ID: it.ID, Title: it.Title, Content: it.Content,
+			Category: it.Category, Priority: it.Priority, PublishedAt: it.PublishedAt, ExpiresAt: it.ExpiresAt}, 0); err != nil {
+			return err
+		}
+		st.sent[it.ID] = true
+		st.s.recorder.Delivered(it.ID, st.user.ID)
+	}
+	return st.out.comment("caught up")
+}
+
+// send writes one event if it concerns this user, advancing the position.
+func (st *session) send(ev Event) error {
+	v := ev.Value
+	var (
+		name string
+		data any
+	)
+	switch v.EventType {
+	case broadcast.EventPublished:
+		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) || st.sent[v.BroadcastID] {
+			return nil
+		}
+		b := v.Broadcast
+		name, data = "broadcast", message{ID: b.ID, Title: b.Title, Content: b.Content, Category: b.Category,
+			Priority: b.Priority, PublishedAt: b.PublishedAt, ExpiresAt: b.ExpiresAt}
+	case broadcast.EventCancelled, broadcast.EventExpired:
+		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) {
+			return nil
+		}
+		reason := "cancelled"
+		if v.EventType == broadcast.EventExpired {
+			reason = "expired"
+		}
+		name, data = "retract", retraction{ID: v.BroadcastID, Reason: reason}
+	case broadcast.EventRead:
+		if v.UserID != st.user.ID {
+			return nil
+		}
+		name, data = "read", readReceipt{ID: v.BroadcastID, ReadAt: v.OccurredAt}
+	default:
+		return nil
+	}
+	st.pos.advance(ev.Partition, ev.Offset)
+	if err := st.out.event(st.pos.String(), name, data, 0); err != nil {
+		return err
+	}
+	if name == "broadcast" {
+		st.sent[v.BroadcastID] = true
+		st.s.recorder.Delivered(v.BroadcastID, st.user.ID)
+	}
+	return nil
+}
+
+func maxPosition(a, b Position) Position {
+	out := a.Clone()
+	for i := range out {
+		if i < len(b) && b[i] > out[i] {
+			out[i] = b[i]
+		}
+	}
+	return out
+}
+
+// The JSON of each stream event.
+type (
+	message struct {
+		ID          uuid.UUID          `json:"id"`
+		Title       string             `json:"title"`
+		Content     string             `json:"content"`
+		Category    string             `json:"category"`
+		Priority    broadcast.Priority `json:"priority"`
+		PublishedAt *time.Time         `json:"published_at"`
+		ExpiresAt   *time.Time         `json:"expires_at"`
+	}
+	retraction struct {
+		ID     uuid.UUID `json:"id"`
+		Reason string    `json:"reason"`
+	}
+	readReceipt struct {
+		ID     uuid.UUID `json:"id"`
+		ReadAt time.Time `json:"read_at"`
+	}
+)
+
+// writer writes SSE frames, each with its own write deadline, and flushes.
+type writer struct {
+	w       io.Writer
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// event writes one event. data is JSON on a single line, so nothing in it
+// can inject stream fields.
+func (o *writer) event(id, name string, data any, retryMillis int) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	frame := make([]byte, 0, len(raw)+len(id)+len(name)+32)
+	if id != "" {
+		frame = append(frame, "id: "+id+"\n"...)
+	}
+	frame = append(frame, "event: "+name+"\n"...)
+	if retryMillis > 0 {
+		frame = fmt.Appendf(frame, "retry: %d\n", retryMillis)
+	}
+	frame = append(frame, "data: "...)
+	frame = append(frame, raw...)
+	frame = append(frame, "\n\n"...)
+	return o.write(frame)
+}
+
+func (o *writer) comment(text string) error {
+	return o.write([]byte(": " + text + "\n\n"))
+}
+
+func (o *writer) write(frame []byte) error {
+	if err := o.rc.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	if _, err := o.w.Write(frame); err != nil {
+		return err
+	}
+	return o.rc.Flush()
+}
