@@ -33,7 +33,7 @@ type ScheduleConfig struct {
 	// Every is the time between runs. Default one minute.
 	Every time.Duration
 	// StaleAfter is how old a connection's last refresh must be for a run to
-	// remove it. Default presence.DefaultRemoveAfter (90 s); at least twice
+	// remove it. Default presence.DefaultRemoveAfter (60 s); at least twice
 	// presence.DefaultHeartbeatInterval, or live connections would go.
 	StaleAfter time.Duration
 	// Logger receives what was done. Default slog.Default().

@@ -17,7 +17,7 @@ const PresenceCleanupName = "PresenceCleanup"
 // PresenceCleanupInput configures one clean-up run.
 type PresenceCleanupInput struct {
 	// StaleAfter is how old a connection's last refresh must be for it to be
-	// removed. Default presence.DefaultRemoveAfter (90 s).
+	// removed. Default presence.DefaultRemoveAfter (60 s).
 	StaleAfter time.Duration
 }
 

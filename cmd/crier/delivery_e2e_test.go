@@ -252,3 +252,59 @@ func requireStats(t *testing.T, n *node, admin string, id uuid.UUID, want stats)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestStreamAccess checks how a stream may be opened: a bearer header, the
+// HttpOnly cookie, or a single-use ticket (for EventSource), and at most five
+// streams per user.
+func TestStreamAccess(t *testing.T) {
+	s := newStack(t)
+	n := s.start(t, "all", "node-access")
+	p := tokens(t)
+	get := func(path string, header http.Header) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, n.baseURL+path, nil)
+		require.NoError(t, err)
+		req.Header = header
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	t.Run("without credentials: 401", func(t *testing.T) {
+		require.Equal(t, http.StatusUnauthorized, get("/api/v1/me/stream", http.Header{}).StatusCode)
+	})
+
+	t.Run("with the HttpOnly cookie", func(t *testing.T) {
+		resp := get("/api/v1/me/stream", http.Header{"Cookie": {auth.CookieName + "=" + p.carol}})
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+		require.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+		require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
+	})
+
+	t.Run("with a ticket, once", func(t *testing.T) {
+		var ticket struct {
+			Ticket    string `json:"ticket"`
+			ExpiresIn int    `json:"expires_in"`
+			StreamURL string `json:"stream_url"`
+		}
+		require.Equal(t, http.StatusCreated, call(t, n, p.carol, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
+		require.NotEmpty(t, ticket.Ticket)
+		require.Positive(t, ticket.ExpiresIn)
+		require.Equal(t, http.StatusOK, get(ticket.StreamURL, http.Header{}).StatusCode)
+		require.Equal(t, http.StatusUnauthorized, get(ticket.StreamURL, http.Header{}).StatusCode, "a ticket works once")
+		require.Equal(t, http.StatusUnauthorized, get("/api/v1/me/stream?ticket=made-up", http.Header{}).StatusCode)
+	})
+
+	t.Run("at most five streams per user", func(t *testing.T) {
+		for i := range 5 {
+			c := openStream(t, t, fmt.Sprintf("bob tab %d", i+1), n.baseURL, p.bob, "")
+			require.Equal(t, http.StatusOK, c.status)
+		}
+		sixth := get("/api/v1/me/stream", http.Header{"Authorization": {"Bearer " + p.bob}})
+		require.Equal(t, http.StatusTooManyRequests, sixth.StatusCode)
+		require.NotEmpty(t, sixth.Header.Get("Retry-After"))
+		require.Equal(t, http.StatusOK, openStream(t, t, "alice", n.baseURL, p.alice, "").status, "other users are not affected")
+	})
+}

@@ -28,9 +28,10 @@ const (
 	// missed heartbeats.
 	StaleAfter = 60 * time.Second
 	// DefaultRemoveAfter is how old a connection's last refresh must be
-	// before the clean-up removes it: later than StaleAfter, so a node that
-	// was briefly slow to refresh does not lose its rows.
-	DefaultRemoveAfter = 90 * time.Second
+	// before the clean-up removes it: three missed heartbeats. With the
+	// clean-up running every minute, a dead node's connections leave
+	// presence within two minutes.
+	DefaultRemoveAfter = 60 * time.Second
 )
 
 // Connection is one live SSE connection.
