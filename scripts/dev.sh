@@ -21,11 +21,22 @@ cd "$ROOT"
 
 STATE=$ROOT/.dev
 mkdir -p "$STATE/bin"
+# stop_all must finish even when the terminal or a pipe reading our output
+# (make dev | tee) is already gone: it ignores SIGPIPE, does not stop on
+# errors, and falls back to a log file when stderr cannot be written.
 stop_all() {
 	trap - EXIT INT TERM
+	trap '' PIPE
+	set +e
+	# SIGPIPE is ignored (here and, inherited, in stack.sh), so a write to a
+	# closed pipe fails instead of killing the stop; the log file keeps a copy.
+	exec 2> >(tee -a "$STATE/stop.log" >&2)
 	log "stopping Crier and the services"
-	[[ -n ${CRIER_PID:-} ]] && kill -TERM "$CRIER_PID" 2>/dev/null && wait "$CRIER_PID" 2>/dev/null
-	scripts/stack.sh down "$STATE" || true
+	if [[ -n ${CRIER_PID:-} ]]; then
+		kill -TERM "$CRIER_PID" 2>/dev/null
+		wait "$CRIER_PID" 2>/dev/null
+	fi
+	scripts/stack.sh down "$STATE"
 	log "stopped; data kept in .dev/ (rm -rf .dev to start afresh)"
 }
 trap stop_all EXIT

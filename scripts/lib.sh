@@ -29,12 +29,15 @@
 
 LOG_TAG=${LOG_TAG:-crier}
 
+# log and die never fail their caller: a progress line that cannot be shown
+# (the terminal or a pipe reading our output is gone) must not abort a
+# script half way, least of all one stopping services.
 log() {
-	printf '==> %s: %s\n' "$LOG_TAG" "$*" >&2
+	printf '==> %s: %s\n' "$LOG_TAG" "$*" >&2 || true
 }
 
 die() {
-	printf '==> %s: ERROR: %s\n' "$LOG_TAG" "$*" >&2
+	printf '==> %s: ERROR: %s\n' "$LOG_TAG" "$*" >&2 || true
 	exit 1
 }
 
