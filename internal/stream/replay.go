@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -31,6 +32,7 @@ func replay(ctx context.Context, pool *pgxpool.Pool, from, to Position) (events 
 		return nil, false, fmt.Errorf("replay stream events: %w", err)
 	}
 	defer rows.Close()
+	seen := map[uuid.UUID]bool{}
 	for rows.Next() {
 		var (
 			ev      Event
@@ -39,9 +41,10 @@ func replay(ctx context.Context, pool *pgxpool.Pool, from, to Position) (events 
 		if err := rows.Scan(&ev.Partition, &ev.Offset, &payload); err != nil {
 			return nil, false, fmt.Errorf("replay stream events: %w", err)
 		}
-		if err := json.Unmarshal([]byte(payload), &ev.Value); err != nil {
-			continue // logged as consumed; not an event a stream sends
+		if err := json.Unmarshal([]byte(payload), &ev.Value); err != nil || seen[ev.Value.EventID] {
+			continue // not an event a stream sends, or one the relay wrote twice
 		}
+		seen[ev.Value.EventID] = true
 		events = append(events, ev)
 	}
 	if err := rows.Err(); err != nil {

@@ -87,3 +87,15 @@ func TestHubDisconnectsAClientThatFallsBehind(t *testing.T) {
 	}
 	require.Len(t, fast.queue, 3, "the others still get everything")
 }
+
+func TestRecentIDsDropRepeatsAndForgetTheOldest(t *testing.T) {
+	t.Parallel()
+	r := newRecentIDs(2)
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	require.True(t, r.add(a))
+	require.False(t, r.add(a), "a repeat is dropped")
+	require.True(t, r.add(b))
+	require.True(t, r.add(c)) // forgets a
+	require.True(t, r.add(a))
+	require.False(t, r.add(c))
+}

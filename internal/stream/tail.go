@@ -36,6 +36,8 @@ type Tail struct {
 	hub  *Hub
 	cfg  TailConfig
 	log  *slog.Logger
+	// seen drops events delivered twice (the relay is at least once).
+	seen *recentIDs
 }
 
 // NewTail returns a Tail feeding hub.
@@ -49,7 +51,7 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, cfg TailConfig) *Tail {
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(broadcast.Event) {}
 	}
-	return &Tail{pool: pool, hub: hub, cfg: cfg, log: cfg.Logger.With("component", "stream-tail")}
+	return &Tail{pool: pool, hub: hub, cfg: cfg, log: cfg.Logger.With("component", "stream-tail"), seen: newRecentIDs(1 << 16)}
 }
 
 // Run consumes until ctx ends. Each partition resumes after the newest event
@@ -168,6 +170,10 @@ func (t *Tail) decode(batch []kafka.Message) []Event {
 		if err := json.Unmarshal(m.Value, &ev); err != nil || ev.EventID == uuid.Nil {
 			t.log.Error("Skipping a message that is not a lifecycle event", "partition", m.Partition, "offset", m.Offset, "error", err)
 			t.hub.skip(m.Partition, m.Offset)
+			continue
+		}
+		if !t.seen.add(ev.EventID) {
+			t.hub.skip(m.Partition, m.Offset) // a duplicate: its position counts, its event does not
 			continue
 		}
 		events = append(events, Event{Partition: m.Partition, Offset: m.Offset, Value: ev})

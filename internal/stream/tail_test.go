@@ -1,0 +1,64 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/testenv"
+)
+
+// The relay delivers at least once: an event written to Kafka twice reaches
+// a stream once; the copy is not logged (its position still counts).
+func TestTailPushesAnEventWrittenTwiceOnce(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := testenv.Pool(t)
+	topic := testenv.Name("tail-test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+	require.NoError(t, err)
+
+	hub := NewHub()
+	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
+	done := make(chan error, 1)
+	go func() { done <- tail.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-hub.Ready()
+	c := newConn(inbox.User{ID: "alice"}, 8)
+	hub.register(c)
+
+	// A BROADCAST_READ needs no broadcast row: the simplest event to send.
+	ev := broadcast.Event{EventID: uuid.New(), EventType: broadcast.EventRead, BroadcastID: uuid.New(),
+		OccurredAt: time.Now().UTC(), UserID: "alice"}
+	value, err := json.Marshal(ev)
+	require.NoError(t, err)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	marker := ev
+	marker.EventID = uuid.New()
+	markerValue, err := json.Marshal(marker)
+	require.NoError(t, err)
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Value: value}, kafka.Message{Value: value}, kafka.Message{Value: markerValue}))
+
+	first := <-c.queue
+	require.Equal(t, ev.EventID, first.Value.EventID)
+	second := <-c.queue
+	require.Equal(t, marker.EventID, second.Value.EventID, "the copy was dropped")
+	testenv.Eventually(t, 10*time.Second, func() error {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM stream_events`).Scan(&n); err != nil || n == 2 {
+			return err
+		}
+		return context.DeadlineExceeded
+	})
+}
