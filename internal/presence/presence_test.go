@@ -149,7 +149,7 @@ func TestRemoveStale(t *testing.T) {
 	tb.connect(t, "node-slow", "u1")
 	tb.connect(t, "node-dead", "u1")
 	tb.connect(t, "node-dead", "u3")
-	tb.age(t, "node-slow", time.Minute) // stale, but younger than the removal age
+	tb.age(t, "node-slow", 30*time.Second) // late to refresh, but younger than the removal age
 	tb.age(t, "node-dead", 5*time.Minute)
 
 	removed, err := tb.store.RemoveStale(tb.ctx, presence.DefaultRemoveAfter)
