@@ -40,7 +40,7 @@ status=$?
 set -e
 # Show each test's result and the end-to-end test's own report; the closing
 # "ok"/"FAIL" line of every package is kept.
-grep -E '^(--- |ok |FAIL|PASS$|panic:)|^\s+--- |e2e_test.go:[0-9]+: (end-to-end|published)' "$STATE/go-test.log" | grep -v -- '--- SKIP' || true
+grep -E '^(--- |ok |FAIL|PASS$|panic:)|^\s+--- |e2e_test.go:[0-9]+: (end-to-end|published|.* received)' "$STATE/go-test.log" | grep -v -- '--- SKIP' || true
 skipped=$(grep -c -- '--- SKIP' "$STATE/go-test.log" || true)
 passed=$(grep -cE '^\s*--- PASS' "$STATE/go-test.log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$STATE/go-test.log" || true)
