@@ -22,6 +22,7 @@ type handlers struct {
 	store     Store
 	workflows Workflows
 	cfg       Config
+	limits    *limits
 }
 
 // idempotencyNamespace derives broadcast ids from Idempotency-Key headers.

@@ -47,10 +47,13 @@ type UserConfig struct {
 	Tickets Tickets
 	// Learner, when set, learns each caller from their token.
 	Learner Learner
+	// MaxStreamLifetime ends a stream after this long (clients reconnect
+	// and resume); a stream also ends when its token expires. Default 1h.
+	MaxStreamLifetime time.Duration
 }
 
 func (h *handlers) userRoutes(v1 *echo.Group) {
-	user := h.cfg.Verifier.Require("")
+	user := h.guard("")
 	learn := h.learnUser
 	v1.GET("/me/broadcasts", h.myBroadcasts, user, learn)
 	v1.POST("/me/broadcasts/read-all", h.readAll, user, learn)
@@ -69,6 +72,19 @@ func (h *handlers) learnUser(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// streamDeadline bounds a stream by its token's expiry and by the maximum
+// lifetime, whichever comes first, naming which one ended it.
+func streamDeadline(ctx context.Context, claims *auth.Claims, maxLifetime time.Duration) (context.Context, context.CancelFunc) {
+	if maxLifetime <= 0 {
+		maxLifetime = time.Hour
+	}
+	until, cause := time.Now().Add(maxLifetime), stream.ErrLifetime
+	if claims.ExpiresAt != nil && claims.ExpiresAt.Before(until) {
+		until, cause = claims.ExpiresAt.Time, stream.ErrTokenExpired
+	}
+	return context.WithDeadlineCause(ctx, until, cause)
 }
 
 func userOf(claims *auth.Claims) inbox.User {
@@ -161,6 +177,9 @@ func (h *handlers) stream(c echo.Context) error {
 		return err
 	}
 	u := userOf(claims)
+	if err := h.limits.allowStream(c, u.ID); err != nil {
+		return err
+	}
 	if err := h.cfg.Users.Streams.Admit(ctx, u); errors.Is(err, stream.ErrTooManyConnections) {
 		c.Response().Header().Set("Retry-After", "10")
 		return problem(http.StatusTooManyRequests, "you already have the most open streams allowed; close one (another tab?) and retry")
@@ -171,5 +190,7 @@ func (h *handlers) stream(c echo.Context) error {
 	if lastEventID == "" {
 		lastEventID = c.QueryParam("last_event_id")
 	}
+	ctx, cancel := streamDeadline(ctx, claims, h.cfg.Users.MaxStreamLifetime)
+	defer cancel()
 	return h.cfg.Users.Streams.Serve(ctx, c.Response(), u, lastEventID)
 }

@@ -63,6 +63,8 @@ type Config struct {
 	Presence Presence
 	// Users serves the user routes under /api/v1/me.
 	Users UserConfig
+	// Security holds rate limits, CORS and security headers.
+	Security SecurityConfig
 }
 
 // New returns the API's HTTP handler.
@@ -76,17 +78,26 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	ext, err := ipExtractor(cfg.Security.TrustedProxies)
+	if err != nil {
+		cfg.Logger.Error("Ignoring the trusted proxies setting", "error", err)
+		ext = echo.ExtractIPDirect()
+	}
+	e.IPExtractor = ext
+	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security)}
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(requestLogger(cfg.Logger))
+	e.Use(securityHeaders(cfg.Security))
+	e.Use(cors(cfg.Security))
+	e.Use(h.limits.limitByAddress)
 
-	h := &handlers{store: st, workflows: wf, cfg: cfg}
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
 
 	// The guard is per route, not on the group: a group's middleware would
 	// add catch-all routes that turn 405s into 404s.
-	v1, admin := e.Group("/api/v1"), cfg.Verifier.Require(auth.RoleAdmin)
+	v1, admin := e.Group("/api/v1"), h.guard(auth.RoleAdmin)
 	v1.POST("/broadcasts", h.create, admin)
 	v1.GET("/broadcasts", h.list, admin)
 	v1.GET("/broadcasts/:id", h.get, admin)
@@ -103,6 +114,13 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 		h.userRoutes(v1)
 	}
 	return e
+}
+
+// guard is the middleware of a protected route: a valid token granting role
+// (any valid token when role is empty), then the per-user rate limit.
+func (h *handlers) guard(role string) echo.MiddlewareFunc {
+	authenticate, limit := h.cfg.Verifier.Require(role), h.limits.limitByUser
+	return func(next echo.HandlerFunc) echo.HandlerFunc { return authenticate(limit(next)) }
 }
 
 func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {

@@ -21,6 +21,16 @@ import (
 // ErrTooManyConnections means the user already holds the most streams allowed.
 var ErrTooManyConnections = errors.New("too many open streams for this user")
 
+// Reasons a stream ends at its context's deadline; give one as the cause of
+// the deadline (context.WithDeadlineCause) and the client is told.
+var (
+	// ErrTokenExpired: the token that opened the stream has expired; the
+	// client must reconnect with a fresh one.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrLifetime: the stream reached its maximum lifetime; reconnect.
+	ErrLifetime = errors.New("stream lifetime reached")
+)
+
 // Presence records live connections across nodes.
 type Presence interface {
 	Register(ctx context.Context, c presence.Connection) error
@@ -144,6 +154,9 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 			s.log.Info("Disconnected a client that fell behind", "user_id", u.ID, "queue", s.hub.QueueSize)
 			return nil
 		case <-ctx.Done():
+			if cause := context.Cause(ctx); errors.Is(cause, ErrTokenExpired) || errors.Is(cause, ErrLifetime) {
+				return out.event("", "shutdown", map[string]any{"reason": cause.Error(), "reconnect": true}, 1000)
+			}
 			return nil
 		}
 	}

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/ratelimit"
+)
+
+// SecurityConfig holds the API's abuse limits and browser-facing headers.
+// The zero value has no limits and no CORS; cmd/crier fills the defaults.
+type SecurityConfig struct {
+	// PerAddress limits requests per client address (all routes but
+	// health and readiness).
+	PerAddress ratelimit.Limit
+	// PerUser limits requests per authenticated user.
+	PerUser ratelimit.Limit
+	// StreamConnects limits how often one user may open an event stream.
+	StreamConnects ratelimit.Limit
+	// CORSOrigins may call the API from a browser (with credentials); empty
+	// allows none. "*" is refused by cmd/crier's configuration.
+	CORSOrigins []string
+	// HSTS sends Strict-Transport-Security; only behind HTTPS.
+	HSTS bool
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for the
+	// client address; empty trusts none and uses the connection's address.
+	TrustedProxies []string
+}
+
+// limits are the API's limiters, one set per process.
+type limits struct {
+	address, user, streams *ratelimit.Limiter
+}
+
+func newLimits(s SecurityConfig) *limits {
+	return &limits{address: ratelimit.New(s.PerAddress), user: ratelimit.New(s.PerUser), streams: ratelimit.New(s.StreamConnects)}
+}
+
+// ipExtractor takes the client address from the connection, or from
+// X-Forwarded-For when the request came through a trusted proxy. Trusting
+// the header from anyone would let a client pick its own rate-limit key.
+func ipExtractor(trusted []string) (echo.IPExtractor, error) {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect(), nil
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, cidr := range trusted {
+		_, ipNet, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is not a CIDR such as 10.0.0.0/8: %w", cidr, err)
+		}
+		opts = append(opts, echo.TrustIPRange(ipNet))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...), nil
+}
+
+// securityHeaders are the headers of every answer. The API serves JSON and
+// event streams only, so nothing may frame, sniff or embed it.
+func securityHeaders(s SecurityConfig) echo.MiddlewareFunc {
+	cfg := middleware.SecureConfig{
+		XSSProtection:         "0", // obsolete filter; CSP below is the protection
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "no-referrer",
+		ContentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+	}
+	if s.HSTS {
+		cfg.HSTSMaxAge = 63072000 // two years
+	}
+	return middleware.SecureWithConfig(cfg)
+}
+
+func cors(s SecurityConfig) echo.MiddlewareFunc {
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins:     s.CORSOrigins,
+		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodOptions},
+		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Last-Event-ID"},
+		ExposeHeaders:    []string{echo.HeaderLocation, echo.HeaderXRequestID, "Retry-After"},
+		AllowCredentials: true,
+		MaxAge:           600,
+	})
+}
+
+// limitByAddress refuses a client address over its rate with 429.
+func (l *limits) limitByAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if p := c.Path(); p == "/healthz" || p == "/readyz" {
+			return next(c)
+		}
+		if ok, wait := l.address.Allow(c.RealIP()); !ok {
+			return tooMany(c, wait, "too many requests from your address")
+		}
+		return next(c)
+	}
+}
+
+// limitByUser refuses an authenticated user over their rate with 429. It
+// runs after authentication.
+func (l *limits) limitByUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if claims := auth.ClaimsFrom(c); claims != nil {
+			if ok, wait := l.user.Allow(claims.Subject); !ok {
+				return tooMany(c, wait, "too many requests for your user")
+			}
+		}
+		return next(c)
+	}
+}
+
+// allowStream reports whether the user may open another stream now.
+func (l *limits) allowStream(c echo.Context, userID string) error {
+	if ok, wait := l.streams.Allow(userID); !ok {
+		return tooMany(c, wait, "you are opening streams too often")
+	}
+	return nil
+}
+
+func tooMany(c echo.Context, wait time.Duration, what string) error {
+	secs := ratelimit.RetryAfterSeconds(wait)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return problem(http.StatusTooManyRequests, "%s; retry in %d s", what, secs)
+}
