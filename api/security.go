@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,34 @@ type SecurityConfig struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for the
 	// client address; empty trusts none and uses the connection's address.
 	TrustedProxies []string
+}
+
+// RoleBroadcaster may create broadcasts, and read and cancel their own.
+const RoleBroadcaster = "broadcaster"
+
+// broadcasterRoutes are the admin routes a broadcaster may also use, on
+// their own broadcasts only.
+var broadcasterRoutes = map[string]bool{
+	"POST /api/v1/broadcasts":            true,
+	"GET /api/v1/broadcasts":             true,
+	"GET /api/v1/broadcasts/:id":         true,
+	"POST /api/v1/broadcasts/:id/cancel": true,
+}
+
+// RequiredRole is the least role a route needs: "" for a user's own routes
+// under /api/v1/me (any valid token), RoleBroadcaster for the routes a
+// broadcaster shares with admins, else auth.RoleAdmin. Public routes
+// (health, readiness) are not guarded at all. A test holds every registered
+// route to this, so a route added later cannot forget its guard.
+func RequiredRole(method, path string) string {
+	switch {
+	case strings.HasPrefix(path, "/api/v1/me/"):
+		return ""
+	case broadcasterRoutes[method+" "+path]:
+		return RoleBroadcaster
+	default:
+		return auth.RoleAdmin
+	}
 }
 
 // limits are the API's limiters, one set per process.
