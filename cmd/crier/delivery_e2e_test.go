@@ -308,3 +308,54 @@ func TestStreamAccess(t *testing.T) {
 		require.Equal(t, http.StatusOK, openStream(t, t, "alice", n.baseURL, p.alice, "").status, "other users are not affected")
 	})
 }
+
+// TestObjectLevelAuthorization: a user gets 404 for a broadcast not meant for
+// them through every route that names one, and never sees it in their inbox
+// or stream, even resuming from the very first event.
+func TestObjectLevelAuthorization(t *testing.T) {
+	s := newStack(t)
+	n := s.start(t, "all", "node-authz")
+	p := tokens(t) // carol holds "sales"; alice "ops"
+	carolStream := openStream(t, t, "carol", n.baseURL, p.carol, "")
+
+	forAlice := body("only for alice", 0, time.Hour)
+	forAlice["target"] = map[string]any{"type": "SELECTED", "ids": []string{"alice"}}
+	selected := createOn(t, n, p.admin, forAlice)
+	ops := createOn(t, n, p.admin, roleBroadcast("only for ops", "ops", 0, time.Hour))
+	marker := createOn(t, n, p.admin, allBroadcast("for everyone"))
+	carolStream.expect(t, "broadcast", marker.ID) // the first thing carol sees
+
+	for _, b := range []broadcast.Broadcast{selected, ops} {
+		var refused map[string]any
+		require.Equal(t, http.StatusNotFound, call(t, n, p.carol, http.MethodPost, "/api/v1/me/broadcasts/"+b.ID.String()+"/read", nil, &refused))
+		require.NotContains(t, fmt.Sprint(refused), b.Title, "a refusal must not leak the broadcast")
+	}
+	var marked struct {
+		MarkedRead int `json:"marked_read"`
+	}
+	require.Equal(t, http.StatusOK, call(t, n, p.carol, http.MethodPost, "/api/v1/me/broadcasts/read-all", nil, &marked))
+	require.Equal(t, 1, marked.MarkedRead, "only the broadcast meant for carol")
+
+	var inbox struct {
+		Items []struct {
+			ID uuid.UUID `json:"id"`
+		} `json:"items"`
+	}
+	require.Equal(t, http.StatusOK, call(t, n, p.carol, http.MethodGet, "/api/v1/me/broadcasts?limit=100", nil, &inbox))
+	require.Len(t, inbox.Items, 1)
+	require.Equal(t, marker.ID, inbox.Items[0].ID)
+
+	// Resuming from before anything was published replays only carol's own.
+	resumed := openStream(t, t, "carol resuming from the start", n.baseURL, p.carol, "v1:-1.-1.-1.-1.-1.-1")
+	resumed.expect(t, "broadcast", marker.ID)
+	resumed.expect(t, "read", marker.ID)
+	last := createOn(t, n, p.admin, allBroadcast("last"))
+	resumed.expect(t, "broadcast", last.ID)
+
+	// Alice's read receipts never reach carol.
+	require.Equal(t, http.StatusOK, call(t, n, p.alice, http.MethodPost, "/api/v1/me/broadcasts/"+selected.ID.String()+"/read", nil, nil))
+	final := createOn(t, n, p.admin, allBroadcast("final"))
+	carolStream.expect(t, "read", marker.ID)
+	carolStream.expect(t, "broadcast", last.ID)
+	carolStream.expect(t, "broadcast", final.ID)
+}
