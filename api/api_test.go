@@ -652,9 +652,9 @@ func TestAuth(t *testing.T) {
 		{"unsigned (alg none)", "Bearer " + unsigned, http.StatusUnauthorized, "token refused"},
 		{"no subject", "Bearer " + issue(t, tb.secret, "", "", admin, time.Hour, now), http.StatusUnauthorized, "no subject"},
 		{"without the admin role", "Bearer " + issue(t, tb.secret, "user-1", "", []string{"user"}, time.Hour, now),
-			http.StatusForbidden, `needs the "admin" role`},
+			http.StatusForbidden, `needs the "admin" or "broadcaster" role`},
 		{"without any role", "Bearer " + issue(t, tb.secret, "user-1", "", nil, time.Hour, now),
-			http.StatusForbidden, `needs the "admin" role`},
+			http.StatusForbidden, `needs the "admin" or "broadcaster" role`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

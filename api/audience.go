@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/audience"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 )
 
@@ -71,10 +72,15 @@ func (h *handlers) putUser(c echo.Context) error {
 	if errs := u.Normalize(); len(errs) > 0 {
 		return usersProblem("the user is not valid", errs)
 	}
+	before, err := h.userBefore(c, u.ID)
+	if err != nil {
+		return err
+	}
 	stored, err := h.cfg.Audience.Upsert(c.Request().Context(), u)
 	if err != nil {
 		return err
 	}
+	h.auditUserUpsert(c, before, stored)
 	return c.JSON(http.StatusOK, stored)
 }
 
@@ -206,6 +212,9 @@ func (h *handlers) importUsers(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if n > 0 { // an empty import changed nothing
+		h.audit(c, audit.ActionUserImport, audit.TargetUser, "", nil, nil, map[string]int{"imported": n})
 	}
 	return c.JSON(http.StatusOK, map[string]int{"imported": n})
 }

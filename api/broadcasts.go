@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
@@ -71,6 +72,7 @@ func (h *handlers) create(c echo.Context) error {
 	if !created {
 		return c.JSON(http.StatusOK, stored)
 	}
+	h.audit(c, audit.ActionBroadcastCreate, audit.TargetBroadcast, stored.ID.String(), nil, stored, nil)
 	return c.JSON(http.StatusCreated, stored)
 }
 
@@ -96,6 +98,9 @@ func requestHash(req createRequest) []byte {
 
 func (h *handlers) list(c echo.Context) error {
 	p := store.ListParams{Cursor: c.QueryParam("cursor")}
+	if claims := auth.ClaimsFrom(c); !claims.HasRole(auth.RoleAdmin) {
+		p.SenderID = claims.Subject // a broadcaster lists their own
+	}
 	for _, raw := range c.QueryParams()["status"] {
 		for _, s := range strings.Split(raw, ",") {
 			if strings.TrimSpace(s) == "" {
@@ -142,10 +147,17 @@ func (h *handlers) load(c echo.Context) (broadcast.Broadcast, error) {
 		return broadcast.Broadcast{}, problem(http.StatusNotFound, "no broadcast has id %q", c.Param("id"))
 	}
 	b, err := h.store.Get(c.Request().Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return b, problem(http.StatusNotFound, "no broadcast has id %s", id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !mayManage(auth.ClaimsFrom(c), b)) {
+		// Another sender's broadcast does not exist for a broadcaster.
+		return broadcast.Broadcast{}, problem(http.StatusNotFound, "no broadcast has id %s", id)
 	}
 	return b, err
+}
+
+// mayManage reports whether the caller may see and change b: an admin any
+// broadcast, a broadcaster only their own.
+func mayManage(claims *auth.Claims, b broadcast.Broadcast) bool {
+	return claims == nil || claims.HasRole(auth.RoleAdmin) || b.Sender.ID == claims.Subject
 }
 
 func (h *handlers) cancel(c echo.Context) error {
@@ -154,6 +166,7 @@ func (h *handlers) cancel(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	record := audit.ActionBroadcastCancel // cleared when this request is not the one that cancelled
 	switch {
 	case b.Status == broadcast.StatusCancelled:
 		return c.JSON(http.StatusOK, b) // a retried cancel succeeds
@@ -162,15 +175,23 @@ func (h *handlers) cancel(c echo.Context) error {
 	case b.Status == broadcast.StatusDraft:
 		// A draft has no workflow yet; the guarded update races safely with
 		// a concurrent schedule.
-		if _, err := h.store.Cancel(ctx, b.ID); err != nil {
+		res, err := h.store.Cancel(ctx, b.ID)
+		if err != nil {
 			return err
 		}
+		if !res.Applied {
+			record = "" // another request cancelled it first
+		}
 	default:
-		if _, err := h.workflows.Cancel(ctx, b.ID); err != nil && !errors.Is(err, workflows.ErrNotRunning) {
+		_, err := h.workflows.Cancel(ctx, b.ID)
+		switch {
+		case errors.Is(err, workflows.ErrNotRunning):
+			record = "" // it had ended: cancelled by someone else, or expired (409)
+		case err != nil:
 			return workflowProblem(err)
 		}
 	}
-	return h.answerAfter(c, b.ID, broadcast.StatusCancelled)
+	return h.answerAfter(c, b, broadcast.StatusCancelled, record)
 }
 
 func (h *handlers) reschedule(c echo.Context) error {
@@ -203,12 +224,13 @@ func (h *handlers) reschedule(c echo.Context) error {
 		if !res.Applied {
 			return problem(http.StatusConflict, "broadcast is now %s; reschedule it again", res.Broadcast.Status)
 		}
+		h.audit(c, audit.ActionBroadcastReschedule, audit.TargetBroadcast, b.ID.String(), b, res.Broadcast, nil)
 		return c.JSON(http.StatusOK, res.Broadcast)
 	}
 	if _, err := h.workflows.Reschedule(ctx, b.ID, change); err != nil {
 		return workflowProblem(err)
 	}
-	return h.answerAfter(c, b.ID, "")
+	return h.answerAfter(c, b, "", audit.ActionBroadcastReschedule)
 }
 
 // schedule moves a draft to SCHEDULED (optionally with new times) and starts
@@ -248,18 +270,24 @@ func (h *handlers) schedule(c echo.Context) error {
 	if !res.Applied {
 		return problem(http.StatusConflict, "only a DRAFT can be scheduled; this broadcast is now %s", res.Broadcast.Status)
 	}
+	h.audit(c, audit.ActionBroadcastSchedule, audit.TargetBroadcast, b.ID.String(), b, res.Broadcast, nil)
 	return c.JSON(http.StatusOK, res.Broadcast)
 }
 
 // answerAfter answers with the broadcast as stored after a change. When want
 // is set and the broadcast did not reach it, the change lost a race: 409.
-func (h *handlers) answerAfter(c echo.Context, id uuid.UUID, want broadcast.Status) error {
-	b, err := h.store.Get(c.Request().Context(), id)
+// Otherwise a non-empty record is the action to record in the audit log,
+// from before to the answer.
+func (h *handlers) answerAfter(c echo.Context, before broadcast.Broadcast, want broadcast.Status, record audit.Action) error {
+	b, err := h.store.Get(c.Request().Context(), before.ID)
 	if err != nil {
 		return err
 	}
 	if want != "" && b.Status != want {
 		return problem(http.StatusConflict, "broadcast is %s and cannot be changed that way", b.Status)
+	}
+	if record != "" {
+		h.audit(c, record, audit.TargetBroadcast, b.ID.String(), before, b, nil)
 	}
 	return c.JSON(http.StatusOK, b)
 }

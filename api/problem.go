@@ -72,7 +72,7 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 func httpMessage(c echo.Context, e *echo.HTTPError) string {
 	switch e.Code {
 	case http.StatusNotFound:
-		return fmt.Sprintf("no route %s %s; the admin API lives under /api/v1/broadcasts", c.Request().Method, c.Request().URL.Path)
+		return fmt.Sprintf("no route %s %s; the README lists the API's routes", c.Request().Method, c.Request().URL.Path)
 	case http.StatusMethodNotAllowed:
 		return fmt.Sprintf("%s does not take %s; see the Allow header", c.Request().URL.Path, c.Request().Method)
 	}

@@ -23,6 +23,7 @@ type (
 	stubInbox    struct{ api.Inbox }
 	stubStreams  struct{ api.Streams }
 	stubTickets  struct{ api.Tickets }
+	stubAuditor  struct{ api.Auditor }
 )
 
 // publicRoutes need no token: probes, and later metrics and the API
@@ -33,7 +34,7 @@ var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics"
 func everyRoute(secret []byte) *echo.Echo {
 	return api.New(nil, nil, api.Config{
 		Verifier: auth.NewVerifier(secret),
-		Audience: stubAudience{}, Presence: stubPresence{},
+		Audience: stubAudience{}, Presence: stubPresence{}, Audit: stubAuditor{},
 		Users: api.UserConfig{Inbox: stubInbox{}, Streams: stubStreams{}, Tickets: stubTickets{}},
 	})
 }
@@ -105,6 +106,12 @@ func request(e http.Handler, method, path, token string) *httptest.ResponseRecor
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+func recorder(e http.Handler, req *http.Request) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	e.ServeHTTP(rec, req)
 	return rec

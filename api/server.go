@@ -7,6 +7,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -65,6 +68,9 @@ type Config struct {
 	Users UserConfig
 	// Security holds rate limits, CORS and security headers.
 	Security SecurityConfig
+	// Audit records every admin change and serves GET /api/v1/audit; nil
+	// records nothing and leaves the route out.
+	Audit Auditor
 }
 
 // New returns the API's HTTP handler.
@@ -98,10 +104,11 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	// The guard is per route, not on the group: a group's middleware would
 	// add catch-all routes that turn 405s into 404s.
 	v1, admin := e.Group("/api/v1"), h.guard(auth.RoleAdmin)
-	v1.POST("/broadcasts", h.create, admin)
-	v1.GET("/broadcasts", h.list, admin)
-	v1.GET("/broadcasts/:id", h.get, admin)
-	v1.POST("/broadcasts/:id/cancel", h.cancel, admin)
+	sender := h.guardAny(auth.RoleAdmin, RoleBroadcaster) // a broadcaster: own broadcasts only
+	v1.POST("/broadcasts", h.create, sender)
+	v1.GET("/broadcasts", h.list, sender)
+	v1.GET("/broadcasts/:id", h.get, sender)
+	v1.POST("/broadcasts/:id/cancel", h.cancel, sender)
 	v1.POST("/broadcasts/:id/reschedule", h.reschedule, admin)
 	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
 	if cfg.Audience != nil {
@@ -113,7 +120,31 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	if cfg.Users.Inbox != nil {
 		h.userRoutes(v1)
 	}
+	if cfg.Audit != nil {
+		h.auditRoutes(v1, admin)
+	}
 	return e
+}
+
+// secretParams are query parameters that carry credentials; logs show them
+// redacted.
+var secretParams = []string{"ticket", "token", "access_token"}
+
+// redactURI is the request URI as logged: path and query, with credentials
+// replaced, so no log line holds a usable secret.
+func redactURI(u *url.URL) string {
+	q := u.Query()
+	changed := false
+	for _, p := range secretParams {
+		if q.Has(p) {
+			q.Set(p, "REDACTED")
+			changed = true
+		}
+	}
+	if !changed {
+		return u.RequestURI()
+	}
+	return u.Path + "?" + q.Encode()
 }
 
 // guard is the middleware of a protected route: a valid token granting role
@@ -121,6 +152,26 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 func (h *handlers) guard(role string) echo.MiddlewareFunc {
 	authenticate, limit := h.cfg.Verifier.Require(role), h.limits.limitByUser
 	return func(next echo.HandlerFunc) echo.HandlerFunc { return authenticate(limit(next)) }
+}
+
+// guardAny is guard for routes open to any one of roles.
+func (h *handlers) guardAny(roles ...string) echo.MiddlewareFunc {
+	authenticate, limit := h.cfg.Verifier.Require(""), h.limits.limitByUser
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return authenticate(func(c echo.Context) error {
+			claims := auth.ClaimsFrom(c)
+			for _, r := range roles {
+				if claims.HasRole(r) {
+					return limit(next)(c)
+				}
+			}
+			quoted := make([]string, len(roles))
+			for i, r := range roles {
+				quoted[i] = strconv.Quote(r)
+			}
+			return problem(http.StatusForbidden, "this needs the %s role; the token grants %v", strings.Join(quoted, " or "), claims.Roles)
+		})
+	}
 }
 
 func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
@@ -133,7 +184,7 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 				level = slog.LevelError
 			}
 			logger.LogAttrs(c.Request().Context(), level, "HTTP request",
-				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.String("method", v.Method), slog.String("uri", redactURI(c.Request().URL)), slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID))
 			return nil
 		},

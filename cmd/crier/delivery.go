@@ -62,7 +62,8 @@ func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, po
 	})
 	logger.Info("Delivery started", "node_id", cfg.NodeID)
 	return &delivery{
-		users:    api.UserConfig{Inbox: in, Streams: streams, Tickets: auth.NewTickets(pool), Learner: aud},
+		users: api.UserConfig{Inbox: in, Streams: streams, Tickets: auth.NewTickets(pool), Learner: aud,
+			MaxStreamLifetime: cfg.SSEMaxLifetime},
 		presence: pres,
 		streams:  streams,
 	}

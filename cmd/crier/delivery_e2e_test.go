@@ -297,6 +297,24 @@ func TestStreamAccess(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, get("/api/v1/me/stream?ticket=made-up", http.Header{}).StatusCode)
 	})
 
+	t.Run("a stream ends when its token expires, even opened with a ticket", func(t *testing.T) {
+		shortLived, err := auth.Issue([]byte(config.DevJWTSecret), "dora", "", nil, 2*time.Second, time.Now())
+		require.NoError(t, err)
+		var ticket struct {
+			StreamURL string `json:"stream_url"`
+		}
+		require.Equal(t, http.StatusCreated, call(t, n, shortLived, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
+		for _, c := range []*sseClient{
+			openStream(t, t, "dora (token)", n.baseURL, shortLived, ""),
+			openTicketStream(t, "dora (ticket)", n.baseURL+ticket.StreamURL),
+		} {
+			require.Equal(t, http.StatusOK, c.status, c.name)
+			last := c.ended(t)
+			require.Equal(t, "shutdown", last.Event, c.name)
+			require.Contains(t, last.Data, "token expired", c.name)
+		}
+	})
+
 	t.Run("at most five streams per user", func(t *testing.T) {
 		for i := range 5 {
 			c := openStream(t, t, fmt.Sprintf("bob tab %d", i+1), n.baseURL, p.bob, "")

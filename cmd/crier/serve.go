@@ -21,6 +21,7 @@ import (
 	"github.com/crier/crier/activities"
 	"github.com/crier/crier/api"
 	"github.com/crier/crier/internal/audience"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
@@ -81,6 +82,10 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	auditLog, err := audit.New(pool)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if runWorker {
 		// Fan-out on write and audience counts, from the topic; workers
@@ -130,15 +135,26 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		})
 	}
 	if runAPI {
+		vc := cfg.VerifierConfig()
+		vc.Logger = logger
+		verifier, err := auth.NewVerifierFromConfig(ctx, vc) // ctx ends the JWKS refresh at shutdown
+		if err != nil {
+			return fmt.Errorf("token verification: %w", err)
+		}
 		d := startDelivery(ctx, g, cfg, pool, aud, logger)
 		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue}, api.Config{
-			Verifier: auth.NewVerifier([]byte(cfg.JWTSecret)),
+			Verifier: verifier,
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 			Ready:    readinessChecks(cfg, pool, tc),
 			Logger:   logger,
 			Presence: d.presence,
 			Audience: aud,
+			Audit:    auditLog,
 			Users:    d.users,
+			Security: api.SecurityConfig{
+				PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
+				CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, TrustedProxies: cfg.TrustedProxies,
+			},
 		})
 		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger, d.streams.Close) })
 	}

@@ -38,15 +38,29 @@ type sseClient struct {
 	lastID string
 }
 
+// openTicketStream opens a stream with a ticket URL, as a browser's
+// EventSource would: no Authorization header.
+func openTicketStream(t *testing.T, name, url string) *sseClient {
+	t.Helper()
+	return open(t, t, name, url, "", "")
+}
+
 // openStream connects to baseURL's stream with token, resuming after
 // lastEventID when it is not empty. The stream is closed when owner ends, so
 // a test can keep streams open across its subtests.
 func openStream(t, owner *testing.T, name, baseURL, token, lastEventID string) *sseClient {
 	t.Helper()
+	return open(t, owner, name, baseURL+"/api/v1/me/stream", token, lastEventID)
+}
+
+func open(t, owner *testing.T, name, url, token, lastEventID string) *sseClient {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/api/v1/me/stream", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Accept", "text/event-stream")
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,15 +48,23 @@ func (r *roles) Set(v string) error {
 }
 
 func tokenCmd(args []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sub := fs.String("sub", "", "the token's subject: the user id (required)")
 	name := fs.String("name", "", "display name, shown as the sender's name (default: the subject)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
+	aud := fs.String("aud", cfg.JWTAudience, "the token's aud claim (CRIER_JWT_AUDIENCE when set; none otherwise)")
+	iss := fs.String("iss", cmp.Or(cfg.JWTIssuer, auth.DefaultIssuer), "the token's iss claim (CRIER_JWT_ISSUER when set)")
 	var rs roles
 	fs.Var(&rs, "role", "a role to grant, e.g. admin (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: crier token --sub ID [--role ROLE]... [--name NAME] [--ttl 24h]\n\nPrints a bearer token signed with CRIER_JWT_SECRET (from the environment or .dev/env).")
+		fmt.Fprintln(stderr, "Usage: crier token --sub ID [--role ROLE]... [--name NAME] [--ttl 24h] [--aud AUDIENCE] [--iss ISSUER]\n\n"+
+			"Prints a bearer token signed with CRIER_JWT_SECRET (from the environment or .dev/env),\n"+
+			"with the issuer, audience and roles claim the server checks.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -64,16 +74,39 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("--sub is required")
 	}
-	cfg, err := config.Load()
+	if cfg.JWTSecret == "" {
+		return errors.New("CRIER_JWT_SECRET is not set: crier token signs with the shared secret; " +
+			"where tokens are verified with a JWKS only (CRIER_JWKS_URL or CRIER_JWKS_FILE), get them from your identity provider")
+	}
+	alg, err := tokenAlgorithm(cfg.JWTAlgorithms)
 	if err != nil {
 		return err
 	}
-	token, err := auth.Issue([]byte(cfg.JWTSecret), *sub, *name, rs, *ttl, time.Now())
+	token, err := auth.IssueWith([]byte(cfg.JWTSecret), auth.IssueOptions{
+		Subject: *sub, Name: *name, Roles: rs, TTL: *ttl, Now: time.Now(),
+		Issuer: *iss, Audience: *aud, Algorithm: alg,
+		RolesClaim: cfg.JWTRolesClaim, NameClaim: cfg.JWTNameClaim,
+	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, token)
 	return nil
+}
+
+// tokenAlgorithm is the first HMAC algorithm the server allows (HS256 when
+// CRIER_JWT_ALGORITHMS is unset), so the token printed passes its checks.
+func tokenAlgorithm(allowed []string) (string, error) {
+	if len(allowed) == 0 {
+		return "HS256", nil
+	}
+	for _, alg := range allowed {
+		if auth.IsHMAC(alg) {
+			return alg, nil
+		}
+	}
+	return "", fmt.Errorf("CRIER_JWT_ALGORITHMS (%s) allows no HS256, HS384 or HS512: the server would refuse a token crier token signs; "+
+		"get one from your identity provider", strings.Join(allowed, ","))
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {

@@ -1,84 +1,16 @@
-// Package auth issues and verifies Crier's bearer tokens: HS256 JWTs whose
-// subject is the caller's user id and whose "roles" claim lists their roles.
+// Package auth issues and verifies Crier's bearer tokens: JWTs whose subject
+// is the caller's user id and whose roles claim lists their roles. Tokens are
+// signed with a shared secret (HS256, as Crier's own) or by an identity
+// provider whose public keys come from a JWKS file or URL (RS256, ES256).
 package auth
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 )
-
-// RoleAdmin may manage broadcasts.
-const RoleAdmin = "admin"
-
-// Claims are the token claims Crier reads.
-type Claims struct {
-	jwt.RegisteredClaims
-	// Name is shown as the sender's name; defaults to the subject.
-	Name  string   `json:"name,omitempty"`
-	Roles []string `json:"roles"`
-}
-
-// HasRole reports whether the claims grant role.
-func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
-
-// DisplayName is Name, or the subject when the token has no name.
-func (c *Claims) DisplayName() string {
-	if c.Name != "" {
-		return c.Name
-	}
-	return c.Subject
-}
-
-// Issue signs a token for subject with roles, valid for ttl.
-func Issue(secret []byte, subject, name string, roles []string, ttl time.Duration, now time.Time) (string, error) {
-	claims := Claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   subject,
-			Issuer:    "crier",
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-		Name:  name,
-		Roles: roles,
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-}
-
-// Verifier checks bearer tokens.
-type Verifier struct {
-	secret []byte
-	parser *jwt.Parser
-}
-
-// NewVerifier returns a Verifier for HS256 tokens signed with secret.
-func NewVerifier(secret []byte) *Verifier {
-	return &Verifier{secret: secret, parser: jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(30*time.Second),
-	)}
-}
-
-// Verify parses and checks a token.
-func (v *Verifier) Verify(token string) (*Claims, error) {
-	claims := &Claims{}
-	_, err := v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.secret, nil })
-	if err != nil {
-		return nil, err
-	}
-	if claims.Subject == "" {
-		return nil, errors.New("token has no subject")
-	}
-	return claims, nil
-}
 
 const claimsKey = "crier.claims"
 
@@ -108,7 +40,7 @@ func (v *Verifier) FromRequest(c echo.Context) (*Claims, error) {
 	if token == "" {
 		return nil, unauthorized(c, "", "send a bearer token: Authorization: Bearer <token> (crier token prints one)")
 	}
-	claims, err := v.Verify(token)
+	claims, err := v.VerifyContext(c.Request().Context(), token)
 	if err != nil {
 		return nil, unauthorized(c, "invalid_token", fmt.Sprintf("token refused: %v", err))
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -38,8 +39,9 @@ func (t *Tickets) Issue(ctx context.Context, claims *Claims) (string, time.Durat
 	hash := sha256.Sum256([]byte(ticket))
 	if _, err := t.pool.Exec(ctx, `
 		WITH gone AS (DELETE FROM stream_tickets WHERE expires_at < now() - interval '1 minute')
-		INSERT INTO stream_tickets (ticket_hash, user_id, roles, expires_at) VALUES ($1, $2, $3, now() + $4::interval)`,
-		hash[:], claims.Subject, claims.Roles, TicketTTL.String()); err != nil {
+		INSERT INTO stream_tickets (ticket_hash, user_id, roles, expires_at, token_expires_at)
+		VALUES ($1, $2, $3, now() + $4::interval, $5)`,
+		hash[:], claims.Subject, claims.Roles, TicketTTL.String(), tokenExpiry(claims)); err != nil {
 		return "", 0, fmt.Errorf("store stream ticket: %w", err)
 	}
 	return ticket, TicketTTL, nil
@@ -49,13 +51,26 @@ func (t *Tickets) Issue(ctx context.Context, claims *Claims) (string, time.Durat
 func (t *Tickets) Redeem(ctx context.Context, ticket string) (*Claims, error) {
 	hash := sha256.Sum256([]byte(ticket))
 	claims := &Claims{}
-	err := t.pool.QueryRow(ctx, `DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now() RETURNING user_id, roles`,
-		hash[:]).Scan(&claims.Subject, &claims.Roles)
+	var expires *time.Time
+	err := t.pool.QueryRow(ctx, `DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
+		RETURNING user_id, roles, token_expires_at`, hash[:]).Scan(&claims.Subject, &claims.Roles, &expires)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrBadTicket
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redeem stream ticket: %w", err)
 	}
+	if expires != nil {
+		claims.ExpiresAt = jwt.NewNumericDate(*expires)
+	}
 	return claims, nil
+}
+
+// tokenExpiry is when the ticket's token expires, nil when it never does.
+func tokenExpiry(claims *Claims) *time.Time {
+	if claims.ExpiresAt == nil {
+		return nil
+	}
+	t := claims.ExpiresAt.Time
+	return &t
 }

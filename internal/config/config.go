@@ -7,10 +7,15 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/ratelimit"
 )
 
 // DevJWTSecret signs tokens in development mode only; production refuses it.
@@ -43,9 +48,39 @@ type Config struct {
 	TaskQueue string
 	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default 127.0.0.1:8080).
 	HTTPAddr string
-	// JWTSecret verifies HS256 bearer tokens (CRIER_JWT_SECRET; in
-	// development it defaults to DevJWTSecret, in production it is required).
+	// JWTSecret verifies HS256 bearer tokens and signs those `crier token`
+	// prints (CRIER_JWT_SECRET; in development it defaults to DevJWTSecret;
+	// in production it must be at least 32 bytes, more for HS384 and HS512,
+	// and is required unless a JWKS is set).
 	JWTSecret string
+	// JWTAlgorithms is the allow-list of token algorithms, comma-separated,
+	// from HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256 and ES384;
+	// "none" is always refused (CRIER_JWT_ALGORITHMS, default HS256 when a
+	// secret is set, plus RS256 and ES256 when a JWKS is set).
+	JWTAlgorithms []string
+	// JWKSURL is an identity provider's JWK Set URL, whose public keys
+	// verify RS and ES tokens; fetched at start, refreshed hourly and when a
+	// token names an unknown key id (CRIER_JWKS_URL, default none).
+	JWKSURL string
+	// JWKSFile is a JWK Set file read once at start, instead of JWKSURL
+	// (CRIER_JWKS_FILE, default none).
+	JWKSFile string
+	// JWTIssuer, when set, must equal a token's iss claim; `crier token`
+	// writes it (CRIER_JWT_ISSUER, default none: not checked).
+	JWTIssuer string
+	// JWTAudience, when set, must be among a token's aud claim; `crier
+	// token` writes it (CRIER_JWT_AUDIENCE, default none: not checked).
+	JWTAudience string
+	// JWTRolesClaim names the claim listing a token's roles, as an array or
+	// a space-separated string; a dotted path reads a nested claim, such as
+	// realm_access.roles for Keycloak (CRIER_JWT_ROLES_CLAIM, default roles).
+	JWTRolesClaim string
+	// JWTNameClaim names the claim holding the display name
+	// (CRIER_JWT_NAME_CLAIM, default name).
+	JWTNameClaim string
+	// JWTLeeway is the clock skew allowed on a token's exp, nbf and iat
+	// (CRIER_JWT_LEEWAY, default 30s, at most 5m).
+	JWTLeeway time.Duration
 	// DefaultExpiry applies to a broadcast created without expires_at
 	// (CRIER_DEFAULT_EXPIRY, default 720h).
 	DefaultExpiry time.Duration
@@ -73,6 +108,31 @@ type Config struct {
 	// SSEMaxPerUser is the most streams one user may hold
 	// (CRIER_SSE_MAX_PER_USER, default 5).
 	SSEMaxPerUser int
+	// SSEMaxLifetime ends a stream after this long; clients resume
+	// (CRIER_SSE_MAX_LIFETIME, default 1h). A stream also ends when its
+	// token expires.
+	SSEMaxLifetime time.Duration
+	// RatePerAddress limits requests per client address, as RATE[:BURST]
+	// per second, 0 to disable (CRIER_RATE_PER_ADDRESS, default 50:100).
+	RatePerAddress ratelimit.Limit
+	// RatePerUser limits requests per authenticated user
+	// (CRIER_RATE_PER_USER, default 20:40).
+	RatePerUser ratelimit.Limit
+	// RateStreamConnects limits how often one user opens streams
+	// (CRIER_RATE_STREAM_CONNECTS, default 0.17:10: ten at once, then one
+	// every 6 s).
+	RateStreamConnects ratelimit.Limit
+	// CORSOrigins may call the API from browsers, comma-separated exact
+	// origins such as https://app.example.com (CRIER_CORS_ORIGINS, default
+	// none). "*" is refused: requests carry credentials.
+	CORSOrigins []string
+	// HSTS sends Strict-Transport-Security; set it behind HTTPS
+	// (CRIER_HSTS, default false).
+	HSTS bool
+	// TrustedProxies are comma-separated CIDRs whose X-Forwarded-For names
+	// the client (CRIER_TRUSTED_PROXIES, default none: the connection's
+	// address is the client's).
+	TrustedProxies []string
 }
 
 // Development reports whether Crier runs in development mode.
@@ -112,6 +172,14 @@ func parse(get func(string) string) (Config, error) {
 		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
 		HTTPAddr:               p.str("CRIER_HTTP_ADDR", "127.0.0.1:8080"),
 		JWTSecret:              p.str("CRIER_JWT_SECRET", ""),
+		JWTAlgorithms:          upper(p.list("CRIER_JWT_ALGORITHMS")),
+		JWKSURL:                p.str("CRIER_JWKS_URL", ""),
+		JWKSFile:               p.str("CRIER_JWKS_FILE", ""),
+		JWTIssuer:              p.str("CRIER_JWT_ISSUER", ""),
+		JWTAudience:            p.str("CRIER_JWT_AUDIENCE", ""),
+		JWTRolesClaim:          p.str("CRIER_JWT_ROLES_CLAIM", auth.DefaultRolesClaim),
+		JWTNameClaim:           p.str("CRIER_JWT_NAME_CLAIM", auth.DefaultNameClaim),
+		JWTLeeway:              p.duration("CRIER_JWT_LEEWAY", auth.DefaultLeeway),
 		DefaultExpiry:          p.duration("CRIER_DEFAULT_EXPIRY", 720*time.Hour),
 		SendNowTolerance:       p.duration("CRIER_SEND_NOW_TOLERANCE", 5*time.Second),
 		RelayBatchSize:         p.int("CRIER_RELAY_BATCH_SIZE", 500),
@@ -122,6 +190,13 @@ func parse(get func(string) string) (Config, error) {
 		NodeID:                 p.str("CRIER_NODE_ID", defaultNodeID()),
 		SSEHeartbeat:           p.duration("CRIER_SSE_HEARTBEAT", 15*time.Second),
 		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER", 5),
+		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME", time.Hour),
+		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS", ratelimit.Limit{PerSecond: 50, Burst: 100}),
+		RatePerUser:            p.rate("CRIER_RATE_PER_USER", ratelimit.Limit{PerSecond: 20, Burst: 40}),
+		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS", ratelimit.Limit{PerSecond: 1.0 / 6, Burst: 10}),
+		CORSOrigins:            p.list("CRIER_CORS_ORIGINS"),
+		HSTS:                   p.bool("CRIER_HSTS", false),
+		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
 	}
 	defaultFormat := "json"
 	if c.Env == "development" {
@@ -139,20 +214,23 @@ func parse(get func(string) string) (Config, error) {
 
 func (c *Config) validate() error {
 	var errs []error
+	for _, o := range c.CORSOrigins {
+		if o == "*" || !(strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://")) {
+			errs = append(errs, fmt.Errorf("CRIER_CORS_ORIGINS: %q must be an exact origin such as https://app.example.com (not *: requests carry credentials)", o))
+		}
+	}
+	for _, cidr := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			errs = append(errs, fmt.Errorf("CRIER_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", cidr))
+		}
+	}
 	switch c.Env {
 	case "development":
 		if c.JWTSecret == "" {
 			c.JWTSecret = DevJWTSecret
 		}
 	case "production":
-		switch {
-		case c.JWTSecret == "":
-			errs = append(errs, errors.New("CRIER_JWT_SECRET is required in production"))
-		case c.JWTSecret == DevJWTSecret:
-			errs = append(errs, errors.New("CRIER_JWT_SECRET is the development secret: set a secret of your own in production"))
-		case len(c.JWTSecret) < 32:
-			errs = append(errs, errors.New("CRIER_JWT_SECRET must be at least 32 bytes in production"))
-		}
+		errs = append(errs, c.productionKeyErrors()...)
 		if len(c.KafkaBrokers) == 1 && c.KafkaBrokers[0] == "embedded" {
 			errs = append(errs, errors.New("KAFKA_BROKERS=embedded is for development only"))
 		}
@@ -162,10 +240,82 @@ func (c *Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("CRIER_LOG_FORMAT must be text or json, got %q", c.LogFormat))
 	}
+	errs = append(errs, c.tokenErrors()...)
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
 	}
 	return errors.Join(errs...)
+}
+
+// VerifierConfig is the token verification these settings describe, for
+// auth.NewVerifierFromConfig.
+func (c Config) VerifierConfig() auth.VerifierConfig {
+	var secret []byte
+	if c.JWTSecret != "" {
+		secret = []byte(c.JWTSecret)
+	}
+	return auth.VerifierConfig{
+		Secret:     secret,
+		JWKSFile:   c.JWKSFile,
+		JWKSURL:    c.JWKSURL,
+		Algorithms: c.JWTAlgorithms,
+		Issuer:     c.JWTIssuer,
+		Audience:   c.JWTAudience,
+		Leeway:     c.JWTLeeway,
+		RolesClaim: c.JWTRolesClaim,
+		NameClaim:  c.JWTNameClaim,
+	}
+}
+
+// productionKeyErrors refuses keys that would let anyone mint tokens: the
+// published development secret, a guessable short one, or none at all.
+func (c Config) productionKeyErrors() []error {
+	hasJWKS := c.JWKSURL != "" || c.JWKSFile != ""
+	minLen := 32
+	for _, alg := range c.JWTAlgorithms {
+		minLen = max(minLen, auth.HMACMinSecretBytes(alg))
+	}
+	switch {
+	case c.JWTSecret == "" && !hasJWKS:
+		return []error{errors.New("no key to verify bearer tokens in production: set CRIER_JWT_SECRET " +
+			"(32+ random bytes) for HS256 tokens, or CRIER_JWKS_URL or CRIER_JWKS_FILE for an identity provider's RS256/ES256 tokens")}
+	case c.JWTSecret == "":
+		return nil
+	case c.JWTSecret == DevJWTSecret:
+		return []error{errors.New("CRIER_JWT_SECRET is the development secret: set a secret of your own in production")}
+	case len(c.JWTSecret) < minLen:
+		return []error{fmt.Errorf("CRIER_JWT_SECRET must be at least %d bytes in production, got %d", minLen, len(c.JWTSecret))}
+	}
+	return nil
+}
+
+// tokenErrors checks the token settings in every mode, naming the variable
+// to change.
+func (c Config) tokenErrors() []error {
+	var errs []error
+	hasJWKS := c.JWKSURL != "" || c.JWKSFile != ""
+	for _, alg := range c.JWTAlgorithms {
+		switch err := auth.CheckAlgorithm(alg); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS: %w", err))
+		case auth.IsHMAC(alg) && c.JWTSecret == "":
+			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS allows %s, which needs CRIER_JWT_SECRET", alg))
+		case !auth.IsHMAC(alg) && !hasJWKS:
+			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS allows %s, which needs CRIER_JWKS_URL or CRIER_JWKS_FILE", alg))
+		}
+	}
+	if c.JWKSURL != "" && c.JWKSFile != "" {
+		errs = append(errs, errors.New("set CRIER_JWKS_URL or CRIER_JWKS_FILE, not both"))
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CRIER_JWKS_URL must be an http(s) URL such as https://idp.example.com/realms/crier/protocol/openid-connect/certs, got %q", c.JWKSURL))
+		}
+	}
+	if c.JWTLeeway > auth.MaxLeeway {
+		errs = append(errs, fmt.Errorf("CRIER_JWT_LEEWAY must be at most %v, got %v", auth.MaxLeeway, c.JWTLeeway))
+	}
+	return errs
 }
 
 func defaultNodeID() string {
@@ -186,6 +336,17 @@ func (p *parser) str(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// list reads a comma-separated list, trimmed; nil when unset.
+func (p *parser) list(key string) []string {
+	var items []string
+	for item := range strings.SplitSeq(p.str(key, ""), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
 }
 
 func (p *parser) int(key string, def int) int {
@@ -212,6 +373,32 @@ func (p *parser) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func upper(items []string) []string {
+	for i := range items {
+		items[i] = strings.ToUpper(items[i])
+	}
+	return items
+}
+
+// rate reads RATE[:BURST], RATE in events per second ("0" disables).
+func (p *parser) rate(key string, def ratelimit.Limit) ratelimit.Limit {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	rateText, burstText, hasBurst := strings.Cut(v, ":")
+	perSecond, err := strconv.ParseFloat(strings.TrimSpace(rateText), 64)
+	l := ratelimit.Limit{PerSecond: perSecond}
+	if err == nil && hasBurst {
+		l.Burst, err = strconv.Atoi(strings.TrimSpace(burstText))
+	}
+	if err != nil || perSecond < 0 || l.Burst < 0 {
+		p.errs = append(p.errs, fmt.Errorf("%s must be RATE[:BURST] with RATE per second, such as 20:40 (0 disables), got %q", key, v))
+		return def
+	}
+	return l
 }
 
 func (p *parser) bool(key string, def bool) bool {

@@ -33,9 +33,26 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		"no secret":       {map[string]string{}, "CRIER_JWT_SECRET is required"},
-		"dev secret":      {map[string]string{"CRIER_JWT_SECRET": DevJWTSecret}, "development secret"},
-		"short secret":    {map[string]string{"CRIER_JWT_SECRET": "short"}, "at least 32 bytes"},
+		"no key":       {map[string]string{}, "no key to verify bearer tokens in production: set CRIER_JWT_SECRET"},
+		"dev secret":   {map[string]string{"CRIER_JWT_SECRET": DevJWTSecret}, "development secret"},
+		"short secret": {map[string]string{"CRIER_JWT_SECRET": "short"}, "at least 32 bytes"},
+		"short secret with a JWKS": {map[string]string{"CRIER_JWT_SECRET": "short", "CRIER_JWKS_URL": "https://idp.example.com/certs"},
+			"at least 32 bytes"},
+		"secret too short for HS512": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 40), "CRIER_JWT_ALGORITHMS": "HS256,HS512"},
+			"at least 64 bytes"},
+		"alg none": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_ALGORITHMS": "HS256,none"},
+			`CRIER_JWT_ALGORITHMS: algorithm "none" is never allowed`},
+		"unknown alg": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_ALGORITHMS": "HS256,ES512"},
+			`algorithm "ES512" is not supported`},
+		"HS alg without a secret": {map[string]string{"CRIER_JWKS_URL": "https://idp.example.com/certs", "CRIER_JWT_ALGORITHMS": "RS256,HS256"},
+			"allows HS256, which needs CRIER_JWT_SECRET"},
+		"RS alg without a JWKS": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_ALGORITHMS": "RS256"},
+			"allows RS256, which needs CRIER_JWKS_URL or CRIER_JWKS_FILE"},
+		"two JWKS": {map[string]string{"CRIER_JWKS_URL": "https://idp.example.com/certs", "CRIER_JWKS_FILE": "/etc/crier/jwks.json"},
+			"not both"},
+		"bad JWKS URL":    {map[string]string{"CRIER_JWKS_URL": "idp.example.com/certs"}, "CRIER_JWKS_URL must be an http(s) URL"},
+		"large leeway":    {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "1h"}, "CRIER_JWT_LEEWAY must be at most 5m0s"},
+		"bad leeway":      {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "a bit"}, "CRIER_JWT_LEEWAY"},
 		"embedded kafka":  {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "KAFKA_BROKERS": "embedded"}, "development only"},
 		"bad duration":    {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_DEFAULT_EXPIRY": "soon"}, "CRIER_DEFAULT_EXPIRY"},
 		"bad partitions":  {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_KAFKA_PARTITIONS": "0"}, "at least 1"},
@@ -54,6 +71,59 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// Token settings are checked in development too: only the secret has a
+// development default.
+func TestDevelopmentRefusesUnsafeAlgorithms(t *testing.T) {
+	t.Parallel()
+	_, err := parse(lookup(map[string]string{"CRIER_JWT_ALGORITHMS": "none"}))
+	require.ErrorContains(t, err, `algorithm "none" is never allowed`)
+	_, err = parse(lookup(map[string]string{"CRIER_JWT_ALGORITHMS": "RS256"}))
+	require.ErrorContains(t, err, "needs CRIER_JWKS_URL or CRIER_JWKS_FILE")
+}
+
+func TestTokenSettings(t *testing.T) {
+	t.Parallel()
+	c, err := parse(lookup(map[string]string{
+		"CRIER_ENV":             "production",
+		"CRIER_JWKS_URL":        "https://idp.example.com/realms/crier/protocol/openid-connect/certs",
+		"CRIER_JWT_ALGORITHMS":  " rs256, ES256 ,",
+		"CRIER_JWT_ISSUER":      "https://idp.example.com/realms/crier",
+		"CRIER_JWT_AUDIENCE":    "crier",
+		"CRIER_JWT_ROLES_CLAIM": "realm_access.roles",
+		"CRIER_JWT_NAME_CLAIM":  "preferred_username",
+		"CRIER_JWT_LEEWAY":      "10s",
+	}))
+	require.NoError(t, err, "a JWKS alone is enough in production")
+
+	vc := c.VerifierConfig()
+
+	require.Nil(t, vc.Secret)
+	require.Equal(t, []string{"RS256", "ES256"}, vc.Algorithms)
+	require.Equal(t, "https://idp.example.com/realms/crier/protocol/openid-connect/certs", vc.JWKSURL)
+	require.Equal(t, "https://idp.example.com/realms/crier", vc.Issuer)
+	require.Equal(t, "crier", vc.Audience)
+	require.Equal(t, "realm_access.roles", vc.RolesClaim)
+	require.Equal(t, "preferred_username", vc.NameClaim)
+	require.Equal(t, 10*time.Second, vc.Leeway)
+	require.NoError(t, vc.Validate())
+}
+
+func TestTokenDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := parse(lookup(nil))
+	require.NoError(t, err)
+
+	vc := c.VerifierConfig()
+
+	require.Equal(t, []byte(DevJWTSecret), vc.Secret)
+	require.Nil(t, vc.Algorithms, "the verifier picks the algorithms from the keys")
+	require.Empty(t, vc.JWKSURL+vc.JWKSFile+vc.Issuer+vc.Audience)
+	require.Equal(t, "roles", vc.RolesClaim)
+	require.Equal(t, "name", vc.NameClaim)
+	require.Equal(t, 30*time.Second, vc.Leeway)
+	require.NoError(t, vc.Validate())
 }
 
 func TestProductionWithAGoodSecret(t *testing.T) {
@@ -82,4 +152,27 @@ CRIER_HTTP_ADDR=127.0.0.1:9999
 	require.Equal(t, "postgres://file/crier", c.DatabaseURL)
 	require.Equal(t, []string{"127.0.0.1:1111", "127.0.0.1:2222"}, c.KafkaBrokers)
 	require.Equal(t, "127.0.0.1:7777", c.HTTPAddr, "the environment wins over the file")
+}
+
+func TestSecuritySettings(t *testing.T) {
+	t.Parallel()
+	c, err := parse(lookup(map[string]string{
+		"CRIER_RATE_PER_USER": "5:10", "CRIER_RATE_PER_ADDRESS": "0",
+		"CRIER_CORS_ORIGINS": "https://App.example.com, http://127.0.0.1:3000", "CRIER_TRUSTED_PROXIES": "10.0.0.0/8",
+		"CRIER_JWT_ALGORITHMS": "hs256",
+	}))
+	require.NoError(t, err)
+	require.InDelta(t, 5, c.RatePerUser.PerSecond, 0)
+	require.Equal(t, 10, c.RatePerUser.Burst)
+	require.Zero(t, c.RatePerAddress.PerSecond, "0 disables")
+	require.Equal(t, []string{"https://App.example.com", "http://127.0.0.1:3000"}, c.CORSOrigins, "origins keep their case")
+	require.Equal(t, []string{"HS256"}, c.JWTAlgorithms)
+	require.InDelta(t, 1.0/6, c.RateStreamConnects.PerSecond, 1e-9)
+
+	for key, value := range map[string]string{
+		"CRIER_CORS_ORIGINS": "*", "CRIER_TRUSTED_PROXIES": "10.0.0.1", "CRIER_RATE_PER_USER": "fast",
+	} {
+		_, err := parse(lookup(map[string]string{key: value}))
+		require.ErrorContains(t, err, key)
+	}
 }

@@ -70,6 +70,8 @@ type ListParams struct {
 	Cursor string
 	// Limit is the page size, 1 to 100. Default 20.
 	Limit int
+	// SenderID keeps only broadcasts of this sender; empty keeps all.
+	SenderID string
 }
 
 // ErrBadCursor means a paging cursor was not one this store produced.
@@ -87,6 +89,10 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 	if len(p.Statuses) > 0 {
 		args = append(args, p.Statuses)
 		where = append(where, fmt.Sprintf("status = ANY($%d)", len(args)))
+	}
+	if p.SenderID != "" {
+		args = append(args, p.SenderID)
+		where = append(where, fmt.Sprintf("sender_id = $%d", len(args)))
 	}
 	if p.Cursor != "" {
 		at, id, err := decodeCursor(p.Cursor)

@@ -1,0 +1,170 @@
+package auth_test
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"testing"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/auth"
+)
+
+func TestJWKSVerifiesRS256AndES256(t *testing.T) {
+	t.Parallel()
+	rsaKey, ecKey := newRSASigner(t, "rsa-1"), newECSigner(t, "ec-1")
+	now := time.Now()
+	for name, source := range map[string]func(t *testing.T) auth.VerifierConfig{
+		"file": func(t *testing.T) auth.VerifierConfig {
+			return auth.VerifierConfig{JWKSFile: jwksFile(t, rsaKey, ecKey)}
+		},
+		"URL": func(t *testing.T) auth.VerifierConfig {
+			return auth.VerifierConfig{JWKSURL: newJWKSServer(t, rsaKey, ecKey).url}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			v, err := auth.NewVerifierFromConfig(t.Context(), source(t))
+			require.NoError(t, err)
+
+			for _, s := range []signer{rsaKey, ecKey} {
+				claims, err := v.Verify(s.sign(t, with(claimsAt(now, "alice"), jwt.MapClaims{"roles": []string{"admin"}, "name": "Alice"})))
+				require.NoError(t, err, s.method.Alg())
+				require.Equal(t, "alice", claims.Subject)
+				require.Equal(t, "Alice", claims.DisplayName())
+				require.True(t, claims.HasRole(auth.RoleAdmin))
+			}
+		})
+	}
+}
+
+// An identity provider rotates its keys: a token signed with a new key is
+// accepted once the JWKS publishes it, and one signed with a withdrawn key
+// is refused.
+func TestJWKSURLPicksUpRotatedKeys(t *testing.T) {
+	t.Parallel()
+	old, next := newRSASigner(t, "2025"), newRSASigner(t, "2026")
+	idp := newJWKSServer(t, old)
+	v, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSURL: idp.url})
+	require.NoError(t, err)
+	now := time.Now()
+	_, err = v.Verify(old.sign(t, claimsAt(now, "alice")))
+	require.NoError(t, err)
+
+	idp.publish(t, next)
+
+	_, err = v.Verify(next.sign(t, claimsAt(now, "alice")))
+	require.NoError(t, err, "an unknown kid fetches the JWKS again")
+	_, err = v.Verify(old.sign(t, claimsAt(now, "alice")))
+	require.ErrorContains(t, err, `the JWKS has no key with kid "2025"`)
+	require.Equal(t, int32(2), idp.fetches.Load())
+
+	// Forged kids cannot make Crier fetch the JWKS on every request, nor
+	// hold a request until the limiter allows another fetch.
+	start := time.Now()
+	_, err = v.Verify(newRSASigner(t, "forged").sign(t, claimsAt(now, "mallory")))
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Equal(t, int32(2), idp.fetches.Load())
+}
+
+// The classic algorithm confusion: a token claims HS256 and is signed with
+// the RSA public key (which anyone can fetch) as the HMAC secret. It must
+// be refused whether or not HS256 is allowed.
+func TestHS256SignedWithThePublicKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	rsaKey := newRSASigner(t, "rsa-1")
+	der, err := x509.MarshalPKIXPublicKey(rsaKey.key.Public())
+	require.NoError(t, err)
+	forge := func(secret []byte) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, with(claimsAt(time.Now(), "mallory"), jwt.MapClaims{"roles": []string{"admin"}}))
+		tok.Header["kid"] = rsaKey.kid
+		signed, err := tok.SignedString(secret)
+		require.NoError(t, err)
+		return signed
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	jwksOnly, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSFile: jwksFile(t, rsaKey)})
+	require.NoError(t, err)
+	withSecret, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{
+		Secret: []byte("a-shared-secret-of-32-bytes-or-more"), JWKSFile: jwksFile(t, rsaKey),
+		Algorithms: []string{"HS256", "RS256"},
+	})
+	require.NoError(t, err)
+
+	for _, secret := range [][]byte{pemKey, der} {
+		_, err = jwksOnly.Verify(forge(secret))
+		require.ErrorContains(t, err, "signing method HS256 is invalid")
+		_, err = withSecret.Verify(forge(secret))
+		require.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid, "HS256 is checked with the secret, never with a JWKS key")
+	}
+}
+
+func TestJWKSKeyMustFitTheAlgorithm(t *testing.T) {
+	t.Parallel()
+	rsaKey, ecKey := newRSASigner(t, "rsa-1"), newECSigner(t, "ec-1")
+	encKey := newRSASigner(t, "enc-1")
+	encKey.use = jwkset.UseEnc
+	v, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{
+		JWKSFile: jwksFile(t, rsaKey, ecKey, encKey), Algorithms: []string{"RS256", "ES256"},
+	})
+	require.NoError(t, err)
+	now := time.Now()
+
+	// An ES256 token naming the RSA key's kid.
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claimsAt(now, "mallory"))
+	tok.Header["kid"] = rsaKey.kid
+	signed, err := tok.SignedString(ecKey.key)
+	require.NoError(t, err)
+	_, err = v.Verify(signed)
+	require.ErrorContains(t, err, "not an EC key")
+
+	_, err = v.Verify(encKey.sign(t, claimsAt(now, "mallory")))
+	require.ErrorContains(t, err, `is for "enc", not for signatures`)
+}
+
+func TestAlgorithmOutsideTheAllowListIsRefused(t *testing.T) {
+	t.Parallel()
+	rsaKey, ecKey := newRSASigner(t, "rsa-1"), newECSigner(t, "ec-1")
+	v, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{
+		JWKSFile: jwksFile(t, rsaKey, ecKey), Algorithms: []string{"RS256"},
+	})
+	require.NoError(t, err)
+	now := time.Now()
+
+	_, err = v.Verify(ecKey.sign(t, claimsAt(now, "alice")))
+	require.ErrorContains(t, err, "signing method ES256 is invalid")
+
+	ps := rsaKey
+	ps.method = jwt.SigningMethodPS256
+	_, err = v.Verify(ps.sign(t, claimsAt(now, "alice")))
+	require.ErrorContains(t, err, "signing method PS256 is invalid")
+}
+
+// A token without a kid is tried against every key that fits its
+// algorithm.
+func TestTokenWithoutKID(t *testing.T) {
+	t.Parallel()
+	rsaKey, ecKey := newRSASigner(t, "rsa-1"), newECSigner(t, "ec-1")
+	v, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSFile: jwksFile(t, ecKey, rsaKey)})
+	require.NoError(t, err)
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claimsAt(time.Now(), "alice")).SignedString(rsaKey.key)
+	require.NoError(t, err)
+
+	claims, err := v.Verify(signed)
+
+	require.NoError(t, err)
+	require.Equal(t, "alice", claims.Subject)
+}
+
+func TestJWKSFileProblemsStopTheStart(t *testing.T) {
+	t.Parallel()
+	_, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSFile: "/nonexistent/jwks.json"})
+	require.ErrorContains(t, err, "read the JWKS file")
+
+	_, err = auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSFile: jwksFile(t)})
+	require.ErrorContains(t, err, "holds no keys")
+}
