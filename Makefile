@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/crier
 
-.PHONY: help dev test build vet fmt tools clean
+.PHONY: help dev test fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctr
 
 test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run
 	@scripts/test.sh
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services needed
+	@scripts/fuzz.sh
 
 build: ## build bin/crier
 	$(GO) build -trimpath -o $(BIN) ./cmd/crier

@@ -7,9 +7,11 @@ package activities
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crier/crier/internal/broadcast"
@@ -20,6 +22,10 @@ import (
 // broadcast does not exist: its creating transaction never committed. No
 // retry can fix that.
 const ErrTypeNotFound = "BroadcastNotFound"
+
+// ErrTypeRefused is the application error type of a change PostgreSQL
+// refuses for its data (SQLSTATE classes 22 and 23): no retry can fix it.
+const ErrTypeRefused = "ChangeRefused"
 
 // Store is what the activities need of the broadcast store.
 type Store interface {
@@ -93,6 +99,11 @@ func (a *Activities) Fail(ctx context.Context, in FailInput) (Outcome, error) {
 func outcome(res store.Result, err error) (Outcome, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return Outcome{}, temporal.NewNonRetryableApplicationError("broadcast does not exist: its creation never committed", ErrTypeNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23")) {
+		// A data or integrity error: the same statement fails every time.
+		return Outcome{}, temporal.NewNonRetryableApplicationError("PostgreSQL refused the change: "+pgErr.Message, ErrTypeRefused, err)
 	}
 	if err != nil {
 		return Outcome{}, err // transient: PostgreSQL unreachable and the like; retried

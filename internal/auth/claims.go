@@ -33,8 +33,9 @@ func (c *Claims) HasRole(role string) bool { return slices.Contains(c.Roles, rol
 
 // DisplayName is Name, or the subject when the token has no name.
 func (c *Claims) DisplayName() string {
-	if c.Name != "" {
-		return c.Name
+	// The name is shown and stored as the sender's; drop what cannot be.
+	if name := strings.ReplaceAll(strings.ToValidUTF8(c.Name, ""), "\x00", ""); name != "" {
+		return name
 	}
 	return c.Subject
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -90,6 +92,9 @@ func (v *Verifier) VerifyContext(ctx context.Context, token string) (*Claims, er
 	}
 	if claims.Subject == "" {
 		return nil, errors.New("token has no subject")
+	}
+	if !utf8.ValidString(claims.Subject) || strings.ContainsRune(claims.Subject, 0) {
+		return nil, errors.New("token subject must be valid UTF-8 without NUL characters")
 	}
 	return claims, nil
 }

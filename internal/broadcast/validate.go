@@ -19,6 +19,18 @@ const (
 	MaxScheduleAhead = 365 * 24 * time.Hour
 )
 
+// Precision is the resolution of stored times (PostgreSQL keeps
+// microseconds). Request times are truncated to it before they are compared,
+// so two times that differ by less cannot pass validation and then collide
+// in the database.
+const Precision = time.Microsecond
+
+// Storable reports whether s can be stored as text: valid UTF-8 without NUL
+// characters, which PostgreSQL refuses.
+func Storable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // FieldError is one reason a request was refused, tied to the field at fault.
 type FieldError struct {
 	Field   string `json:"field"`
@@ -63,6 +75,7 @@ type Rules struct {
 }
 
 func (r Rules) withDefaults() Rules {
+	r.Now = r.Now.UTC().Truncate(Precision)
 	if r.SendNowTolerance <= 0 {
 		r.SendNowTolerance = 5 * time.Second
 	}
@@ -93,6 +106,8 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 
 	s.Title = strings.TrimSpace(s.Title)
 	switch n := utf8.RuneCountInString(s.Title); {
+	case !Storable(s.Title):
+		v.add("title", "must be valid UTF-8 without NUL characters")
 	case n == 0:
 		v.add("title", "must not be empty")
 	case n > MaxTitleChars:
@@ -103,8 +118,8 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 		v.add("content", "must not be empty")
 	case len(s.Content) > MaxContentBytes:
 		v.add("content", "must be at most %d bytes (64 KiB), got %d", MaxContentBytes, len(s.Content))
-	case !utf8.ValidString(s.Content):
-		v.add("content", "must be valid UTF-8")
+	case !Storable(s.Content):
+		v.add("content", "must be valid UTF-8 without NUL characters")
 	}
 	s.Category = strings.TrimSpace(s.Category)
 	if s.Category == "" {
@@ -112,6 +127,8 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 	}
 	if n := utf8.RuneCountInString(s.Category); n > MaxCategoryChars {
 		v.add("category", "must be at most %d characters, got %d", MaxCategoryChars, n)
+	} else if !Storable(s.Category) {
+		v.add("category", "must be valid UTF-8 without NUL characters")
 	}
 	if s.Priority == "" {
 		s.Priority = PriorityNormal
@@ -122,7 +139,7 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 	s.Target = normalizeTarget(s.Target, &v)
 
 	if s.ScheduledAt != nil {
-		at := s.ScheduledAt.UTC()
+		at := s.ScheduledAt.UTC().Truncate(Precision)
 		switch {
 		case at.Before(r.Now.Add(-r.SendNowTolerance)):
 			v.add("scheduled_at", "is %s in the past; leave it out to send now", r.Now.Sub(at).Round(time.Second))
@@ -137,7 +154,7 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 		s.ScheduledAt = &now
 	}
 	if s.ExpiresAt != nil {
-		at := s.ExpiresAt.UTC()
+		at := s.ExpiresAt.UTC().Truncate(Precision)
 		s.ExpiresAt = &at
 		checkExpiry(&v, r.Now, s.ScheduledAt, at)
 	} else if s.ScheduledAt != nil && !draft {
@@ -174,6 +191,8 @@ func normalizeTarget(t Target, v *ValidationError) Target {
 		switch {
 		case id == "":
 			v.add(fmt.Sprintf("target.ids[%d]", i), "must not be empty")
+		case !Storable(id):
+			v.add(fmt.Sprintf("target.ids[%d]", i), "must be valid UTF-8 without NUL characters")
 		case utf8.RuneCountInString(id) > MaxTargetIDChars:
 			v.add(fmt.Sprintf("target.ids[%d]", i), "must be at most %d characters", MaxTargetIDChars)
 		case !seen[id]:
@@ -220,7 +239,7 @@ func (c *Change) Normalize(r Rules, current Broadcast) error {
 	}
 	scheduledAt := current.ScheduledAt
 	if c.ScheduledAt != nil {
-		at := c.ScheduledAt.UTC()
+		at := c.ScheduledAt.UTC().Truncate(Precision)
 		if at.Before(r.Now) && !at.Before(r.Now.Add(-r.SendNowTolerance)) {
 			at = r.Now // only just past: now, as on create
 		}
@@ -231,7 +250,7 @@ func (c *Change) Normalize(r Rules, current Broadcast) error {
 		scheduledAt = &at
 	}
 	if c.ExpiresAt != nil {
-		at := c.ExpiresAt.UTC()
+		at := c.ExpiresAt.UTC().Truncate(Precision)
 		c.ExpiresAt = &at
 		checkExpiry(&v, r.Now, scheduledAt, at)
 	} else if c.ScheduledAt != nil && current.ExpiresAt != nil && !current.ExpiresAt.After(*c.ScheduledAt) {
