@@ -18,6 +18,7 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/workflows"
 )
@@ -68,6 +69,8 @@ type Config struct {
 	Users UserConfig
 	// Security holds rate limits, CORS and security headers.
 	Security SecurityConfig
+	// Metrics serves GET /metrics (Prometheus); nil leaves it out.
+	Metrics http.Handler
 	// Audit records every admin change and serves GET /api/v1/audit; nil
 	// records nothing and leaves the route out.
 	Audit Auditor
@@ -92,6 +95,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	e.IPExtractor = ext
 	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security)}
 	e.Use(middleware.RequestID())
+	e.Use(metrics.HTTP)
 	e.Use(middleware.Recover())
 	e.Use(requestLogger(cfg.Logger))
 	e.Use(securityHeaders(cfg.Security))
@@ -100,6 +104,10 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
+	h.openAPIRoute(e)
+	if cfg.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(cfg.Metrics))
+	}
 
 	// The guard is per route, not on the group: a group's middleware would
 	// add catch-all routes that turn 405s into 404s.

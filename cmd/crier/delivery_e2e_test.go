@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,6 +201,37 @@ func TestDeliveryAcrossTwoNodes(t *testing.T) {
 		alice2 = openStream(t, top, "alice tab 2 (moved to node a)", a.baseURL, p.alice, lastAlice2)
 		alice2.expect(t, "broadcast", missed.ID)
 	})
+
+	t.Run("metrics show what on-call needs", func(t *testing.T) { requireMetrics(t, a) })
+}
+
+// requireMetrics checks that a node's /metrics shows every metric on-call
+// relies on, with the series a run like this one must have produced.
+func requireMetrics(t *testing.T, n *node) {
+	t.Helper()
+	resp, err := http.Get(n.baseURL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	text := string(raw)
+	for _, want := range []string{
+		"crier_publication_lateness_seconds_count",
+		`crier_broadcasts{status="SENT"}`, `crier_broadcasts{status="CANCELLED"}`,
+		"crier_outbox_backlog", "crier_outbox_oldest_age_seconds",
+		`crier_relay_events_total{event_type="BROADCAST_PUBLISHED"}`,
+		`crier_consumer_lag{group="crier-audience"}`, `crier_consumer_lag{group="stream-tail"}`,
+		"crier_sse_connections", `crier_sse_events_sent_total{event="broadcast"}`, `crier_sse_events_sent_total{event="retract"}`,
+		"crier_sse_slow_clients_dropped_total",
+		`crier_http_requests_total{method="POST",route="/api/v1/broadcasts",status="201"}`,
+		"crier_http_request_duration_seconds_bucket",
+		"temporal_workflow_task_schedule_to_start_latency", "temporal_worker_task_slots_available",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // requirePresence waits until the admin presence view shows exactly these

@@ -25,6 +25,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/outbox"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
@@ -70,9 +71,15 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		cfg.KafkaBrokers = cluster.ListenAddrs()
 	}
 
+	registry := metrics.NewRegistry()
+	if runRelay {
+		registry.MustRegister(metrics.NewDatabase(pool, logger)) // broadcasts by status, outbox backlog
+	}
 	var tc client.Client
 	if runAPI || runWorker {
-		if tc, err = dialTemporal(ctx, cfg, logger); err != nil {
+		sdkMetrics, closeMetrics := temporalMetrics(registry)
+		defer closeMetrics.Close()
+		if tc, err = dialTemporal(ctx, cfg, logger, sdkMetrics); err != nil {
 			return err
 		}
 		defer tc.Close()
@@ -150,6 +157,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 			Presence: d.presence,
 			Audience: aud,
 			Audit:    auditLog,
+			Metrics:  metricsHandler(registry),
 			Users:    d.users,
 			Security: api.SecurityConfig{
 				PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
@@ -157,6 +165,9 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 			},
 		})
 		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger, d.streams.Close) })
+	}
+	if !runAPI && cfg.MetricsAddr != "" {
+		g.Go(func() error { return serveMetrics(ctx, cfg.MetricsAddr, metricsHandler(registry), logger) })
 	}
 	err = g.Wait()
 	logger.Info("Stopped")
@@ -198,11 +209,12 @@ func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, log
 
 // dialTemporal connects to Temporal, retrying for a minute so processes may
 // start in any order.
-func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	opts := client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		MetricsHandler: metrics,
 	}
 	deadline := time.Now().Add(time.Minute)
 	for attempt := 1; ; attempt++ {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/kafkatopic"
+	"github.com/crier/crier/internal/metrics"
 )
 
 // Consumer is the name under which the Materializer records the events it
@@ -75,6 +77,8 @@ type Materializer struct {
 	pool *pgxpool.Pool
 	cfg  MaterializerConfig
 	log  *slog.Logger
+	// lag is each partition's distance from its end, as last fetched.
+	lag sync.Map // partition → int64
 }
 
 // NewMaterializer returns a Materializer writing to pool. It does not
@@ -171,6 +175,9 @@ func (m *Materializer) fetch(ctx context.Context, r *kafka.Reader) ([]message, e
 		batch = append(batch, next)
 		ids += len(next.event.Broadcast.Target.IDs)
 	}
+	var lag int64
+	m.lag.Range(func(_, v any) bool { lag += v.(int64); return true })
+	metrics.ConsumerLag.WithLabelValues(m.cfg.GroupID).Set(float64(lag))
 	return batch, nil
 }
 
@@ -178,6 +185,7 @@ func (m *Materializer) fetch(ctx context.Context, r *kafka.Reader) ([]message, e
 // be applied: it is logged with its position and skipped, so it cannot wedge
 // its partition.
 func (m *Materializer) decode(msg kafka.Message) message {
+	m.lag.Store(msg.Partition, max(0, msg.HighWaterMark-msg.Offset-1))
 	out := message{msg: msg}
 	err := json.Unmarshal(msg.Value, &out.event)
 	switch {

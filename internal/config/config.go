@@ -133,6 +133,10 @@ type Config struct {
 	// the client (CRIER_TRUSTED_PROXIES, default none: the connection's
 	// address is the client's).
 	TrustedProxies []string
+	// MetricsAddr is where a process without the API (a worker or relay on
+	// its own) serves /metrics (CRIER_METRICS_ADDR, default 127.0.0.1:9464;
+	// "off" disables). API processes serve it on the API's address.
+	MetricsAddr string
 }
 
 // Development reports whether Crier runs in development mode.
@@ -197,6 +201,10 @@ func parse(get func(string) string) (Config, error) {
 		CORSOrigins:            p.list("CRIER_CORS_ORIGINS"),
 		HSTS:                   p.bool("CRIER_HSTS", false),
 		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
+		MetricsAddr:            p.str("CRIER_METRICS_ADDR", "127.0.0.1:9464"),
+	}
+	if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
 	}
 	defaultFormat := "json"
 	if c.Env == "development" {

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
 )
 
@@ -38,8 +39,9 @@ type row struct {
 	broadcastID uuid.UUID
 	occurredAt  time.Time
 	snapshot    string
-	userID      string // the reader, for BROADCAST_READ
-	reason      string // why it failed for good, once it has
+	userID      string    // the reader, for BROADCAST_READ
+	scheduledAt time.Time // of the broadcast, for the lateness of publications
+	reason      string    // why it failed for good, once it has
 }
 
 // RelayOnce claims one batch, writes it to Kafka and marks what was written
@@ -109,7 +111,8 @@ func (r *Relay) write(ctx context.Context, batch []row) (writeOutcome, []row) {
 	msgs := make([]kafka.Message, 0, len(batch))
 	sent := make([]row, 0, len(batch))
 	for _, rw := range batch {
-		msg, err := message(rw)
+		msg, scheduledAt, err := message(rw)
+		rw.scheduledAt = scheduledAt
 		if err != nil {
 			rw.reason = err.Error()
 			out.failed[rw.id] = rw.reason
@@ -133,11 +136,17 @@ func (r *Relay) write(ctx context.Context, batch []row) (writeOutcome, []row) {
 		switch {
 		case msgErr == nil:
 			out.published = append(out.published, rw.id)
+			metrics.RelayEvents.WithLabelValues(string(rw.eventType)).Inc()
+			if rw.eventType == broadcast.EventPublished && !rw.scheduledAt.IsZero() {
+				metrics.PublicationLateness.Observe(time.Since(rw.scheduledAt).Seconds())
+			}
 		case isPermanent(msgErr):
+			metrics.RelayErrors.WithLabelValues("permanent").Inc()
 			rw.reason = msgErr.Error()
 			out.failed[rw.id] = rw.reason
 			permanent = append(permanent, rw)
 		default:
+			metrics.RelayErrors.WithLabelValues("transient").Inc()
 			out.retry[rw.id] = msgErr.Error()
 		}
 	}
@@ -184,10 +193,14 @@ func (r *Relay) failBroadcasts(ctx context.Context, rows []row) {
 
 // message builds the Kafka message of an outbox row: the Event as JSON, keyed
 // by broadcast id, with the event id and type also as headers.
-func message(rw row) (kafka.Message, error) {
+func message(rw row) (kafka.Message, time.Time, error) {
 	b, err := store.DecodeSnapshot([]byte(rw.snapshot))
 	if err != nil {
-		return kafka.Message{}, err
+		return kafka.Message{}, time.Time{}, err
+	}
+	var scheduledAt time.Time
+	if b.ScheduledAt != nil {
+		scheduledAt = *b.ScheduledAt
 	}
 	value, err := json.Marshal(broadcast.Event{
 		EventID:     rw.eventID,
@@ -198,7 +211,7 @@ func message(rw row) (kafka.Message, error) {
 		Broadcast:   b,
 	})
 	if err != nil {
-		return kafka.Message{}, fmt.Errorf("encode event %s: %w", rw.eventID, err)
+		return kafka.Message{}, time.Time{}, fmt.Errorf("encode event %s: %w", rw.eventID, err)
 	}
 	return kafka.Message{
 		Key:   []byte(rw.broadcastID.String()),
@@ -207,7 +220,7 @@ func message(rw row) (kafka.Message, error) {
 			{Key: "event_id", Value: []byte(rw.eventID.String())},
 			{Key: "event_type", Value: []byte(rw.eventType)},
 		},
-	}, nil
+	}, scheduledAt, nil
 }
 
 // isPermanent reports whether Kafka refused a message in a way no retry can

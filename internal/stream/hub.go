@@ -7,6 +7,7 @@ import (
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/metrics"
 )
 
 // Event is a consumed lifecycle event with its position on the topic.
@@ -98,6 +99,7 @@ func (h *Hub) register(c *conn) Position {
 	}
 	conns[c] = struct{}{}
 	h.count++
+	metrics.SSEConnections.Inc()
 	return h.pos.Clone()
 }
 
@@ -108,6 +110,7 @@ func (h *Hub) unregister(c *conn) {
 		if _, ok := conns[c]; ok {
 			delete(conns, c)
 			h.count--
+			metrics.SSEConnections.Dec()
 		}
 		if len(conns) == 0 {
 			delete(h.byUser, c.user.ID)
@@ -160,6 +163,9 @@ func (c *conn) offer(ev Event) {
 
 func (c *conn) end(why endReason) {
 	c.once.Do(func() {
+		if why == endSlow {
+			metrics.SSESlowClientsDropped.Inc()
+		}
 		c.why = why
 		close(c.done)
 	})

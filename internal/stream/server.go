@@ -15,6 +15,7 @@ import (
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/presence"
 )
 
@@ -311,7 +312,11 @@ func (o *writer) event(id, name string, data any, retryMillis int) error {
 	frame = append(frame, "data: "...)
 	frame = append(frame, raw...)
 	frame = append(frame, "\n\n"...)
-	return o.write(frame)
+	if err := o.write(frame); err != nil {
+		return err
+	}
+	metrics.SSEEventsSent.WithLabelValues(name).Inc()
+	return nil
 }
 
 func (o *writer) comment(text string) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/kafkatopic"
+	"github.com/crier/crier/internal/metrics"
 )
 
 // TailConfig configures a Tail.
@@ -38,6 +40,8 @@ type Tail struct {
 	log  *slog.Logger
 	// seen drops events delivered twice (the relay is at least once).
 	seen *recentIDs
+	// lag is each partition's distance from its end, as last read.
+	lag sync.Map // partition → int64
 }
 
 // NewTail returns a Tail feeding hub.
@@ -119,6 +123,9 @@ func (t *Tail) Run(ctx context.Context) error {
 			t.cfg.OnEvent(ev.Value)
 		}
 		t.hub.Dispatch(events)
+		var lag int64
+		t.lag.Range(func(_, v any) bool { lag += v.(int64); return true })
+		metrics.ConsumerLag.WithLabelValues("stream-tail").Set(float64(lag))
 	}
 }
 
@@ -132,6 +139,7 @@ func (t *Tail) read(ctx context.Context, r *kafka.Reader, out chan<- kafka.Messa
 			}
 			return
 		}
+		t.lag.Store(m.Partition, max(0, m.HighWaterMark-m.Offset-1))
 		select {
 		case out <- m:
 		case <-ctx.Done():

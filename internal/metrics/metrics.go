@@ -1,0 +1,88 @@
+// Package metrics defines Crier's Prometheus metrics and the registry a
+// process serves at /metrics. The metrics are package-level collectors, as
+// is usual with client_golang; a process registers them once in its
+// registry, and tests read them with testutil.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Publication.
+var (
+	// PublicationLateness is the time a BROADCAST_PUBLISHED event reached
+	// Kafka minus the broadcast's scheduled_at: how late users could see it.
+	PublicationLateness = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "crier_publication_lateness_seconds",
+		Help:    "Time a BROADCAST_PUBLISHED event reached Kafka minus the broadcast's scheduled_at.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+	})
+	// RelayEvents counts events the relay wrote to Kafka.
+	RelayEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_relay_events_total",
+		Help: "Lifecycle events the outbox relay wrote to Kafka, by event type.",
+	}, []string{"event_type"})
+	// RelayErrors counts events Kafka did not take: transient ones stay
+	// pending and are retried, permanent ones fail their broadcast.
+	RelayErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_relay_errors_total",
+		Help: "Events Kafka did not take, by kind: transient (retried) or permanent (broadcast FAILED).",
+	}, []string{"kind"})
+)
+
+// Delivery.
+var (
+	// ConsumerLag is how many messages a consumer is behind the end of the
+	// topic, summed over partitions.
+	ConsumerLag = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "crier_consumer_lag",
+		Help: "Messages behind the end of the broadcast topic, by consumer (crier-audience, stream-tail).",
+	}, []string{"group"})
+	// SSEConnections is the number of open event streams on this node.
+	SSEConnections = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "crier_sse_connections",
+		Help: "Open event streams on this node.",
+	})
+	// SSEEventsSent counts events written to streams, by event name.
+	SSEEventsSent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_sse_events_sent_total",
+		Help: "Events written to event streams, by event (broadcast, retract, read, shutdown).",
+	}, []string{"event"})
+	// SSESlowClientsDropped counts streams ended because their client fell
+	// too far behind.
+	SSESlowClientsDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crier_sse_slow_clients_dropped_total",
+		Help: "Event streams ended because the client stopped reading (it resumes on reconnect).",
+	})
+)
+
+// HTTP.
+var (
+	// HTTPRequests counts answered requests by route template, method and
+	// status code.
+	HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_http_requests_total",
+		Help: "HTTP requests answered, by route template, method and status code.",
+	}, []string{"route", "method", "status"})
+	// HTTPDuration is the time to answer, by route template and method.
+	// Event streams are left out: they last as long as the client stays.
+	HTTPDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "crier_http_request_duration_seconds",
+		Help:    "Time to answer HTTP requests (event streams excluded), by route template and method.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method"})
+)
+
+// NewRegistry returns a registry with Crier's metrics and the Go runtime's
+// and process's own.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		PublicationLateness, RelayEvents, RelayErrors,
+		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
+		HTTPRequests, HTTPDuration,
+	)
+	return r
+}
