@@ -20,6 +20,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/workflows"
 )
 
@@ -95,6 +96,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	e.IPExtractor = ext
 	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security)}
 	e.Use(middleware.RequestID())
+	e.Use(tracing.HTTP)
 	e.Use(metrics.HTTP)
 	e.Use(middleware.Recover())
 	e.Use(requestLogger(cfg.Logger))

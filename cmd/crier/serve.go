@@ -15,6 +15,8 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.temporal.io/sdk/client"
+	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/crier/crier/internal/outbox"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/migrations"
 	"github.com/crier/crier/worker"
 	"github.com/crier/crier/workflows"
@@ -71,6 +74,17 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		cfg.KafkaBrokers = cluster.ListenAddrs()
 	}
 
+	stopTracing, err := tracing.Setup(ctx, "crier-"+cmd)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			logger.Warn("Could not flush traces", "error", err)
+		}
+	}()
 	registry := metrics.NewRegistry()
 	if runRelay {
 		registry.MustRegister(metrics.NewDatabase(pool, logger)) // broadcasts by status, outbox backlog
@@ -215,6 +229,15 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		MetricsHandler: metrics,
+	}
+	if tracing.Enabled() {
+		// Workflow starts, updates, workflows and activities join the
+		// caller's trace, so one trace runs from the API call onwards.
+		tracer, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("Temporal tracing: %w", err)
+		}
+		opts.Interceptors = []interceptor.ClientInterceptor{tracer}
 	}
 	deadline := time.Now().Add(time.Minute)
 	for attempt := 1; ; attempt++ {

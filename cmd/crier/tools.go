@@ -13,6 +13,7 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/migrations"
 )
 
@@ -119,7 +120,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		w = os.Stderr
 	}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.LogHandler(slog.NewTextHandler(w, opts)))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/tracing"
 )
 
 // ErrNotFound means the broadcast is not active or not targeted at the user:
@@ -189,8 +190,8 @@ WITH d AS (
 		WHERE deliveries.read_at IS NULL
 	RETURNING broadcast_id
 ), o AS (
-	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, user_id)
-	SELECT 'BROADCAST_READ', b.id, now(), row_to_json(b), $2
+	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, user_id, trace_context)
+	SELECT 'BROADCAST_READ', b.id, now(), row_to_json(b), $2, NULLIF($3::text, '')
 	FROM (SELECT ` + store.Columns + ` FROM broadcasts WHERE id IN (SELECT broadcast_id FROM d)) b
 	RETURNING 1
 )
@@ -236,7 +237,7 @@ func (in *Inbox) MarkAllRead(ctx context.Context, u User) (int, error) {
 
 func (in *Inbox) markRead(ctx context.Context, userID string, ids []uuid.UUID) (int, error) {
 	var marked, notified int64
-	if err := in.pool.QueryRow(ctx, markReadSQL, ids, userID).Scan(&marked, &notified); err != nil {
+	if err := in.pool.QueryRow(ctx, markReadSQL, ids, userID, tracing.TraceParent(ctx)).Scan(&marked, &notified); err != nil {
 		return 0, fmt.Errorf("mark read: %w", err)
 	}
 	return int(marked), nil

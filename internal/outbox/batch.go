@@ -10,10 +10,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/tracing"
 )
 
 // claimSQL claims the oldest pending rows that head their broadcast's queue.
@@ -21,7 +24,7 @@ import (
 // whose older row is still pending (even if another relay holds it), which
 // keeps each broadcast's events in order on its partition.
 const claimSQL = `
-SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text, COALESCE(user_id, '')
+SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text, COALESCE(user_id, ''), COALESCE(trace_context, '')
 FROM outbox o
 WHERE published_at IS NULL AND failed_at IS NULL
   AND NOT EXISTS (
@@ -39,9 +42,11 @@ type row struct {
 	broadcastID uuid.UUID
 	occurredAt  time.Time
 	snapshot    string
-	userID      string    // the reader, for BROADCAST_READ
-	scheduledAt time.Time // of the broadcast, for the lateness of publications
-	reason      string    // why it failed for good, once it has
+	userID      string // the reader, for BROADCAST_READ
+	// traceContext is the traceparent of the change that wrote the event.
+	traceContext string
+	scheduledAt  time.Time // of the broadcast, for the lateness of publications
+	reason       string    // why it failed for good, once it has
 }
 
 // RelayOnce claims one batch, writes it to Kafka and marks what was written
@@ -60,7 +65,7 @@ func (r *Relay) RelayOnce(ctx context.Context) (int, error) {
 		}
 		batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 			var rw row
-			err := cr.Scan(&rw.id, &rw.eventID, &rw.eventType, &rw.broadcastID, &rw.occurredAt, &rw.snapshot, &rw.userID)
+			err := cr.Scan(&rw.id, &rw.eventID, &rw.eventType, &rw.broadcastID, &rw.occurredAt, &rw.snapshot, &rw.userID, &rw.traceContext)
 			return rw, err
 		})
 		if err != nil {
@@ -110,9 +115,23 @@ func (r *Relay) write(ctx context.Context, batch []row) (writeOutcome, []row) {
 	var permanent []row
 	msgs := make([]kafka.Message, 0, len(batch))
 	sent := make([]row, 0, len(batch))
+	spans := make([]trace.Span, 0, len(batch))
+	defer func() {
+		for _, s := range spans {
+			s.End()
+		}
+	}()
 	for _, rw := range batch {
 		msg, scheduledAt, err := message(rw)
 		rw.scheduledAt = scheduledAt
+		// Continue the trace of the change that wrote the event; consumers
+		// continue it from the message's headers.
+		spanCtx, span := tracing.Tracer.Start(tracing.FromTraceParent(ctx, rw.traceContext), "kafka.produce "+string(rw.eventType),
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+				attribute.String("messaging.destination.name", r.cfg.Topic),
+				attribute.String("crier.broadcast_id", rw.broadcastID.String()), attribute.String("crier.event_id", rw.eventID.String())))
+		spans = append(spans, span)
+		msg.Headers = tracing.InjectKafka(spanCtx, msg.Headers)
 		if err != nil {
 			rw.reason = err.Error()
 			out.failed[rw.id] = rw.reason

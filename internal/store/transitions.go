@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/tracing"
 )
 
 // OutboxChannel is the PostgreSQL notification channel that wakes the outbox
@@ -41,6 +42,9 @@ type transition struct {
 	eventIf string
 	// supersede marks the broadcast's pending deliveries SUPERSEDED.
 	supersede bool
+	// traceArg is the parameter number of the W3C traceparent stored with
+	// the event (the last argument of a transition that records one).
+	traceArg int
 }
 
 func statusIn(statuses ...broadcast.Status) string {
@@ -60,7 +64,7 @@ func (t transition) sql() string {
 		if t.eventIf != "" {
 			cond = " WHERE " + t.eventIf
 		}
-		fmt.Fprintf(&b, ", o AS (\n\tINSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot)\n\tSELECT '%s', b.id, now(), row_to_json(b) FROM b%s\n\tRETURNING 1\n)", t.event, cond)
+		fmt.Fprintf(&b, ", o AS (\n\tINSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)\n\tSELECT '%s', b.id, now(), row_to_json(b), NULLIF($%d::text, '') FROM b%s\n\tRETURNING 1\n)", t.event, t.traceArg, cond)
 		notify = ", (SELECT count(pg_notify('" + OutboxChannel + "', '')) FROM o)"
 	}
 	if t.supersede {
@@ -72,10 +76,11 @@ func (t transition) sql() string {
 
 var (
 	publishSQL = transition{
-		name:  "publish",
-		set:   "status = 'SENT', published_at = now()",
-		guard: statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
-		event: broadcast.EventPublished,
+		name:     "publish",
+		set:      "status = 'SENT', published_at = now()",
+		guard:    statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
+		event:    broadcast.EventPublished,
+		traceArg: 2,
 	}.sql()
 	cancelSQL = transition{
 		name:  "cancel",
@@ -85,6 +90,7 @@ var (
 		event:     broadcast.EventCancelled,
 		eventIf:   "b.published_at IS NOT NULL",
 		supersede: true,
+		traceArg:  2,
 	}.sql()
 	expireSQL = transition{
 		name:      "expire",
@@ -92,6 +98,7 @@ var (
 		guard:     statusIn(broadcast.StatusInProgress, broadcast.StatusSent),
 		event:     broadcast.EventExpired,
 		supersede: true,
+		traceArg:  2,
 	}.sql()
 	// A new scheduled_at ($2) is allowed only before publication; a new
 	// expires_at ($3) alone until expiry.
@@ -101,7 +108,8 @@ var (
 		guard: "CASE WHEN $2::timestamptz IS NULL THEN " +
 			statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent) +
 			" ELSE status = 'SCHEDULED' END",
-		event: broadcast.EventRescheduled,
+		event:    broadcast.EventRescheduled,
+		traceArg: 4,
 	}.sql()
 	failSQL = transition{
 		name:  "fail",
@@ -123,27 +131,27 @@ var (
 
 // Publish moves a scheduled broadcast to SENT and records BROADCAST_PUBLISHED.
 func (s *Store) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "publish", publishSQL, id)
+	return s.apply(ctx, "publish", publishSQL, id, tracing.TraceParent(ctx))
 }
 
 // Cancel moves a broadcast that has not ended to CANCELLED, supersedes its
 // pending deliveries and, when it had been published, records
 // BROADCAST_CANCELLED so clients retract it.
 func (s *Store) Cancel(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "cancel", cancelSQL, id)
+	return s.apply(ctx, "cancel", cancelSQL, id, tracing.TraceParent(ctx))
 }
 
 // Expire moves a published broadcast to EXPIRED, supersedes its pending
 // deliveries and records BROADCAST_EXPIRED.
 func (s *Store) Expire(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "expire", expireSQL, id)
+	return s.apply(ctx, "expire", expireSQL, id, tracing.TraceParent(ctx))
 }
 
 // Reschedule sets new times (nil keeps the current one) and records
 // BROADCAST_RESCHEDULED. A new scheduled_at applies only to a SCHEDULED
 // broadcast; a new expires_at alone also to a published one.
 func (s *Store) Reschedule(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
-	return s.apply(ctx, "reschedule", rescheduleSQL, id, scheduledAt, expiresAt)
+	return s.apply(ctx, "reschedule", rescheduleSQL, id, scheduledAt, expiresAt, tracing.TraceParent(ctx))
 }
 
 // RescheduleDraft sets new times on a draft (nil keeps the current one).

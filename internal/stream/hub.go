@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
@@ -15,6 +16,9 @@ type Event struct {
 	Partition int
 	Offset    int64
 	Value     broadcast.Event
+	// Trace is the span that produced the message, when it carried one:
+	// stream writes continue that trace.
+	Trace trace.SpanContext
 }
 
 // Hub is a node's registry of live connections. Dispatch advances the node's

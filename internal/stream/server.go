@@ -12,11 +12,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/presence"
+	"github.com/crier/crier/internal/tracing"
 )
 
 // ErrTooManyConnections means the user already holds the most streams allowed.
@@ -246,6 +249,12 @@ func (st *session) send(ev Event) error {
 		return nil
 	}
 	st.pos.advance(ev.Partition, ev.Offset)
+	if ev.Trace.IsValid() {
+		_, span := tracing.Tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), ev.Trace), "sse.write "+name,
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String("crier.broadcast_id", v.BroadcastID.String()), attribute.String("crier.user_id", st.user.ID)))
+		defer span.End()
+	}
 	if err := st.out.event(st.pos.String(), name, data, 0); err != nil {
 		return err
 	}

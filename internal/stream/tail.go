@@ -15,6 +15,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/kafkatopic"
 	"github.com/crier/crier/internal/metrics"
+	"github.com/crier/crier/internal/tracing"
 )
 
 // TailConfig configures a Tail.
@@ -184,7 +185,7 @@ func (t *Tail) decode(batch []kafka.Message) []Event {
 			t.hub.skip(m.Partition, m.Offset) // a duplicate: its position counts, its event does not
 			continue
 		}
-		events = append(events, Event{Partition: m.Partition, Offset: m.Offset, Value: ev})
+		events = append(events, Event{Partition: m.Partition, Offset: m.Offset, Value: ev, Trace: tracing.FromKafka(m.Headers)})
 	}
 	return events
 }
