@@ -183,7 +183,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	if !runAPI && cfg.MetricsAddr != "" {
 		g.Go(func() error { return serveMetrics(ctx, cfg.MetricsAddr, metricsHandler(registry), logger) })
 	}
-	err = g.Wait()
+	err = waitWithin(ctx, g, cfg.ShutdownTimeout, logger)
 	logger.Info("Stopped")
 	return err
 }
@@ -290,4 +290,25 @@ func startEmbeddedKafka(logger *slog.Logger) (*kfake.Cluster, error) {
 	logger.Warn("Using an embedded in-memory Kafka-protocol broker (development only; events are lost on exit)",
 		"brokers", cluster.ListenAddrs())
 	return cluster, nil
+}
+
+// waitWithin waits for the components to finish. Once ctx ends (SIGTERM or
+// Ctrl-C) they have the shutdown timeout to stop cleanly; a component still
+// running then is abandoned, so a stop never hangs.
+func waitWithin(ctx context.Context, g *errgroup.Group, timeout time.Duration, logger *slog.Logger) error {
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("Stopping", "deadline", timeout)
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		logger.Error("Components did not stop within the shutdown timeout; exiting anyway", "timeout", timeout)
+		return fmt.Errorf("shutdown took longer than %s (CRIER_SHUTDOWN_TIMEOUT)", timeout)
+	}
 }
