@@ -207,6 +207,10 @@ func (w *broadcastWorkflow) cancelAfterWorkflowCancel(ctx workflow.Context) {
 func (w *broadcastWorkflow) execute(ctx workflow.Context, activity, input any) (activities.Outcome, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
+		// Without it the SDK stops retrying after StartToCloseTimeout: an
+		// outage of PostgreSQL longer than that would fail the broadcast.
+		// A year is "until it passes" for any outage anyone lives through.
+		ScheduleToCloseTimeout: 365 * 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    200 * time.Millisecond,
 			BackoffCoefficient: 2,

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -28,13 +29,19 @@ type memStore struct {
 	now     func() time.Time
 	b       broadcast.Broadcast
 	missing bool
-	events  []broadcast.EventType
-	at      map[string]time.Time // when each applied transition ran, in workflow time
+	// downUntil makes every change fail as PostgreSQL being unreachable
+	// would, until this workflow time.
+	downUntil time.Time
+	events    []broadcast.EventType
+	at        map[string]time.Time // when each applied transition ran, in workflow time
 }
 
 func (m *memStore) apply(name string, from []broadcast.Status, change func(b *broadcast.Broadcast), event broadcast.EventType) (store.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.now().Before(m.downUntil) {
+		return store.Result{}, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
 	if m.missing {
 		return store.Result{}, store.ErrNotFound
 	}
@@ -331,4 +338,18 @@ func TestMissingBroadcastEndsTheWorkflow(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, tb.env.GetWorkflowError(), &appErr)
 	require.Equal(t, activities.ErrTypeNotFound, appErr.Type())
+}
+
+// PostgreSQL being down only delays a broadcast: the publish is retried
+// until it goes through, however long the outage, and nothing fails.
+func TestALongOutageOnlyDelaysPublication(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.store.downUntil = tb.input.ScheduledAt.Add(10 * time.Minute)
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	require.False(t, tb.store.at["publish"].Before(tb.store.downUntil), "published once the database was back")
+	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
 }
