@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/crier
 
-.PHONY: help dev test fuzz build vet fmt tools clean
+.PHONY: help dev test check-alerts fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ vet: ## go vet and gofmt check
 
 fmt: ## format the Go code
 	gofmt -w $$(git ls-files '*.go')
+
+check-alerts: ## check deploy/: alert rules (promtool unit tests), scrape config, dashboard queries (builds promtool on first use)
+	@scripts/check-alerts.sh
 
 tools: ## build the Temporal CLI and fetch the Kafka jars (make dev and make test do this when needed)
 	@scripts/temporal.sh build

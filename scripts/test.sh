@@ -33,6 +33,9 @@ go vet ./...
 unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
 
+log "deploy/: alert rule tests and dashboard queries (scripts/check-alerts.sh)"
+scripts/check-alerts.sh
+
 log "go test ./... (verbose log: .test/go-test.log)"
 set +e
 go test -count=1 -v -timeout 20m "$@" ./... >"$STATE/go-test.log" 2>&1

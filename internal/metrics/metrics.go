@@ -84,5 +84,8 @@ func NewRegistry() *prometheus.Registry {
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
 		HTTPRequests, HTTPDuration,
 	)
+	// Both kinds exist from the start, so dashboards show 0, not nothing.
+	RelayErrors.WithLabelValues("transient")
+	RelayErrors.WithLabelValues("permanent")
 	return r
 }
