@@ -2,17 +2,16 @@ package inbox
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/cursor"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/tracing"
 )
@@ -22,7 +21,7 @@ import (
 var ErrNotFound = errors.New("no such broadcast in your inbox")
 
 // ErrBadCursor means a paging cursor was not one this inbox produced.
-var ErrBadCursor = errors.New("cursor is not valid: pass the next_cursor of a previous page unchanged")
+var ErrBadCursor = cursor.ErrBad
 
 // User is the reader: their id and roles, from their token.
 type User struct {
@@ -76,7 +75,7 @@ func (in *Inbox) List(ctx context.Context, u User, p ListParams) ([]Item, string
 		return nil, "", err
 	}
 	if p.Cursor != "" {
-		at, id, err := decodeCursor(p.Cursor)
+		at, id, err := cursor.Decode(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -96,7 +95,7 @@ func (in *Inbox) List(ctx context.Context, u User, p ListParams) ([]Item, string
 	if len(items) > p.Limit {
 		items = items[:p.Limit]
 		last := items[len(items)-1]
-		next = encodeCursor(*last.PublishedAt, last.ID)
+		next = cursor.Encode(*last.PublishedAt, last.ID)
 	}
 	return items, next, nil
 }
@@ -267,22 +266,4 @@ func newer(a, b Item) bool {
 // order.
 func after(it Item, at time.Time, id uuid.UUID) bool {
 	return newer(Item{PublishedAt: &at, ID: id}, it)
-}
-
-func encodeCursor(at time.Time, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
-}
-
-func decodeCursor(cursor string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	atText, idText, ok := strings.Cut(string(raw), "|")
-	at, err1 := time.Parse(time.RFC3339Nano, atText)
-	id, err2 := uuid.Parse(idText)
-	if !ok || err1 != nil || err2 != nil {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	return at, id, nil
 }

@@ -3,16 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/cursor"
 )
 
 // Insert stores b (whose ID is chosen by the caller) and runs beforeCommit
@@ -75,7 +73,7 @@ type ListParams struct {
 }
 
 // ErrBadCursor means a paging cursor was not one this store produced.
-var ErrBadCursor = errors.New("cursor is not valid: pass the next_cursor of a previous page unchanged")
+var ErrBadCursor = cursor.ErrBad
 
 // List returns a page of broadcasts and the cursor of the next page, empty
 // when this page is the last.
@@ -95,7 +93,7 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 		where = append(where, fmt.Sprintf("sender_id = $%d", len(args)))
 	}
 	if p.Cursor != "" {
-		at, id, err := decodeCursor(p.Cursor)
+		at, id, err := cursor.Decode(p.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -115,31 +113,7 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 	if len(page) > p.Limit {
 		page = page[:p.Limit]
 		last := page[len(page)-1]
-		next = encodeCursor(last.CreatedAt, last.ID)
+		next = cursor.Encode(last.CreatedAt, last.ID)
 	}
 	return page, next, nil
-}
-
-func encodeCursor(at time.Time, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(time.RFC3339Nano) + "|" + id.String()))
-}
-
-func decodeCursor(cursor string) (time.Time, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	atText, idText, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	at, err := time.Parse(time.RFC3339Nano, atText)
-	if err != nil {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	id, err := uuid.Parse(idText)
-	if err != nil {
-		return time.Time{}, uuid.Nil, ErrBadCursor
-	}
-	return at, id, nil
 }
