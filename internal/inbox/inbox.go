@@ -116,12 +116,6 @@ func (in *Inbox) Unread(ctx context.Context, u User) ([]Item, error) {
 	return unread, nil
 }
 
-// Visible reports whether the broadcast is active and targeted at the user.
-func (in *Inbox) Visible(ctx context.Context, u User, id uuid.UUID) (bool, error) {
-	b, ok, err := in.cache.Get(ctx, id)
-	return ok && b.Target.Targets(u.ID, u.Roles), err
-}
-
 // items is the user's whole inbox, newest first, with read state.
 func (in *Inbox) items(ctx context.Context, u User) ([]Item, error) {
 	active, err := in.cache.Active(ctx)

@@ -31,7 +31,6 @@ type Hub struct {
 	pos    Position
 	ready  chan struct{}
 	byUser map[string]map[*conn]struct{}
-	count  int
 	// QueueSize is each connection's buffer of undelivered events; a client
 	// that falls this far behind is disconnected (it resumes from where it
 	// was on reconnect). Default 256.
@@ -53,20 +52,6 @@ func (h *Hub) start(pos Position) {
 
 // Ready is closed once the hub knows its position.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
-
-// Partitions is the topic's partition count, known once Ready.
-func (h *Hub) Partitions() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.pos)
-}
-
-// Connections is the number of live connections on this node.
-func (h *Hub) Connections() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.count
-}
 
 // Dispatch records events as delivered up to their positions and offers each
 // to the connections it concerns.
@@ -102,7 +87,6 @@ func (h *Hub) register(c *conn) Position {
 		h.byUser[c.user.ID] = conns
 	}
 	conns[c] = struct{}{}
-	h.count++
 	metrics.SSEConnections.Inc()
 	return h.pos.Clone()
 }
@@ -113,7 +97,6 @@ func (h *Hub) unregister(c *conn) {
 	if conns := h.byUser[c.user.ID]; conns != nil {
 		if _, ok := conns[c]; ok {
 			delete(conns, c)
-			h.count--
 			metrics.SSEConnections.Dec()
 		}
 		if len(conns) == 0 {
