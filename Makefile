@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/crier
 
-.PHONY: help dev test check-alerts fuzz build vet fmt tools clean
+.PHONY: help dev test bench check-alerts fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctr
 
 test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run
 	@scripts/test.sh
+
+bench: ## publication lateness of Crier vs a 60 s poller and a naive workflow; writes BENCHMARKS.md (BENCH_RUNS, BENCH_LARGE=1)
+	@scripts/bench.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services needed
 	@scripts/fuzz.sh

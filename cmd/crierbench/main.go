@@ -1,0 +1,245 @@
+// Command crierbench runs Crier's benchmarks against running PostgreSQL,
+// Kafka and Temporal (DATABASE_URL, KAFKA_BROKERS, TEMPORAL_ADDRESS) and
+// writes BENCHMARKS.md. `make bench` (scripts/bench.sh) starts the services,
+// builds crier and this program, and runs it; see internal/bench for what is
+// measured.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/crier/crier/internal/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "crierbench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags; each defaults from the environment.
+type options struct {
+	crier, out, stateDir, command, temporalCLI, kafkaPOM string
+	only                                                 string
+	runs                                                 int
+	sizes                                                []int
+	budget, pollInterval                                 time.Duration
+	seed                                                 int64
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("crierbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizes := fs.String("sizes", envOr("BENCH_SIZES", "1,1000"), "burst sizes N, comma-separated (env BENCH_SIZES)")
+	large := fs.Bool("large", os.Getenv("BENCH_LARGE") == "1", "add N = 10,000 (env BENCH_LARGE=1)")
+	fs.StringVar(&o.crier, "crier", "bin/crier", "the crier binary to run as `crier all`")
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
+	fs.StringVar(&o.stateDir, "state", ".bench", "folder for crier's log")
+	fs.StringVar(&o.command, "command", "go run ./cmd/crierbench", "the command to show in the report")
+	fs.StringVar(&o.temporalCLI, "temporal-cli", ".tools/bin/temporal", "the Temporal CLI, for its version")
+	fs.StringVar(&o.kafkaPOM, "kafka-pom", "tools/kafka/pom.xml", "the pom pinning Kafka's version")
+	fs.StringVar(&o.only, "only", "", "run only this system: crier, naive or poller (for diagnosis; the report then lacks ratios)")
+	fs.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 3), "repetitions of each scenario (env BENCH_RUNS)")
+	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
+	fs.DurationVar(&o.pollInterval, "poll-interval", time.Minute, "the poller baseline's period")
+	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano()%1e6, "seed of the poller's random phases")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("-sizes: %q is not a positive whole number", s)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	if *large && o.sizes[len(o.sizes)-1] != 10000 {
+		o.sizes = append(o.sizes, 10000)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	dbURL, brokers, temporalAddr := os.Getenv("DATABASE_URL"), os.Getenv("KAFKA_BROKERS"), os.Getenv("TEMPORAL_ADDRESS")
+	if dbURL == "" || brokers == "" || temporalAddr == "" || brokers == "embedded" {
+		return errors.New("DATABASE_URL, KAFKA_BROKERS (a real broker) and TEMPORAL_ADDRESS must name running services; `make bench` starts them")
+	}
+	// The products' own logs matter only when something goes wrong.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	say := func(format string, args ...any) { fmt.Fprintf(stderr, "==> bench: "+format+"\n", args...) }
+
+	env, err := setUp(ctx, o, dbURL, strings.Split(brokers, ","), temporalAddr, logger, say)
+	if err != nil {
+		return err
+	}
+	defer env.close(say)
+
+	if o.only != "" {
+		keep := map[string]int{"crier": 0, "naive": 1, "poller": 2}
+		i, ok := keep[o.only]
+		if !ok {
+			return fmt.Errorf("-only: %q is not crier, naive or poller", o.only)
+		}
+		env.systems[0], env.systems[i] = env.systems[i], env.systems[0]
+		defer func(all []bench.System) { env.systems = all }(env.systems)
+		env.systems = env.systems[:1]
+	}
+	say("running sizes %v, %d run(s) each, budget %s", o.sizes, o.runs, o.budget)
+	runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, Budget: o.budget, Brokers: env.brokers, Progress: stderr},
+		env.systems...)
+	outcome := runner.Run(ctx)
+	if ctx.Err() != nil {
+		return errors.New("interrupted; BENCHMARKS.md left as it was")
+	}
+	for _, s := range outcome.Skipped {
+		say("skipped: %s", s)
+	}
+	report := bench.Report{
+		Outcome: outcome, Command: o.command, PollInterval: o.pollInterval, Seed: o.seed,
+		Machine: bench.DescribeMachine(ctx, bench.MachineConfig{TemporalCLI: o.temporalCLI, KafkaPOM: o.kafkaPOM, DatabaseURL: dbURL, RepoDir: "."}),
+	}
+	f, err := os.Create(o.out)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteMarkdown(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	say("wrote %s (%d runs, %d skipped) in %s", o.out, len(outcome.Results), len(outcome.Skipped), outcome.Stopped.Sub(outcome.Started).Round(time.Second))
+	return nil
+}
+
+// benchEnv is the three systems and what they run on.
+type benchEnv struct {
+	brokers  []string
+	temporal client.Client
+	systems  []bench.System
+	crierLog *os.File
+}
+
+func setUp(ctx context.Context, o options, dbURL string, brokers []string, temporalAddr string, logger *slog.Logger,
+	say func(string, ...any)) (*benchEnv, error) {
+	id := time.Now().UTC().Format("20060102_150405")
+	names := map[string]string{}
+	for _, sys := range []string{"crier", "naive", "poller"} {
+		names[sys] = "bench_" + sys + "_" + id
+	}
+	env := &benchEnv{brokers: brokers}
+	ok := false
+	defer func() {
+		if !ok {
+			env.close(say)
+		}
+	}()
+	urls := map[string]string{}
+	for sys, name := range names {
+		u, err := bench.CreateDatabase(ctx, dbURL, name, logger)
+		if err != nil {
+			return nil, err
+		}
+		urls[sys] = u
+		if err := bench.CreateTopic(ctx, brokers, strings.ReplaceAll(name, "_", "-")); err != nil {
+			return nil, err
+		}
+	}
+	say("databases and topics bench_{crier,naive,poller}_%s ready", id)
+	topic := func(sys string) string { return strings.ReplaceAll(names[sys], "_", "-") }
+
+	var err error
+	env.temporal, err = client.DialContext(ctx, client.Options{HostPort: temporalAddr,
+		Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))})
+	if err != nil {
+		return nil, fmt.Errorf("reach Temporal at %s: %w", temporalAddr, err)
+	}
+	if err := os.MkdirAll(o.stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(o.stateDir, "crier.log")
+	if env.crierLog, err = os.Create(logPath); err != nil {
+		return nil, err
+	}
+	say("starting crier all (%s; log %s)", o.crier, logPath)
+	crier, err := bench.StartCrier(ctx, bench.CrierConfig{Binary: o.crier, DatabaseURL: urls["crier"], Brokers: brokers,
+		TemporalAddress: temporalAddr, Temporal: env.temporal, Topic: topic("crier"), TaskQueue: topic("crier"), Log: env.crierLog})
+	if err != nil {
+		return nil, err
+	}
+	env.systems = append(env.systems, crier)
+	naive, err := bench.StartNaive(ctx, bench.NaiveConfig{DatabaseURL: urls["naive"], Brokers: brokers, Temporal: env.temporal,
+		Topic: topic("naive"), TaskQueue: topic("naive"), Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	env.systems = append(env.systems, naive)
+	rng := rand.New(rand.NewPCG(uint64(o.seed), 0))
+	poller, err := bench.StartPoller(ctx, bench.PollerConfig{DatabaseURL: urls["poller"], Brokers: brokers, Topic: topic("poller"),
+		Interval: o.pollInterval, Logger: logger,
+		Phase: func() time.Duration { return time.Duration(rng.Int64N(int64(o.pollInterval))) }})
+	if err != nil {
+		return nil, err
+	}
+	env.systems = append(env.systems, poller)
+	ok = true
+	return env, nil
+}
+
+func (e *benchEnv) close(say func(string, ...any)) {
+	for i := len(e.systems) - 1; i >= 0; i-- {
+		if err := e.systems[i].Close(); err != nil {
+			say("stopping %s: %v", e.systems[i].Name(), err)
+		}
+	}
+	e.systems = nil
+	if e.temporal != nil {
+		e.temporal.Close()
+		e.temporal = nil
+	}
+	if e.crierLog != nil {
+		e.crierLog.Close()
+		e.crierLog = nil
+	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func envInt(name string, fallback int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return fallback
+}

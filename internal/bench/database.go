@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crier/crier/migrations"
+)
+
+// CreateDatabase creates database name on the server of serverURL (any
+// database URL on that server), applies Crier's migrations to it and returns
+// its URL. Each system gets its own database, so the outbox relays of two
+// systems never see each other's events.
+func CreateDatabase(ctx context.Context, serverURL, name string, logger *slog.Logger) (string, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil &&
+		!strings.Contains(err.Error(), "already exists") {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	dbURL, err := WithDatabase(serverURL, name)
+	if err != nil {
+		return "", err
+	}
+	if _, err := migrations.Up(dbURL, logger); err != nil {
+		return "", fmt.Errorf("migrate database %s: %w", name, err)
+	}
+	return dbURL, nil
+}
+
+// WithDatabase returns dbURL naming database name instead of its own.
+func WithDatabase(dbURL, name string) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// WithPoolSize returns dbURL asking pgxpool for up to n connections.
+func WithPoolSize(dbURL string, n int) (string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return "", fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", fmt.Sprint(n))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
