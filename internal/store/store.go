@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,11 +39,21 @@ func New(pool *pgxpool.Pool) *Store {
 // Pool is the connection pool the store uses.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Connect opens a pool on databaseURL and checks that it answers.
+// DefaultMaxConns is the pool size unless DATABASE_URL sets pool_max_conns.
+// pgx's own default (max(4, CPUs)) starves a worker whose hundreds of local
+// activities publish a burst of due broadcasts at once.
+const DefaultMaxConns = 20
+
+// Connect opens a pool on databaseURL and checks that it answers. The pool
+// holds DefaultMaxConns connections unless the URL's pool_max_conns says
+// otherwise.
 func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
