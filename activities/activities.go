@@ -70,9 +70,15 @@ type Outcome struct {
 	ExpiresAt   time.Time
 }
 
-// Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED.
+// Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED. A
+// broadcast still SCHEDULED afterwards was not published for a reason a
+// retry may fix, so that is an error, never an answer.
 func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, error) {
-	return outcome(a.Store.Publish(ctx, in.BroadcastID))
+	out, err := outcome(a.Store.Publish(ctx, in.BroadcastID))
+	if err == nil && !out.Applied && out.Status == broadcast.StatusScheduled {
+		return out, errors.New("broadcast is still SCHEDULED after its publication; retrying")
+	}
+	return out, err
 }
 
 // Cancel moves the broadcast to CANCELLED, with BROADCAST_CANCELLED when it

@@ -187,12 +187,15 @@ func (s *Store) ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, ex
 	return res, nil
 }
 
-// apply runs a transition. When the broadcast does not exist yet, it may be
-// that its creating transaction has started the workflow but not committed;
-// apply then waits for that transaction and tries once more.
+// apply runs a transition. When its statement changes nothing, the
+// broadcast's creating transaction may still be open (it starts the workflow
+// before it commits): the statement did not see the row, and a read right
+// after may see it committed. apply then waits for that transaction, if any,
+// and runs the statement once more, so "not applied" is always the answer
+// of a statement that saw the committed row.
 func (s *Store) apply(ctx context.Context, name, sql string, id uuid.UUID, args ...any) (Result, error) {
 	res, err := applyOnce(ctx, s.pool, sql, id, args...)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) || (err == nil && !res.Applied) {
 		if err = s.waitForCreator(ctx, id); err == nil {
 			res, err = applyOnce(ctx, s.pool, sql, id, args...)
 		}
