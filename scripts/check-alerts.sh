@@ -34,7 +34,6 @@ BIN_DIR=$ROOT/.tools/bin
 PROMTOOL=$BIN_DIR/promtool
 CHECKDASH=$BIN_DIR/checkdashboard
 BUILD_LOG=$ROOT/.tools/promtool-build.log
-HEARTBEAT_S=30
 
 usage() {
 	usage_from_header "${BASH_SOURCE[0]}"
@@ -53,53 +52,19 @@ needs_build() {
 
 cmd_build() {
 	[[ -f $MOD_DIR/go.mod ]] || die "$MOD_DIR/go.mod is missing: is this a complete checkout of Crier?"
-	needs_build || return 0
-	mkdir -p "$BIN_DIR"
+	build_once "promtool and checkdashboard" "into .tools/bin; the first build can take ~6 minutes on 2 cores (later builds reuse Go's build cache)" \
+		"$ROOT/.tools/promtool-build.lock" "$BUILD_LOG" needs_build - build_tools
+}
 
-	# One build at a time; later callers wait and then find it done.
-	exec 8>"$ROOT/.tools/promtool-build.lock"
-	local waited=0 t0=$SECONDS
-	while ! flock -n 8; do
-		if ((waited % HEARTBEAT_S == 0)); then
-			log "another build of promtool is running; waiting for it ($((SECONDS - t0))s so far)"
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
-	if ! needs_build; then
-		exec 8>&-
-		return 0
-	fi
-
-	command -v go >/dev/null 2>&1 ||
-		die "go not found: install Go (the version named in tools/promtool/go.mod, from https://go.dev/dl) to build promtool"
-	log "building promtool and checkdashboard into .tools/bin; the first build can take ~6 minutes on 2 cores (later builds reuse Go's build cache)"
-	t0=$SECONDS
+# build_tools builds both binaries into a temporary folder, then moves them.
+build_tools() {
 	local tmp=$BIN_DIR/.promtool-build.tmp
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
-	(cd "$MOD_DIR" && exec go build -o "$tmp/" \
-		github.com/prometheus/prometheus/cmd/promtool \
-		github.com/crier/crier/tools/promtool/checkdashboard) >"$BUILD_LOG" 2>&1 &
-	local pid=$! next=$((SECONDS + HEARTBEAT_S)) rc=0
-	while proc_running "$pid"; do
-		if ((SECONDS >= next)); then
-			log "still building promtool ($((SECONDS - t0))s elapsed; output in .tools/promtool-build.log)"
-			next=$((SECONDS + HEARTBEAT_S))
-		fi
-		sleep 1
-	done
-	wait "$pid" || rc=$?
-	if ((rc != 0)) || [[ ! -x $tmp/promtool || ! -x $tmp/checkdashboard ]]; then
-		rm -rf "$tmp"
-		log_tail "$BUILD_LOG" >&2
-		die "building promtool failed (exit $rc; full output: $BUILD_LOG). Needs the Go proxy (GOPROXY) or a warm module cache"
-	fi
-	mv -f "$tmp/promtool" "$PROMTOOL"
-	mv -f "$tmp/checkdashboard" "$CHECKDASH"
-	rmdir "$tmp"
-	log "built .tools/bin/promtool and .tools/bin/checkdashboard in $((SECONDS - t0))s"
-	exec 8>&-
+	rm -rf "$tmp" && mkdir -p "$tmp" &&
+		(cd "$MOD_DIR" && exec go build -o "$tmp/" \
+			github.com/prometheus/prometheus/cmd/promtool \
+			github.com/crier/crier/tools/promtool/checkdashboard) &&
+		[[ -x $tmp/promtool && -x $tmp/checkdashboard ]] &&
+		mv -f "$tmp/promtool" "$PROMTOOL" && mv -f "$tmp/checkdashboard" "$CHECKDASH" && rmdir "$tmp"
 }
 
 # step NAME CMD...: run one check, print its output indented, remember failures.

@@ -159,3 +159,54 @@ stop_pid() {
 	rm -f "$pidfile"
 	log "$name stopped"
 }
+
+# build_once WHAT NOTE LOCKFILE LOGFILE NEEDS_FN BUSY_FN BUILD_FN
+#   Builds a tool from a Go module at most once at a time across invocations.
+#   When NEEDS_FN says a build is needed, it takes LOCKFILE (waiting while
+#   another build holds it, or while BUSY_FN, unless "-", reports one started
+#   by hand), asks NEEDS_FN again (the other build may have done the work),
+#   then runs BUILD_FN (which builds into temporary files and moves them in
+#   place, returning non-zero on failure) with its output in LOGFILE. It says
+#   "building WHAT NOTE" when it starts and prints a progress line every
+#   BUILD_HEARTBEAT_S seconds while waiting or building, so nobody stares at
+#   silence; on failure it shows the log's tail and dies.
+BUILD_HEARTBEAT_S=30
+build_once() {
+	local what=$1 note=$2 lock=$3 log_file=$4 needs=$5 busy=$6 build=$7
+	"$needs" || return 0
+	mkdir -p "$(dirname "$lock")"
+	exec 9>"$lock"
+	local t0=$SECONDS next=$SECONDS
+	while ! flock -n 9 || { [[ $busy != - ]] && "$busy"; }; do
+		if ((SECONDS >= next)); then
+			log "another build of $what is running; waiting for it ($((SECONDS - t0))s so far)"
+			next=$((SECONDS + BUILD_HEARTBEAT_S))
+		fi
+		sleep 1
+	done
+	if ! "$needs"; then
+		exec 9>&-
+		return 0
+	fi
+	command -v go >/dev/null 2>&1 ||
+		die "go not found: install Go (the version named in the tool's go.mod under tools/, from https://go.dev/dl) to build $what"
+	log "building $what $note"
+	t0=$SECONDS
+	"$build" >"$log_file" 2>&1 &
+	local pid=$! rc=0
+	next=$((SECONDS + BUILD_HEARTBEAT_S))
+	while proc_running "$pid"; do
+		if ((SECONDS >= next)); then
+			log "still building $what ($((SECONDS - t0))s elapsed; output in $log_file)"
+			next=$((SECONDS + BUILD_HEARTBEAT_S))
+		fi
+		sleep 1
+	done
+	wait "$pid" || rc=$?
+	exec 9>&-
+	if ((rc != 0)); then
+		log_tail "$log_file" >&2
+		die "building $what failed (exit $rc; full output: $log_file). Needs the Go proxy (GOPROXY) or a warm module cache"
+	fi
+	log "built $what in $((SECONDS - t0))s"
+}

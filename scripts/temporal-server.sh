@@ -71,7 +71,6 @@ BUILD_LOG=$ROOT/.tools/temporal-server-build.log
 SERVER_PKG=go.temporal.io/server/cmd/server
 SQL_TOOL_PKG=go.temporal.io/server/cmd/tools/sql
 START_TIMEOUT=120
-HEARTBEAT_S=30
 # The server's command line always holds this (we start it with
 # --env crier), which tells our process apart from a reused pid.
 SERVER_PATTERN='--env crier'
@@ -102,56 +101,22 @@ cmd_build() {
 	[[ -f $MOD_DIR/go.mod ]] || die "$MOD_DIR/go.mod is missing: is this a complete checkout of Crier?"
 	# The CLI is our client (readiness checks, namespace and search attributes).
 	"$ROOT/scripts/temporal.sh" build
-	needs_build || return 0
-	mkdir -p "$BIN_DIR"
+	build_once "the Temporal server and its SQL tool" "into .tools/bin/{temporal-server,temporal-sql-tool}; ~2.5 minutes on 2 cores with a cold Go build cache, seconds once the Temporal CLI's build has warmed it" \
+		"$ROOT/.tools/temporal-server-build.lock" "$BUILD_LOG" needs_build build_running_elsewhere build_server
+}
 
-	# One build at a time; say so every HEARTBEAT_S while waiting.
-	exec 8>"$ROOT/.tools/temporal-server-build.lock"
-	local waited=0 t0=$SECONDS
-	while ! flock -n 8 || build_running_elsewhere; do
-		if ((waited % HEARTBEAT_S == 0)); then
-			log "another build of the Temporal server is running; waiting for it ($((SECONDS - t0))s so far)"
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
-	if ! needs_build; then
-		exec 8>&-
-		return 0
-	fi
-
-	command -v go >/dev/null 2>&1 ||
-		die "go not found: install Go (the version named in tools/temporal-server/go.mod, from https://go.dev/dl) to build the Temporal server"
-	log "building the Temporal server and its SQL tool into .tools/bin/{temporal-server,temporal-sql-tool}; this takes ~2.5 minutes on 2 cores with a cold Go build cache, seconds once the Temporal CLI's build has warmed it"
-	t0=$SECONDS
+# build_server builds both binaries into .tmp files, then moves them in place.
+build_server() {
 	rm -f "$SERVER_BIN.tmp" "$SQL_TOOL.tmp"
+	mkdir -p "$BIN_DIR"
 	(
-		cd "$MOD_DIR"
-		echo "== go build $SERVER_PKG"
-		go build -o ../../.tools/bin/temporal-server.tmp "$SERVER_PKG"
-		echo "== go build $SQL_TOOL_PKG"
-		exec go build -o ../../.tools/bin/temporal-sql-tool.tmp "$SQL_TOOL_PKG"
-	) >"$BUILD_LOG" 2>&1 &
-	local pid=$! next=$((SECONDS + HEARTBEAT_S)) rc=0
-	while proc_running "$pid"; do
-		if ((SECONDS >= next)); then
-			local what=server
-			grep -q "== go build $SQL_TOOL_PKG" "$BUILD_LOG" 2>/dev/null && what="SQL tool"
-			log "still building the Temporal $what ($((SECONDS - t0))s elapsed; output in .tools/temporal-server-build.log)"
-			next=$((SECONDS + HEARTBEAT_S))
-		fi
-		sleep 1
-	done
-	wait "$pid" || rc=$?
-	if ((rc != 0)) || [[ ! -x $SERVER_BIN.tmp || ! -x $SQL_TOOL.tmp ]]; then
-		rm -f "$SERVER_BIN.tmp" "$SQL_TOOL.tmp"
-		log_tail "$BUILD_LOG" >&2
-		die "building the Temporal server failed (exit $rc; full output: $BUILD_LOG). Needs the Go proxy (GOPROXY) or a warm module cache"
-	fi
-	mv -f "$SERVER_BIN.tmp" "$SERVER_BIN"
-	mv -f "$SQL_TOOL.tmp" "$SQL_TOOL"
-	log "built .tools/bin/temporal-server and .tools/bin/temporal-sql-tool in $((SECONDS - t0))s"
-	exec 8>&-
+		cd "$MOD_DIR" &&
+			echo "== go build $SERVER_PKG" &&
+			go build -o ../../.tools/bin/temporal-server.tmp "$SERVER_PKG" &&
+			echo "== go build $SQL_TOOL_PKG" &&
+			go build -o ../../.tools/bin/temporal-sql-tool.tmp "$SQL_TOOL_PKG"
+	) && [[ -x $SERVER_BIN.tmp && -x $SQL_TOOL.tmp ]] &&
+		mv -f "$SERVER_BIN.tmp" "$SERVER_BIN" && mv -f "$SQL_TOOL.tmp" "$SQL_TOOL"
 }
 
 # server_running: the pid in DIR/temporal-server.pid is a server started from

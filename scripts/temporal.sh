@@ -39,7 +39,6 @@ MOD_DIR=$ROOT/tools/temporal
 BIN=$ROOT/.tools/bin/temporal
 BUILD_LOG=$ROOT/.tools/temporal-build.log
 START_TIMEOUT=60
-HEARTBEAT_S=30
 # Matches the lead's documented build command and ours (which writes to
 # temporal.tmp first), so neither runs twice at once.
 BUILD_PGREP='go build -o ../../.tools/bin/temporal'
@@ -64,49 +63,16 @@ build_running_elsewhere() {
 
 cmd_build() {
 	[[ -f $MOD_DIR/go.mod ]] || die "$MOD_DIR/go.mod is missing: is this a complete checkout of Crier?"
-	needs_build || return 0
-	mkdir -p "$ROOT/.tools/bin"
+	build_once "the Temporal CLI/dev server" "into .tools/bin/temporal; the first build can take ~6 minutes on 2 cores (later builds reuse Go's build cache)" \
+		"$ROOT/.tools/temporal-build.lock" "$BUILD_LOG" needs_build build_running_elsewhere build_cli
+}
 
-	# One build at a time: other invocations of this script hold the lock; a
-	# build started by hand shows up in pgrep. Say so every HEARTBEAT_S.
-	exec 9>"$ROOT/.tools/temporal-build.lock"
-	local waited=0 t0=$SECONDS
-	while ! flock -n 9 || build_running_elsewhere; do
-		if ((waited % HEARTBEAT_S == 0)); then
-			log "another build of the Temporal CLI is running; waiting for it ($((SECONDS - t0))s so far)"
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
-	if ! needs_build; then
-		exec 9>&-
-		return 0
-	fi
-
-	command -v go >/dev/null 2>&1 ||
-		die "go not found: install Go (the version named in tools/temporal/go.mod, from https://go.dev/dl) to build the Temporal dev server"
-	log "building the Temporal CLI/dev server into .tools/bin/temporal; the first build can take ~6 minutes on 2 cores (later builds reuse Go's build cache)"
-	t0=$SECONDS
+# build_cli builds into temporal.tmp, then moves it in place.
+build_cli() {
 	rm -f "$BIN.tmp"
-	(cd "$MOD_DIR" && exec go build -o ../../.tools/bin/temporal.tmp github.com/temporalio/cli/cmd/temporal) \
-		>"$BUILD_LOG" 2>&1 &
-	local pid=$! next=$((SECONDS + HEARTBEAT_S)) rc=0
-	while proc_running "$pid"; do
-		if ((SECONDS >= next)); then
-			log "still building the Temporal CLI ($((SECONDS - t0))s elapsed; output in .tools/temporal-build.log)"
-			next=$((SECONDS + HEARTBEAT_S))
-		fi
-		sleep 1
-	done
-	wait "$pid" || rc=$?
-	if ((rc != 0)) || [[ ! -x $BIN.tmp ]]; then
-		rm -f "$BIN.tmp"
-		log_tail "$BUILD_LOG" >&2
-		die "building the Temporal CLI failed (exit $rc; full output: $BUILD_LOG). Needs the Go proxy (GOPROXY) or a warm module cache"
-	fi
-	mv -f "$BIN.tmp" "$BIN"
-	log "built .tools/bin/temporal in $((SECONDS - t0))s"
-	exec 9>&-
+	mkdir -p "$ROOT/.tools/bin"
+	(cd "$MOD_DIR" && exec go build -o ../../.tools/bin/temporal.tmp github.com/temporalio/cli/cmd/temporal) &&
+		[[ -x $BIN.tmp ]] && mv -f "$BIN.tmp" "$BIN"
 }
 
 # server_running: the pid in DIR/temporal.pid is a dev server started from DIR
