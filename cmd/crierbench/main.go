@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +43,7 @@ func main() {
 type options struct {
 	crier, out, stateDir, command, temporalCLI, kafkaPOM string
 	only                                                 string
+	scenarios                                            []string
 	runs                                                 int
 	sizes                                                []int
 	budget, pollInterval                                 time.Duration
@@ -65,8 +67,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Minute, "the poller baseline's period")
 	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano()%1e6, "seed of the poller's random phases")
+	scenarios := fs.String("scenarios", envOr("BENCH_SCENARIOS", strings.Join(scenarioNames(), ",")),
+		"scenarios to run, comma-separated, from "+strings.Join(scenarioNames(), ", ")+" (env BENCH_SCENARIOS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	for _, name := range strings.Split(*scenarios, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(scenarioNames(), name) {
+			return o, fmt.Errorf("-scenarios: %q is not one of %s", name, strings.Join(scenarioNames(), ", "))
+		}
+		o.scenarios = append(o.scenarios, name)
 	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -110,10 +121,27 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer func(all []bench.System) { env.systems = all }(env.systems)
 		env.systems = env.systems[:1]
 	}
-	say("running sizes %v, %d run(s) each, budget %s", o.sizes, o.runs, o.budget)
-	runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, Budget: o.budget, Brokers: env.brokers, Progress: stderr},
-		env.systems...)
-	outcome := runner.Run(ctx)
+	deadline := time.Now().Add(o.budget)
+	var others []bench.Scenario
+	var reserve time.Duration
+	for _, s := range allScenarios() {
+		if slices.Contains(o.scenarios, s.Name()) {
+			others = append(others, s)
+			reserve += s.Estimate(o.runs)
+		}
+	}
+	var outcome bench.Outcome
+	if slices.Contains(o.scenarios, "burst") {
+		say("burst: sizes %v, %d run(s) each, within %s (%s kept for the other scenarios)", o.sizes, o.runs,
+			(o.budget - reserve).Round(time.Second), reserve.Round(time.Second))
+		runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, Budget: o.budget - reserve, Brokers: env.brokers,
+			Progress: stderr}, env.systems...)
+		outcome = runner.Run(ctx)
+	}
+	benv := bench.Env{DatabaseURL: dbURL, Brokers: env.brokers, TemporalAddress: temporalAddr, Temporal: env.temporal,
+		CrierBinary: o.crier, StateDir: o.stateDir, ID: env.id, Runs: o.runs, Logger: logger, Say: say}
+	sections, skipped := bench.RunScenarios(ctx, benv, deadline, others, stderr)
+	outcome.Skipped = append(outcome.Skipped, skipped...)
 	if ctx.Err() != nil {
 		return errors.New("interrupted; BENCHMARKS.md left as it was")
 	}
@@ -121,7 +149,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		say("skipped: %s", s)
 	}
 	report := bench.Report{
-		Outcome: outcome, Command: o.command, PollInterval: o.pollInterval, Seed: o.seed,
+		Outcome: outcome, Scenarios: sections, Command: o.command, PollInterval: o.pollInterval, Seed: o.seed,
 		Machine: bench.DescribeMachine(ctx, bench.MachineConfig{TemporalCLI: o.temporalCLI, KafkaPOM: o.kafkaPOM, DatabaseURL: dbURL, RepoDir: "."}),
 	}
 	f, err := os.Create(o.out)
@@ -141,6 +169,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 
 // benchEnv is the three systems and what they run on.
 type benchEnv struct {
+	id       string
 	brokers  []string
 	temporal client.Client
 	systems  []bench.System
@@ -154,7 +183,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	for _, sys := range []string{"crier", "naive", "poller"} {
 		names[sys] = "bench_" + sys + "_" + id
 	}
-	env := &benchEnv{brokers: brokers}
+	env := &benchEnv{id: id, brokers: brokers}
 	ok := false
 	defer func() {
 		if !ok {
@@ -228,6 +257,19 @@ func (e *benchEnv) close(say func(string, ...any)) {
 		e.crierLog.Close()
 		e.crierLog = nil
 	}
+}
+
+// allScenarios are the scenarios besides the burst, in the order they run.
+func allScenarios() []bench.Scenario {
+	return []bench.Scenario{bench.Creation(), bench.Relay(), bench.Inbox(), bench.Fanout()}
+}
+
+func scenarioNames() []string {
+	names := []string{"burst"}
+	for _, s := range allScenarios() {
+		names = append(names, s.Name())
+	}
+	return names
 }
 
 func envOr(name, fallback string) string {

@@ -11,7 +11,9 @@ import (
 // Report is what BENCHMARKS.md is written from.
 type Report struct {
 	Outcome Outcome
-	Machine Machine
+	// Scenarios are the other scenarios' sections, in the order they ran.
+	Scenarios []ScenarioOutcome
+	Machine   Machine
 	// Command is the exact command that produced the report.
 	Command string
 	// PollInterval is the poller baseline's period.
@@ -88,11 +90,17 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	p("scenario within `BENCH_BUDGET` (20 minutes by default, set-up included) and rewrites this file. `BENCH_RUNS` sets the")
 	p("repetitions (default 3), `BENCH_LARGE=1` adds N = 10,000, `BENCH_SIZES` replaces the list of sizes.")
 	p("")
+	writeGoals(p, r)
 	writeMachine(p, r.Machine)
-	writeMethod(p, r)
-	writeResults(p, r)
-	writeRuns(p, o.Results)
-	writeMissing(p, o.Results)
+	if len(o.Results) > 0 {
+		writeMethod(p, r)
+		writeResults(p, r)
+	}
+	writeScenarios(p, r.Scenarios)
+	if len(o.Results) > 0 {
+		writeRuns(p, o.Results)
+		writeMissing(p, o.Results)
+	}
 	if len(o.Skipped) > 0 {
 		p("## Skipped")
 		p("")
@@ -331,4 +339,69 @@ func fmtCount(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// writeGoals is the summary: every goal with the figure reached.
+func writeGoals(p func(string, ...any), r Report) {
+	var goals []Goal
+	goals = append(goals, BurstGoals(r.Outcome)...)
+	for _, s := range r.Scenarios {
+		goals = append(goals, s.Section.Goals...)
+	}
+	if len(goals) == 0 {
+		return
+	}
+	p("## Goals")
+	p("")
+	p("| Goal | Reached (median over runs, range in brackets) | |")
+	p("|---|---|---|")
+	for _, g := range goals {
+		p("| %s | %s | %s |", g.What, g.Reached, map[bool]string{true: "met", false: "**not met**"}[g.Met])
+	}
+	for _, s := range r.Scenarios {
+		if s.Err != nil {
+			p("| %s | could not be measured: %v | **not met** |", s.Name, s.Err)
+		}
+	}
+	p("")
+}
+
+func writeScenarios(p func(string, ...any), scenarios []ScenarioOutcome) {
+	for _, s := range scenarios {
+		if s.Err != nil {
+			p("## %s", s.Name)
+			p("")
+			p("Could not be measured (after %s): %v", s.Took.Round(time.Second), s.Err)
+			p("")
+			continue
+		}
+		p("## %s", s.Section.Title)
+		p("")
+		if s.Section.Method != "" {
+			p("%s", strings.TrimSpace(s.Section.Method))
+			p("")
+		}
+		p("%s", strings.TrimSpace(s.Section.Results))
+		p("")
+	}
+}
+
+// burstGoal is the issue's lateness goal (p99) at each burst size.
+var burstGoal = map[int]time.Duration{1: 200 * time.Millisecond, 1000: time.Second, 10000: 5 * time.Second}
+
+// BurstGoals are the burst's goals, for Crier, at the sizes that have one.
+func BurstGoals(o Outcome) []Goal {
+	var goals []Goal
+	for _, f := range Aggregate(o.Results) {
+		goal, ok := burstGoal[f.N]
+		if !ok || f.System != "Crier" || f.Runs == 0 {
+			continue
+		}
+		goals = append(goals, Goal{
+			What:    fmt.Sprintf("burst N = %s: p99 lateness ≤ %s", fmtCount(f.N), fmtDuration(goal)),
+			Reached: "p99 " + fmtSpread(f.P99),
+			Met:     f.P99.Median <= goal && f.Missing == 0,
+		})
+	}
+	return goals
 }
