@@ -39,11 +39,17 @@ type Store interface {
 // Activities are the broadcast workflow's activities, registered as one value.
 type Activities struct {
 	Store Store
+	// WaitUntil waits until a time or until ctx ends. Default: a timer on
+	// the worker's clock; tests replace it.
+	WaitUntil func(ctx context.Context, t time.Time) error
 }
 
 // TransitionInput names the broadcast an activity changes.
 type TransitionInput struct {
 	BroadcastID uuid.UUID
+	// NotBefore, when set, is when Publish may write: the workflow woke a
+	// little early and the activity waits for the exact time in the worker.
+	NotBefore time.Time `json:",omitzero"`
 }
 
 // RescheduleInput carries new times; nil keeps the current one.
@@ -74,6 +80,13 @@ type Outcome struct {
 // broadcast still SCHEDULED afterwards was not published for a reason a
 // retry may fix, so that is an error, never an answer.
 func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, error) {
+	wait := a.WaitUntil
+	if wait == nil {
+		wait = sleepUntil
+	}
+	if err := wait(ctx, in.NotBefore); err != nil {
+		return Outcome{}, err
+	}
 	out, err := outcome(a.Store.Publish(ctx, in.BroadcastID))
 	if err == nil && !out.Applied && out.Status == broadcast.StatusScheduled {
 		return out, errors.New("broadcast is still SCHEDULED after its publication; retrying")
@@ -122,4 +135,20 @@ func outcome(res store.Result, err error) (Outcome, error) {
 		o.ExpiresAt = *res.Broadcast.ExpiresAt
 	}
 	return o, nil
+}
+
+// sleepUntil waits until t on the worker's clock, or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }

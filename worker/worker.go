@@ -40,11 +40,14 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 		cfg.TaskQueue = workflows.TaskQueue
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
-		// A burst of due broadcasts is a burst of short workflow tasks that
-		// each run one local activity: poll and run them in parallel.
+		// A burst of due broadcasts is a burst of workflow tasks that each
+		// run one local activity: poll and run them in parallel. Woken early
+		// (CRIER_PUBLISH_LEAD), each holds its task and its local activity
+		// until the due time, so a burst of 10,000 needs 10,000 of each;
+		// these are limits, nothing is allocated per slot.
 		MaxConcurrentWorkflowTaskPollers:        8,
-		MaxConcurrentWorkflowTaskExecutionSize:  256,
-		MaxConcurrentLocalActivityExecutionSize: 256,
+		MaxConcurrentWorkflowTaskExecutionSize:  10000,
+		MaxConcurrentLocalActivityExecutionSize: 10000,
 		// A burst keeps the worker busy for seconds. With the SDK's default
 		// 5 s, the tail of a burst times out on this worker's sticky queue and
 		// goes to the normal queue, where it waited about a minute in

@@ -19,6 +19,13 @@ type BroadcastInput struct {
 	BroadcastID uuid.UUID
 	ScheduledAt time.Time
 	ExpiresAt   time.Time
+	// PublishLead is how long before ScheduledAt the workflow wakes up; its
+	// publish activity then holds in the worker until ScheduledAt itself.
+	// Broadcasts cluster on round times, and a burst of timers firing in the
+	// same second queues up in Temporal: waking early moves that queue ahead
+	// of the due time, so at the due time only the database write is left.
+	// Zero (workflows started before it existed) wakes at ScheduledAt.
+	PublishLead time.Duration `json:",omitempty"`
 }
 
 // BroadcastResult is how a broadcast's workflow ended.
@@ -52,6 +59,7 @@ func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastResult, error)
 		status:       broadcast.StatusScheduled,
 		scheduledAt:  in.ScheduledAt,
 		expiresAt:    in.ExpiresAt,
+		lead:         max(in.PublishLead, 0),
 		cancelCh:     workflow.GetSignalChannel(ctx, SignalCancel),
 		rescheduleCh: workflow.GetSignalChannel(ctx, SignalReschedule),
 		logger:       log.With(workflow.GetLogger(ctx), "broadcast_id", in.BroadcastID),
@@ -66,6 +74,7 @@ type broadcastWorkflow struct {
 	id                     uuid.UUID
 	status                 broadcast.Status
 	scheduledAt, expiresAt time.Time
+	lead                   time.Duration
 	// cancelRequested is set as soon as a cancel arrives, before the cancel
 	// activity has run, so the workflow never starts publishing after it.
 	cancelRequested bool
@@ -79,7 +88,7 @@ type broadcastWorkflow struct {
 }
 
 func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
-	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt }) {
+	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt.Add(-w.lead) }) {
 		w.publish(ctx)
 	}
 	if w.status.Published() && w.waitUntil(ctx, "until expires_at", func() time.Time { return w.expiresAt }) {
@@ -159,8 +168,16 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 	}
 }
 
+// publish runs the publish activity, which waits in the worker until
+// scheduled_at when the workflow woke early (see BroadcastInput.PublishLead).
+// Signals and updates that arrive meanwhile are handled once it is done: a
+// cancel in the last PublishLead before publication retracts the broadcast.
 func (w *broadcastWorkflow) publish(ctx workflow.Context) {
-	out, err := w.execute(ctx, acts.Publish, activities.TransitionInput{BroadcastID: w.id})
+	in := activities.TransitionInput{BroadcastID: w.id}
+	if w.lead > 0 {
+		in.NotBefore = w.scheduledAt
+	}
+	out, err := w.execute(ctx, acts.Publish, in)
 	if err != nil && !w.notFound {
 		// Only a non-retryable error gets here: transient ones retry forever.
 		w.fail(ctx, err)
@@ -206,7 +223,8 @@ func (w *broadcastWorkflow) cancelAfterWorkflowCancel(ctx workflow.Context) {
 // outcome.
 func (w *broadcastWorkflow) execute(ctx workflow.Context, activity, input any) (activities.Outcome, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
+		// The publish activity may first wait up to the lead.
+		StartToCloseTimeout: 10*time.Second + w.lead,
 		// Without it the SDK stops retrying after StartToCloseTimeout: an
 		// outage of PostgreSQL longer than that would fail the broadcast.
 		// A year is "until it passes" for any outage anyone lives through.

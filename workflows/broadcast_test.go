@@ -160,6 +160,34 @@ func TestPublishedOnTimeThenExpires(t *testing.T) {
 	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
 }
 
+func TestWakesEarlyAndHoldsUntilTheDueTime(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.input.PublishLead = 5 * time.Second
+	var holds []time.Time
+	tb.env.RegisterActivity(&activities.Activities{Store: tb.store, WaitUntil: func(_ context.Context, at time.Time) error {
+		holds = append(holds, at)
+		return nil
+	}})
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	// The workflow woke the lead early and told the activity to hold until
+	// the due time; the mock hold returns at once, so the write is early here.
+	require.Equal(t, tb.input.ScheduledAt.Add(-5*time.Second), tb.store.at["publish"])
+	require.Equal(t, []time.Time{tb.input.ScheduledAt.UTC()}, utc(holds[:1]))
+	require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
+}
+
+func utc(ts []time.Time) []time.Time {
+	out := make([]time.Time, len(ts))
+	for i, t := range ts {
+		out[i] = t.UTC()
+	}
+	return out
+}
+
 func TestCancelBeforePublicationPublishesNothing(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)

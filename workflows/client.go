@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -26,6 +27,9 @@ var ErrNotRunning = errors.New("broadcast workflow is not running")
 type Client struct {
 	Temporal  client.Client
 	TaskQueue string
+	// PublishLead goes into each new workflow's input: see
+	// BroadcastInput.PublishLead.
+	PublishLead time.Duration
 }
 
 // Start starts the workflow of a scheduled broadcast. It is idempotent: a
@@ -45,7 +49,7 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
 		),
 		StaticSummary: b.Title,
-	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt})
+	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: c.PublishLead})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil

@@ -119,7 +119,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace, logger); err != nil {
 			logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
 		}
-		w := worker.New(tc, &activities.Activities{Store: st}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger,
+		w := worker.New(tc, &activities.Activities{Store: store.NewPublishBatcher(st)}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger,
 			Presence: &activities.PresenceActivities{Store: presence.New(pool)}})
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start Temporal worker: %w", err)
@@ -163,7 +163,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 			return fmt.Errorf("token verification: %w", err)
 		}
 		d := startDelivery(ctx, g, cfg, pool, aud, logger)
-		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue}, api.Config{
+		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, PublishLead: cfg.PublishLead}, api.Config{
 			Verifier: verifier,
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 			Ready:    readinessChecks(cfg, pool, tc),

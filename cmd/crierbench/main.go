@@ -42,6 +42,7 @@ func main() {
 // options are the command's flags; each defaults from the environment.
 type options struct {
 	crier, out, stateDir, command, temporalCLI, kafkaPOM string
+	temporalServer                                       string
 	only                                                 string
 	scenarios                                            []string
 	runs                                                 int
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.command, "command", "go run ./cmd/crierbench", "the command to show in the report")
 	fs.StringVar(&o.temporalCLI, "temporal-cli", ".tools/bin/temporal", "the Temporal CLI, for its version")
 	fs.StringVar(&o.kafkaPOM, "kafka-pom", "tools/kafka/pom.xml", "the pom pinning Kafka's version")
+	fs.StringVar(&o.temporalServer, "temporal-server", "", "address of a production-shaped Temporal (the server on PostgreSQL) to run Crier's burst on too")
 	fs.StringVar(&o.only, "only", "", "run only this system: crier, naive or poller (for diagnosis; the report then lacks ratios)")
 	fs.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 3), "repetitions of each scenario (env BENCH_RUNS)")
 	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
@@ -112,10 +114,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer env.close(say)
 
 	if o.only != "" {
-		keep := map[string]int{"crier": 0, "naive": 1, "poller": 2}
+		keep := map[string]int{"crier": 0, "naive": 1, "poller": 2, "crierpg": 3}
 		i, ok := keep[o.only]
 		if !ok {
-			return fmt.Errorf("-only: %q is not crier, naive or poller", o.only)
+			return fmt.Errorf("-only: %q is not crier, naive, poller or crierpg", o.only)
 		}
 		env.systems[0], env.systems[i] = env.systems[i], env.systems[0]
 		defer func(all []bench.System) { env.systems = all }(env.systems)
@@ -174,13 +176,17 @@ type benchEnv struct {
 	temporal client.Client
 	systems  []bench.System
 	crierLog *os.File
+	// server and serverLog are for Crier on the Temporal server on
+	// PostgreSQL, when -temporal-server is given.
+	server    client.Client
+	serverLog *os.File
 }
 
 func setUp(ctx context.Context, o options, dbURL string, brokers []string, temporalAddr string, logger *slog.Logger,
 	say func(string, ...any)) (*benchEnv, error) {
 	id := time.Now().UTC().Format("20060102_150405")
 	names := map[string]string{}
-	for _, sys := range []string{"crier", "naive", "poller"} {
+	for _, sys := range []string{"crier", "naive", "poller", "crierpg"} {
 		names[sys] = "bench_" + sys + "_" + id
 	}
 	env := &benchEnv{id: id, brokers: brokers}
@@ -238,6 +244,24 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 		return nil, err
 	}
 	env.systems = append(env.systems, poller)
+	if o.temporalServer != "" {
+		env.server, err = client.DialContext(ctx, client.Options{HostPort: o.temporalServer,
+			Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))})
+		if err != nil {
+			return nil, fmt.Errorf("reach the Temporal server at %s: %w", o.temporalServer, err)
+		}
+		if env.serverLog, err = os.Create(filepath.Join(o.stateDir, "crier-temporal-server.log")); err != nil {
+			return nil, err
+		}
+		say("starting crier all on the Temporal server on PostgreSQL (%s)", o.temporalServer)
+		crierPG, err := bench.StartCrier(ctx, bench.CrierConfig{Name: bench.CrierOnServer, Binary: o.crier,
+			DatabaseURL: urls["crierpg"], Brokers: brokers, TemporalAddress: o.temporalServer, Temporal: env.server,
+			Topic: topic("crierpg"), TaskQueue: topic("crierpg"), Log: env.serverLog})
+		if err != nil {
+			return nil, err
+		}
+		env.systems = append(env.systems, crierPG)
+	}
 	ok = true
 	return env, nil
 }
@@ -253,9 +277,15 @@ func (e *benchEnv) close(say func(string, ...any)) {
 		e.temporal.Close()
 		e.temporal = nil
 	}
-	if e.crierLog != nil {
-		e.crierLog.Close()
-		e.crierLog = nil
+	if e.server != nil {
+		e.server.Close()
+		e.server = nil
+	}
+	for _, f := range []**os.File{&e.crierLog, &e.serverLog} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,12 +18,15 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/workflows"
 )
 
 // CrierConfig configures the Crier system.
 type CrierConfig struct {
+	// Name is the system's name in the report. Default "Crier".
+	Name string
 	// Binary is the crier executable to run as `crier all`. Required.
 	Binary string
 	// DatabaseURL is Crier's own (migrated) database. Required.
@@ -90,7 +94,16 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		return nil, err
 	}
 	c.store = store.New(c.pool)
-	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue}
+	// The same lead as the API would put in each workflow's input (crier
+	// inherits CRIER_PUBLISH_LEAD from this environment).
+	lead := config.DefaultPublishLead
+	if v := os.Getenv("CRIER_PUBLISH_LEAD"); v != "" {
+		if lead, err = time.ParseDuration(v); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("CRIER_PUBLISH_LEAD: %w", err)
+		}
+	}
+	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, PublishLead: lead}
 	return c, nil
 }
 
@@ -122,8 +135,11 @@ func (c *Crier) waitReady(ctx context.Context, url string, timeout time.Duration
 	}
 }
 
+// CrierOnServer names Crier running on the Temporal server on PostgreSQL.
+const CrierOnServer = "Crier, Temporal server on PostgreSQL"
+
 // Name implements System.
-func (c *Crier) Name() string { return "Crier" }
+func (c *Crier) Name() string { return cmp.Or(c.cfg.Name, "Crier") }
 
 // Topic implements System.
 func (c *Crier) Topic() string { return c.cfg.Topic }

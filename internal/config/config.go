@@ -46,6 +46,12 @@ type Config struct {
 	TemporalNamespace string
 	// TaskQueue of broadcast workflows (CRIER_TASK_QUEUE, default crier-broadcasts).
 	TaskQueue string
+	// PublishLead is how long before its scheduled time a broadcast's
+	// workflow wakes up, to be ready when a burst falls due in the same
+	// second; its publish then waits in the worker for the exact time. A
+	// cancel or reschedule within this window applies after publication
+	// (CRIER_PUBLISH_LEAD, default 5s; 0 wakes at the scheduled time).
+	PublishLead time.Duration
 	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default 127.0.0.1:8080).
 	HTTPAddr string
 	// JWTSecret verifies HS256 bearer tokens and signs those `crier token`
@@ -174,6 +180,7 @@ func parse(get func(string) string) (Config, error) {
 		TemporalAddress:        p.str("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
+		PublishLead:            p.lead("CRIER_PUBLISH_LEAD", DefaultPublishLead),
 		HTTPAddr:               p.str("CRIER_HTTP_ADDR", "127.0.0.1:8080"),
 		JWTSecret:              p.str("CRIER_JWT_SECRET", ""),
 		JWTAlgorithms:          upper(p.list("CRIER_JWT_ALGORITHMS")),
@@ -378,6 +385,24 @@ func (p *parser) duration(key string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		p.errs = append(p.errs, fmt.Errorf("%s must be a positive duration such as 30s or 24h, got %q", key, v))
+		return def
+	}
+	return d
+}
+
+// DefaultPublishLead is CRIER_PUBLISH_LEAD's default.
+const DefaultPublishLead = 5 * time.Second
+
+// lead is a duration that may be zero (off), at most a minute: a workflow
+// task is held that long, and cancels in that window come after publication.
+func (p *parser) lead(key string, def time.Duration) time.Duration {
+	v := p.str(key, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > time.Minute {
+		p.errs = append(p.errs, fmt.Errorf("%s must be a duration from 0s to 1m such as 5s, got %q", key, v))
 		return def
 	}
 	return d

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/tracing"
+)
+
+// PublishBatcher is a Store whose Publish commits concurrent calls together:
+// one guarded UPDATE and one outbox INSERT for a whole batch, in one
+// transaction with one notification. Broadcasts cluster on round times, so
+// thousands of publishes arrive in the same millisecond; one statement each
+// would queue them on the connection pool and serialise their commits on
+// PostgreSQL's notification lock.
+//
+// Nothing waits to fill a batch: a call joins the batch being gathered while
+// earlier ones run, so a lone publish costs what it did before. Each
+// broadcast keeps the same guard and the same event as Store.Publish, and a
+// call whose broadcast the batch did not change (already published, not yet
+// committed by its creator, or a failing batch) falls back to Store.Publish,
+// which answers for that broadcast alone.
+type PublishBatcher struct {
+	*Store
+
+	mu      sync.Mutex
+	pending []*publishCall
+	running int
+}
+
+type publishCall struct {
+	id    uuid.UUID
+	trace string
+	done  chan publishAnswer
+}
+
+type publishAnswer struct {
+	res Result
+	// ok is false when the batch did not publish the broadcast: the caller
+	// falls back to Store.Publish.
+	ok bool
+}
+
+const (
+	// maxPublishBatch bounds a statement's size (and its lock footprint).
+	maxPublishBatch = 500
+	// publishBatchers is how many batches may run at once.
+	publishBatchers = 4
+	// publishBatchTimeout bounds one batch statement; on timeout its calls
+	// fall back to one statement each.
+	publishBatchTimeout = 10 * time.Second
+)
+
+// NewPublishBatcher returns s with batched publishing.
+func NewPublishBatcher(s *Store) *PublishBatcher { return &PublishBatcher{Store: s} }
+
+// Publish moves a scheduled broadcast to SENT and records BROADCAST_PUBLISHED,
+// as Store.Publish does, batched with concurrent calls.
+func (p *PublishBatcher) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	call := &publishCall{id: id, trace: tracing.TraceParent(ctx), done: make(chan publishAnswer, 1)}
+	p.mu.Lock()
+	p.pending = append(p.pending, call)
+	if p.running < publishBatchers {
+		p.running++
+		go p.drain()
+	}
+	p.mu.Unlock()
+	select {
+	case a := <-call.done:
+		if a.ok {
+			return a.res, nil
+		}
+		return p.Store.Publish(ctx, id)
+	case <-ctx.Done():
+		// The batch may still commit it; a retry then finds it SENT.
+		return Result{}, ctx.Err()
+	}
+}
+
+// drain runs batches until no call is pending.
+func (p *PublishBatcher) drain() {
+	for {
+		p.mu.Lock()
+		if len(p.pending) == 0 {
+			p.running--
+			p.mu.Unlock()
+			return
+		}
+		n := min(len(p.pending), maxPublishBatch)
+		batch := p.pending[:n:n]
+		p.pending = append([]*publishCall(nil), p.pending[n:]...)
+		p.mu.Unlock()
+		p.run(batch)
+	}
+}
+
+func (p *PublishBatcher) run(batch []*publishCall) {
+	ctx, cancel := context.WithTimeout(context.Background(), publishBatchTimeout)
+	defer cancel()
+	// A broadcast appears once in the statement even if two calls ask for
+	// it (a retry while the first attempt waits), so it gets one event.
+	ids := make([]uuid.UUID, 0, len(batch))
+	traces := make([]string, 0, len(batch))
+	seen := make(map[uuid.UUID]bool, len(batch))
+	for _, c := range batch {
+		if !seen[c.id] {
+			seen[c.id] = true
+			ids, traces = append(ids, c.id), append(traces, c.trace)
+		}
+	}
+	// On an error nothing is reported published: every call falls back to
+	// its own statement, which reports its own error (or finds the broadcast
+	// SENT, should the batch have committed before a connection broke).
+	published, _ := p.publishMany(ctx, ids, traces)
+	answered := make(map[uuid.UUID]bool, len(published))
+	for _, c := range batch {
+		b, ok := published[c.id]
+		// Only the first call for a broadcast reports it applied; a second
+		// one finds it SENT through Store.Publish, as a retry would.
+		ok = ok && !answered[c.id]
+		answered[c.id] = answered[c.id] || ok
+		c.done <- publishAnswer{res: Result{Broadcast: b, Applied: true}, ok: ok}
+	}
+}
+
+// publishBatchSQL is publishSQL for many broadcasts: $1 their ids, $2 the
+// traceparent recorded with each one's event (” for none).
+var publishBatchSQL = fmt.Sprintf(`WITH b AS (
+	UPDATE broadcasts SET status = 'SENT', published_at = now(), updated_at = now()
+	WHERE id = ANY($1::uuid[]) AND %s
+	RETURNING %s
+), o AS (
+	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)
+	SELECT '%s', b.id, now(), row_to_json(b), NULLIF(t.trace, '')
+	FROM b JOIN unnest($1::uuid[], $2::text[]) AS t(id, trace) ON t.id = b.id
+	RETURNING 1
+), n AS (
+	SELECT pg_notify('%s', '') WHERE EXISTS (SELECT 1 FROM o)
+)
+SELECT %s, (SELECT count(*) FROM n) FROM b`,
+	statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress), columns, broadcast.EventPublished, OutboxChannel, columns)
+
+// publishMany publishes the broadcasts it can and returns them by id.
+func (p *PublishBatcher) publishMany(ctx context.Context, ids []uuid.UUID, traces []string) (map[uuid.UUID]broadcast.Broadcast, error) {
+	rows, err := p.pool.Query(ctx, publishBatchSQL, ids, traces)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]broadcast.Broadcast, len(ids))
+	for rows.Next() {
+		b, err := scanTransitionRow(rows, true)
+		if err != nil {
+			return nil, err
+		}
+		out[b.ID] = b
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
