@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -27,9 +26,9 @@ var ErrNotRunning = errors.New("broadcast workflow is not running")
 type Client struct {
 	Temporal  client.Client
 	TaskQueue string
-	// PublishLead goes into each new workflow's input: see
-	// BroadcastInput.PublishLead.
-	PublishLead time.Duration
+	// Lead decides each new workflow's PublishLead; the zero Lead wakes
+	// workflows at the due time.
+	Lead Lead
 }
 
 // Start starts the workflow of a scheduled broadcast. It is idempotent: a
@@ -39,8 +38,10 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 	if b.ScheduledAt == nil || b.ExpiresAt == nil {
 		return fmt.Errorf("broadcast %s has no schedule", b.ID)
 	}
+	lead := c.Lead.For(ctx, *b.ScheduledAt)
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       b.WorkflowID,
+		WorkflowTaskTimeout:      taskTimeout(lead),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -49,7 +50,7 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
 		),
 		StaticSummary: b.Title,
-	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: c.PublishLead})
+	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil

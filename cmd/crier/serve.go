@@ -163,7 +163,8 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 			return fmt.Errorf("token verification: %w", err)
 		}
 		d := startDelivery(ctx, g, cfg, pool, aud, logger)
-		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, PublishLead: cfg.PublishLead}, api.Config{
+		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue,
+			Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{
 			Verifier: verifier,
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 			Ready:    readinessChecks(cfg, pool, tc),

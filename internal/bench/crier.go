@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,16 +95,22 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		return nil, err
 	}
 	c.store = store.New(c.pool)
-	// The same lead as the API would put in each workflow's input (crier
-	// inherits CRIER_PUBLISH_LEAD from this environment).
-	lead := config.DefaultPublishLead
+	// The same lead as the API would give each workflow (crier inherits
+	// CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE from this environment).
+	lead := workflows.Lead{Base: config.DefaultPublishLead, Rate: config.DefaultBurstWakeRate, Count: c.store.CountDueAround}
 	if v := os.Getenv("CRIER_PUBLISH_LEAD"); v != "" {
-		if lead, err = time.ParseDuration(v); err != nil {
+		if lead.Base, err = time.ParseDuration(v); err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("CRIER_PUBLISH_LEAD: %w", err)
 		}
 	}
-	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, PublishLead: lead}
+	if v := os.Getenv("CRIER_BURST_WAKE_RATE"); v != "" {
+		if lead.Rate, err = strconv.ParseFloat(v, 64); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("CRIER_BURST_WAKE_RATE: %w", err)
+		}
+	}
+	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, Lead: lead}
 	return c, nil
 }
 

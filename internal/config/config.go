@@ -52,6 +52,13 @@ type Config struct {
 	// cancel or reschedule within this window applies after publication
 	// (CRIER_PUBLISH_LEAD, default 5s; 0 wakes at the scheduled time).
 	PublishLead time.Duration
+	// BurstWakeRate is how many workflows of a burst (broadcasts due in the
+	// same second) Temporal is expected to wake per second: each new
+	// broadcast wakes one slot earlier for each one already due then, so a
+	// burst's wake-ups are spread ahead of it (CRIER_BURST_WAKE_RATE,
+	// default 200; 0 gives every broadcast CRIER_PUBLISH_LEAD). The lead
+	// never exceeds a minute.
+	BurstWakeRate int
 	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default 127.0.0.1:8080).
 	HTTPAddr string
 	// JWTSecret verifies HS256 bearer tokens and signs those `crier token`
@@ -181,6 +188,7 @@ func parse(get func(string) string) (Config, error) {
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
 		PublishLead:            p.lead("CRIER_PUBLISH_LEAD", DefaultPublishLead),
+		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE", DefaultBurstWakeRate),
 		HTTPAddr:               p.str("CRIER_HTTP_ADDR", "127.0.0.1:8080"),
 		JWTSecret:              p.str("CRIER_JWT_SECRET", ""),
 		JWTAlgorithms:          upper(p.list("CRIER_JWT_ALGORITHMS")),
@@ -233,6 +241,9 @@ func (c *Config) validate() error {
 		if o == "*" || !(strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://")) {
 			errs = append(errs, fmt.Errorf("CRIER_CORS_ORIGINS: %q must be an exact origin such as https://app.example.com (not *: requests carry credentials)", o))
 		}
+	}
+	if c.BurstWakeRate < 0 {
+		errs = append(errs, fmt.Errorf("CRIER_BURST_WAKE_RATE must be 0 or more wake-ups per second, got %d", c.BurstWakeRate))
 	}
 	for _, cidr := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
@@ -390,8 +401,11 @@ func (p *parser) duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// DefaultPublishLead is CRIER_PUBLISH_LEAD's default.
-const DefaultPublishLead = 5 * time.Second
+// Defaults of CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE.
+const (
+	DefaultPublishLead   = 5 * time.Second
+	DefaultBurstWakeRate = 200
+)
 
 // lead is a duration that may be zero (off), at most a minute: a workflow
 // task is held that long, and cancels in that window come after publication.

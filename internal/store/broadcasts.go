@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -116,4 +117,14 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 		next = cursor.Encode(last.CreatedAt, last.ID)
 	}
 	return page, next, nil
+}
+
+// CountDueAround counts the scheduled broadcasts due within window of at
+// (either side): the size of the burst a new broadcast due at at joins.
+func (s *Store) CountDueAround(ctx context.Context, at time.Time, window time.Duration) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM broadcasts
+		WHERE status = 'SCHEDULED' AND scheduled_at >= $1 AND scheduled_at <= $2`,
+		at.Add(-window), at.Add(window)).Scan(&n)
+	return n, err
 }

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS broadcasts_scheduled_due;

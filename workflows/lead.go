@@ -1,0 +1,57 @@
+package workflows
+
+import (
+	"context"
+	"time"
+)
+
+// MaxLead bounds how early a workflow wakes before its broadcast is due.
+const MaxLead = time.Minute
+
+// Lead decides how early a new broadcast's workflow wakes (its input's
+// PublishLead). Announcements cluster on round times, and Temporal wakes a
+// burst's workflows at a bounded rate; if they all woke together, the last
+// ones would publish seconds late. So each new broadcast wakes Base before
+// its time plus one slot for each broadcast already due around the same
+// second, at Rate slots per second: a burst's wake-ups are spread over the
+// time Temporal needs for them, all ahead of the due time, and every
+// workflow then holds its publish in the worker until the exact time.
+type Lead struct {
+	// Base is the lead of a lone broadcast (CRIER_PUBLISH_LEAD); zero turns
+	// waking early off.
+	Base time.Duration
+	// Rate is how many workflows of a burst Temporal is expected to wake
+	// per second (CRIER_BURST_WAKE_RATE); zero gives everyone Base.
+	Rate float64
+	// Count counts the scheduled broadcasts due within window of at
+	// (store.CountDueAround). Nil gives everyone Base.
+	Count func(ctx context.Context, at time.Time, window time.Duration) (int, error)
+}
+
+// For returns the lead of a new broadcast due at at. Counting is best
+// effort: on an error the broadcast gets Base.
+func (l Lead) For(ctx context.Context, at time.Time) time.Duration {
+	if l.Base <= 0 {
+		return 0
+	}
+	if l.Rate <= 0 || l.Count == nil {
+		return min(l.Base, MaxLead)
+	}
+	n, err := l.Count(ctx, at, time.Second)
+	if err != nil {
+		return min(l.Base, MaxLead)
+	}
+	return min(l.Base+time.Duration(float64(n)/l.Rate*float64(time.Second)), MaxLead)
+}
+
+// taskTimeout is the workflow task timeout for a workflow that holds its
+// publish for up to lead: the SDK reports a task that runs a local activity
+// for 80 % of its timeout as still alive by completing it and starting
+// another, which for a burst would be thousands of extra round trips just
+// before the due time. Zero keeps Temporal's default (10 s).
+func taskTimeout(lead time.Duration) time.Duration {
+	if lead <= 0 {
+		return 0
+	}
+	return max(10*time.Second, (lead+8*time.Second)*5/4)
+}
