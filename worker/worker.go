@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -39,6 +41,7 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = workflows.TaskQueue
 	}
+	quietHeldTasks()
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		// A burst of due broadcasts is a burst of workflow tasks that each
 		// run one local activity: poll and run them in parallel. Woken early
@@ -60,6 +63,19 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 		RegisterPresence(w, cfg.Presence)
 	}
 	return w
+}
+
+// taskWarnEnv is the SDK's threshold, in seconds, for warning that a
+// workflow task ran long (default 5).
+const taskWarnEnv = "TEMPORAL_WORKFLOW_TASK_DURATION_WARN_SECONDS"
+
+// quietHeldTasks raises the SDK's long-workflow-task warning above the
+// longest publish hold (workflows.MaxLead), unless the operator set it: a
+// burst holds thousands of tasks on purpose and would log a warning for each.
+func quietHeldTasks() {
+	if os.Getenv(taskWarnEnv) == "" {
+		_ = os.Setenv(taskWarnEnv, strconv.Itoa(int((workflows.MaxLead + 10*time.Second).Seconds())))
+	}
 }
 
 // RegisterSearchAttributes adds Crier's custom search attributes to the

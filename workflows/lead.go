@@ -31,14 +31,22 @@ type Lead struct {
 // For returns the lead of a new broadcast due at at. Counting is best
 // effort: on an error the broadcast gets Base.
 func (l Lead) For(ctx context.Context, at time.Time) time.Duration {
-	if l.Base <= 0 {
-		return 0
-	}
-	if l.Rate <= 0 || l.Count == nil {
-		return min(l.Base, MaxLead)
+	if l.Base <= 0 || l.Rate <= 0 || l.Count == nil {
+		return l.After(0)
 	}
 	n, err := l.Count(ctx, at, time.Second)
 	if err != nil {
+		n = 0
+	}
+	return l.After(n)
+}
+
+// After is the lead of a broadcast due when n others already are.
+func (l Lead) After(n int) time.Duration {
+	if l.Base <= 0 {
+		return 0
+	}
+	if l.Rate <= 0 {
 		return min(l.Base, MaxLead)
 	}
 	return min(l.Base+time.Duration(float64(n)/l.Rate*float64(time.Second)), MaxLead)

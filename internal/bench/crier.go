@@ -156,6 +156,11 @@ func (c *Crier) Create(ctx context.Context, bs []broadcast.Broadcast) error {
 	return insertAll(ctx, c.store, bs, c.wc.Start)
 }
 
+// WakeLead is how early the workflows of a burst of n wake, at most.
+func (c *Crier) WakeLead(n int) time.Duration {
+	return c.wc.Lead.After(n)
+}
+
 // Arm implements System: Crier's workflows are already waiting.
 func (c *Crier) Arm(context.Context, time.Time) time.Duration { return 0 }
 

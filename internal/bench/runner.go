@@ -137,8 +137,17 @@ func (r *Runner) lead(sys System, n int) time.Duration {
 	if rate <= 0 {
 		rate = 100
 	}
-	return max(5*time.Second, 3*time.Second+time.Duration(1.5*float64(n)/rate*float64(time.Second)))
+	d := max(5*time.Second, 3*time.Second+time.Duration(1.5*float64(n)/rate*float64(time.Second)))
+	if w, ok := sys.(wakesEarly); ok {
+		d += w.WakeLead(n)
+	}
+	return d
 }
+
+// wakesEarly is implemented by a system whose workflows wake before the due
+// time (Crier): the broadcasts are due after the earliest wake-up, as when
+// they are created ahead of time, hours before.
+type wakesEarly interface{ WakeLead(n int) time.Duration }
 
 // wait is how long after the due time (and the first look) a run waits for
 // its publications before reporting the rest missing.
