@@ -16,7 +16,7 @@ dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctr
 test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run
 	@scripts/test.sh
 
-bench: ## publication lateness of Crier vs a 60 s poller and a naive workflow; writes BENCHMARKS.md (BENCH_RUNS, BENCH_LARGE=1)
+bench: ## burst lateness (vs a 60 s poller and a naive workflow), creation, relay, inbox, SSE fan-out; writes BENCHMARKS.md (~20 min)
 	@scripts/bench.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services needed

@@ -45,7 +45,7 @@ type options struct {
 	temporalServer                                       string
 	only                                                 string
 	scenarios                                            []string
-	runs                                                 int
+	runs, largeRuns                                      int
 	sizes                                                []int
 	budget, pollInterval                                 time.Duration
 	seed                                                 int64
@@ -55,8 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("crierbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sizes := fs.String("sizes", envOr("BENCH_SIZES", "1,1000"), "burst sizes N, comma-separated (env BENCH_SIZES)")
-	large := fs.Bool("large", os.Getenv("BENCH_LARGE") == "1", "add N = 10,000 (env BENCH_LARGE=1)")
+	sizes := fs.String("sizes", envOr("BENCH_SIZES", "1,1000,10000"), "burst sizes N, comma-separated (env BENCH_SIZES)")
 	fs.StringVar(&o.crier, "crier", "bin/crier", "the crier binary to run as `crier all`")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	fs.StringVar(&o.stateDir, "state", ".bench", "folder for crier's log")
@@ -66,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.temporalServer, "temporal-server", "", "address of a production-shaped Temporal (the server on PostgreSQL) to run Crier's burst on too")
 	fs.StringVar(&o.only, "only", "", "run only this system: crier, naive or poller (for diagnosis; the report then lacks ratios)")
 	fs.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 3), "repetitions of each scenario (env BENCH_RUNS)")
+	fs.IntVar(&o.largeRuns, "large-runs", envInt("BENCH_LARGE_RUNS", 1), "repetitions of bursts of N ≥ 10,000, minutes each (env BENCH_LARGE_RUNS)")
 	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Minute, "the poller baseline's period")
 	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano()%1e6, "seed of the poller's random phases")
@@ -87,9 +87,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-sizes: %q is not a positive whole number", s)
 		}
 		o.sizes = append(o.sizes, n)
-	}
-	if *large && o.sizes[len(o.sizes)-1] != 10000 {
-		o.sizes = append(o.sizes, 10000)
 	}
 	return o, nil
 }
@@ -136,7 +133,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if slices.Contains(o.scenarios, "burst") {
 		say("burst: sizes %v, %d run(s) each, within %s (%s kept for the other scenarios)", o.sizes, o.runs,
 			(o.budget - reserve).Round(time.Second), reserve.Round(time.Second))
-		runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, Budget: o.budget - reserve, Brokers: env.brokers,
+		runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, LargeRuns: o.largeRuns, Budget: o.budget - reserve, Brokers: env.brokers,
 			Progress: stderr}, env.systems...)
 		outcome = runner.Run(ctx)
 	}

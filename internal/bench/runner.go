@@ -15,6 +15,9 @@ type Config struct {
 	Sizes []int
 	// Runs is how many times each scenario is repeated. Default 3.
 	Runs int
+	// LargeRuns replaces Runs for N ≥ 10,000, whose runs take minutes.
+	// Default Runs.
+	LargeRuns int
 	// Budget bounds the whole run; scenarios that would not fit are skipped
 	// and listed. Default 20 minutes.
 	Budget time.Duration
@@ -84,6 +87,9 @@ func NewRunner(cfg Config, systems ...System) *Runner {
 	if cfg.Runs <= 0 {
 		cfg.Runs = 3
 	}
+	if cfg.LargeRuns <= 0 {
+		cfg.LargeRuns = cfg.Runs
+	}
 	if cfg.Budget <= 0 {
 		cfg.Budget = 20 * time.Minute
 	}
@@ -103,14 +109,18 @@ func (r *Runner) Run(ctx context.Context) Outcome {
 	for _, s := range r.systems {
 		out.Systems = append(out.Systems, s.Name())
 	}
-	total := len(r.cfg.Sizes) * r.cfg.Runs * len(r.systems)
+	total := 0
+	for _, n := range r.cfg.Sizes {
+		total += r.cfg.runsFor(n) * len(r.systems)
+	}
 	step := 0
 	for _, n := range r.cfg.Sizes {
-		for run := 1; run <= r.cfg.Runs; run++ {
+		runs := r.cfg.runsFor(n)
+		for run := 1; run <= runs; run++ {
 			for i := range r.systems {
 				sys := r.systems[(i+run-1)%len(r.systems)]
 				step++
-				label := fmt.Sprintf("[%d/%d] N=%d run %d/%d %s", step, total, n, run, r.cfg.Runs, sys.Name())
+				label := fmt.Sprintf("[%d/%d] N=%d run %d/%d %s", step, total, n, run, runs, sys.Name())
 				if ctx.Err() != nil {
 					out.Skipped = append(out.Skipped, label+": interrupted")
 					continue
@@ -128,6 +138,13 @@ func (r *Runner) Run(ctx context.Context) Outcome {
 	}
 	out.Stopped = time.Now()
 	return out
+}
+
+func (c Config) runsFor(n int) int {
+	if n >= 10000 {
+		return c.LargeRuns
+	}
+	return c.Runs
 }
 
 // lead is how far ahead the broadcasts are due: enough to create them all
