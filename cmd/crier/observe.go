@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,16 +36,34 @@ func serveMetrics(ctx context.Context, addr string, handler http.Handler, logger
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", handler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{"status":"ok"}`) })
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	logger.Info("Metrics listening", "url", "http://"+addr+"/metrics")
+	return serveUntil(ctx, addr, mux, "CRIER_METRICS_ADDR")
+}
+
+// serveDebug serves Go's profiler on addr (CRIER_DEBUG_ADDR) until ctx ends:
+// go tool pprof http://ADDR/debug/pprof/profile?seconds=30
+func serveDebug(ctx context.Context, addr string, logger *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("Profiler listening", "url", "http://"+addr+"/debug/pprof/")
+	return serveUntil(ctx, addr, mux, "CRIER_DEBUG_ADDR")
+}
+
+func serveUntil(ctx context.Context, addr string, handler http.Handler, setting string) error {
+	// No WriteTimeout: a CPU profile streams for as long as it samples.
+	srv := &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("Metrics listening", "url", "http://"+addr+"/metrics")
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
-		return fmt.Errorf("serve metrics on %s (CRIER_METRICS_ADDR): %w", addr, err)
+		return fmt.Errorf("serve on %s (%s): %w", addr, setting, err)
 	case <-ctx.Done():
 		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

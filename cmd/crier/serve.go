@@ -181,6 +181,9 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		})
 		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger, d.streams.Close) })
 	}
+	if cfg.DebugAddr != "" {
+		g.Go(func() error { return serveDebug(ctx, cfg.DebugAddr, logger) })
+	}
 	if !runAPI && cfg.MetricsAddr != "" {
 		g.Go(func() error { return serveMetrics(ctx, cfg.MetricsAddr, metricsHandler(registry), logger) })
 	}

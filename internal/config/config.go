@@ -150,6 +150,10 @@ type Config struct {
 	// its own) serves /metrics (CRIER_METRICS_ADDR, default 127.0.0.1:9464;
 	// "off" disables). API processes serve it on the API's address.
 	MetricsAddr string
+	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) for
+	// diagnosing CPU and memory use; keep it on a private address
+	// (CRIER_DEBUG_ADDR, default off).
+	DebugAddr string
 }
 
 // Development reports whether Crier runs in development mode.
@@ -217,6 +221,7 @@ func parse(get func(string) string) (Config, error) {
 		HSTS:                   p.bool("CRIER_HSTS", false),
 		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
 		MetricsAddr:            p.str("CRIER_METRICS_ADDR", "127.0.0.1:9464"),
+		DebugAddr:              p.str("CRIER_DEBUG_ADDR", ""),
 	}
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
