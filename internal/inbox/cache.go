@@ -20,7 +20,8 @@ import (
 )
 
 // Cache holds the node's copy of every active broadcast: published, not
-// cancelled, not expired. Apply keeps it current from consumed events; a
+// cancelled, not expired; indexed by audience, so that one user's inbox
+// costs their broadcasts only. Apply keeps it current from consumed events; a
 // broadcast removed by a cancel or expiry event is never served again, even
 // by a reload that read PostgreSQL before the change committed.
 type Cache struct {
@@ -32,7 +33,7 @@ type Cache struct {
 	now    func() time.Time
 
 	mu     sync.RWMutex
-	active map[uuid.UUID]broadcast.Broadcast
+	active *activeSet
 	// removed and added record the generation (count of applied events) at
 	// which an event removed or added a broadcast, so a load racing events
 	// keeps the events' word. Tombstones live for an hour.
@@ -45,7 +46,7 @@ type Cache struct {
 
 // NewCache returns an empty cache that loads from pool on first use.
 func NewCache(pool *pgxpool.Pool) *Cache {
-	return &Cache{pool: pool, MaxAge: 5 * time.Minute, now: time.Now, active: map[uuid.UUID]broadcast.Broadcast{},
+	return &Cache{pool: pool, MaxAge: 5 * time.Minute, now: time.Now, active: newActiveSet(0),
 		removed: map[uuid.UUID]tombstone{}, added: map[uuid.UUID]uint64{}}
 }
 
@@ -58,38 +59,64 @@ type tombstone struct {
 // or older than MaxAge. Broadcasts whose expiry has passed are left out even
 // before their expiry event arrives.
 func (c *Cache) Active(ctx context.Context) ([]broadcast.Broadcast, error) {
-	c.mu.RLock()
-	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
-	c.mu.RUnlock()
-	if !fresh {
-		if err := c.load(ctx); err != nil {
-			return nil, err
-		}
+	if err := c.ensure(ctx); err != nil {
+		return nil, err
 	}
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]broadcast.Broadcast, 0, len(c.active))
-	for _, b := range c.active {
-		if b.ExpiresAt == nil || b.ExpiresAt.After(now) {
-			out = append(out, b)
+	out := make([]broadcast.Broadcast, 0, c.active.len())
+	for _, b := range c.active.byID {
+		if live(b, now) {
+			out = append(out, *b)
 		}
 	}
 	return out, nil
 }
 
+// For returns the active broadcasts targeted at the user with the given id
+// and roles (as Target.Targets decides), newest first. It costs the user's
+// broadcasts, not a pass over every active one. The broadcasts are the
+// cache's own, shared with every caller: read them, never change them.
+func (c *Cache) For(ctx context.Context, userID string, roles []string) ([]*broadcast.Broadcast, error) {
+	if err := c.ensure(ctx); err != nil {
+		return nil, err
+	}
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.active.inbox(userID, roles, now), nil
+}
+
 // Get returns an active broadcast by id.
 func (c *Cache) Get(ctx context.Context, id uuid.UUID) (broadcast.Broadcast, bool, error) {
-	all, err := c.Active(ctx)
-	if err != nil {
+	if err := c.ensure(ctx); err != nil {
 		return broadcast.Broadcast{}, false, err
 	}
-	for _, b := range all {
-		if b.ID == id {
-			return b, true, nil
-		}
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.active.get(id)
+	if !ok || !live(b, now) {
+		return broadcast.Broadcast{}, false, nil
 	}
-	return broadcast.Broadcast{}, false, nil
+	return *b, true, nil
+}
+
+// live reports whether b has not expired at now.
+func live(b *broadcast.Broadcast, now time.Time) bool {
+	return b.ExpiresAt == nil || b.ExpiresAt.After(now)
+}
+
+// ensure loads the cache when it is empty or older than MaxAge.
+func (c *Cache) ensure(ctx context.Context) error {
+	c.mu.RLock()
+	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
+	c.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	return c.load(ctx)
 }
 
 func (c *Cache) load(ctx context.Context) error {
@@ -111,19 +138,23 @@ func (c *Cache) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load active broadcasts: %w", err)
 	}
+	// Indexing is the costly part: done before taking the lock, so readers
+	// go on meanwhile.
+	active := newActiveSet(len(loaded))
+	for _, b := range loaded {
+		active.put(b)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	active := make(map[uuid.UUID]broadcast.Broadcast, len(loaded))
-	for _, b := range loaded {
-		if _, gone := c.removed[b.ID]; gone {
-			continue // an event removed it; PostgreSQL may not have said so yet
-		}
-		active[b.ID] = b
+	for id := range c.removed {
+		active.remove(id) // an event removed it; PostgreSQL may not have said so yet
 	}
 	// Events applied during the load are newer than what it read.
-	for id, b := range c.active {
-		if _, ok := active[id]; !ok && c.addedSince(id, startGen) {
-			active[id] = b
+	for id, gen := range c.added {
+		if b, ok := c.active.get(id); ok && gen >= startGen {
+			if _, loaded := active.get(id); !loaded {
+				active.put(*b)
+			}
 		}
 	}
 	c.active = active
@@ -137,11 +168,6 @@ func (c *Cache) load(ctx context.Context) error {
 	return nil
 }
 
-func (c *Cache) addedSince(id uuid.UUID, gen uint64) bool {
-	g, ok := c.added[id]
-	return ok && g >= gen
-}
-
 // Apply updates the cache from a consumed lifecycle event.
 func (c *Cache) Apply(ev broadcast.Event) {
 	c.mu.Lock()
@@ -150,16 +176,17 @@ func (c *Cache) Apply(ev broadcast.Event) {
 	switch ev.EventType {
 	case broadcast.EventPublished:
 		if _, gone := c.removed[ev.BroadcastID]; !gone {
-			c.active[ev.BroadcastID] = ev.Broadcast
+			c.active.put(ev.Broadcast)
 			c.added[ev.BroadcastID] = c.gen
 		}
 	case broadcast.EventCancelled, broadcast.EventExpired:
-		delete(c.active, ev.BroadcastID)
+		c.active.remove(ev.BroadcastID)
 		c.removed[ev.BroadcastID] = tombstone{gen: c.gen, at: c.now()}
 	case broadcast.EventRescheduled:
-		if b, ok := c.active[ev.BroadcastID]; ok {
-			b.ExpiresAt = ev.Broadcast.ExpiresAt
-			c.active[ev.BroadcastID] = b
+		if b, ok := c.active.get(ev.BroadcastID); ok {
+			changed := *b
+			changed.ExpiresAt = ev.Broadcast.ExpiresAt
+			c.active.put(changed)
 		}
 	}
 }
