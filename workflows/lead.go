@@ -53,13 +53,19 @@ func (l Lead) After(n int) time.Duration {
 }
 
 // taskTimeout is the workflow task timeout for a workflow that holds its
-// publish for up to lead: the SDK reports a task that runs a local activity
-// for 80 % of its timeout as still alive by completing it and starting
-// another, which for a burst would be thousands of extra round trips just
-// before the due time. Zero keeps Temporal's default (10 s).
+// publish for up to lead. The task must outlive the hold and then the burst:
+// at the due time thousands of held tasks complete at once, and Temporal
+// takes them at its own pace (tens of seconds for 10,000 on a small
+// cluster); a task that timed out meanwhile runs again, adding to the queue.
+// And the SDK reports a task that runs a local activity for 80 % of its
+// timeout as alive by completing it and starting another: thousands of extra
+// round trips just before the due time. So the hold plus a minute, within
+// Temporal's limit of two. The cost: a worker that dies while holding a
+// task delays that broadcast by up to this much. Zero keeps Temporal's
+// default (10 s) for workflows that do not wake early.
 func taskTimeout(lead time.Duration) time.Duration {
 	if lead <= 0 {
 		return 0
 	}
-	return max(10*time.Second, (lead+8*time.Second)*5/4)
+	return min(lead+time.Minute, 2*time.Minute)
 }

@@ -39,8 +39,9 @@ func TestTaskTimeoutCoversTheHold(t *testing.T) {
 	require.Zero(t, taskTimeout(0), "no hold: Temporal's default")
 	for _, lead := range []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, MaxLead} {
 		tt := taskTimeout(lead)
-		// The SDK keeps a task alive at 80 % of its timeout; the hold must end first, with room to spare.
-		require.Greater(t, tt*8/10, lead+5*time.Second, "lead %s", lead)
+		// The SDK keeps a task alive at 80 % of its timeout; the hold must
+		// end first, with room for a burst's completions to queue.
+		require.GreaterOrEqual(t, tt*8/10, lead+5*time.Second, "lead %s", lead)
 		require.LessOrEqual(t, tt, 120*time.Second, "Temporal refuses workflow task timeouts over 2 minutes")
 	}
 }
