@@ -84,7 +84,7 @@ func streamDeadline(ctx context.Context, claims *auth.Claims, maxLifetime time.D
 	if claims.ExpiresAt != nil && claims.ExpiresAt.Before(until) {
 		until, cause = claims.ExpiresAt.Time, stream.ErrTokenExpired
 	}
-	return context.WithDeadlineCause(ctx, until, cause)
+	return stream.WithDeadline(ctx, until, cause)
 }
 
 func userOf(claims *auth.Claims) inbox.User {

@@ -75,7 +75,7 @@ func TestSessionSendsHostileBroadcastAsOneEvent(t *testing.T) {
 		b := broadcast.Broadcast{ID: uuid.New(), Status: broadcast.StatusSent, Title: s, Content: s, Category: "general",
 			Priority: broadcast.PriorityHigh, Target: broadcast.Target{Type: broadcast.TargetRole, IDs: []string{"ops"}},
 			PublishedAt: &published}
-		require.NoError(t, st.send(Event{Partition: 1, Offset: int64(i), Value: broadcast.Event{EventID: uuid.New(),
+		require.NoError(t, st.send(&Event{Partition: 1, Offset: int64(i), Value: broadcast.Event{EventID: uuid.New(),
 			EventType: broadcast.EventPublished, BroadcastID: b.ID, Broadcast: b}}))
 		got := requireOneEvent(t, rec.Body.Bytes(), Position{-1, int64(i)}.String(), "broadcast")
 		var msg message
@@ -89,7 +89,7 @@ func TestSessionSendsHostileBroadcastAsOneEvent(t *testing.T) {
 		}
 
 		rec.Body.Reset()
-		require.NoError(t, st.send(Event{Partition: 0, Offset: 3, Value: broadcast.Event{EventID: uuid.New(),
+		require.NoError(t, st.send(&Event{Partition: 0, Offset: 3, Value: broadcast.Event{EventID: uuid.New(),
 			EventType: broadcast.EventCancelled, BroadcastID: b.ID, Broadcast: b}}))
 		got = requireOneEvent(t, rec.Body.Bytes(), Position{3, int64(i)}.String(), "retract")
 		require.JSONEq(t, `{"id":"`+b.ID.String()+`","reason":"cancelled"}`, got.data)

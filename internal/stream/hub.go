@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -19,6 +20,18 @@ type Event struct {
 	// Trace is the span that produced the message, when it carried one:
 	// stream writes continue that trace.
 	Trace trace.SpanContext
+	// encoded is the event's data, encoded once for every stream it goes
+	// to; Dispatch sets it (replayed events have none).
+	encoded *encoding
+}
+
+// encoding is an event's stream data, encoded by the first stream that
+// sends it and shared by the rest: a broadcast to 10,000 streams is
+// marshalled once, not 10,000 times.
+type encoding struct {
+	once sync.Once
+	data []byte
+	err  error
 }
 
 // Hub is a node's registry of live connections. Dispatch advances the node's
@@ -27,19 +40,23 @@ type Event struct {
 // a connection's snapshot reaches it live, and every event up to it is in
 // PostgreSQL already (Tail writes before it dispatches).
 type Hub struct {
-	mu     sync.Mutex
-	pos    Position
-	ready  chan struct{}
-	byUser map[string]map[*conn]struct{}
-	// QueueSize is each connection's buffer of undelivered events; a client
-	// that falls this far behind is disconnected (it resumes from where it
-	// was on reconnect). Default 256.
+	mu    sync.Mutex
+	pos   Position
+	ready chan struct{}
+	// byUser holds each user's few connections (Server.MaxPerUser).
+	byUser map[string][]*conn
+	// closing is set by closeAll and closed once no connection is left.
+	closing chan struct{}
+	closed  bool
+	// QueueSize is how many undelivered events a connection may hold; a
+	// client that falls this far behind is disconnected (it resumes from
+	// where it was on reconnect). Default 256.
 	QueueSize int
 }
 
 // NewHub returns a hub that accepts connections once Start set its position.
 func NewHub() *Hub {
-	return &Hub{ready: make(chan struct{}), byUser: map[string]map[*conn]struct{}{}, QueueSize: 256}
+	return &Hub{ready: make(chan struct{}), byUser: map[string][]*conn{}, QueueSize: 256}
 }
 
 // start sets the node's initial position; until then connections wait.
@@ -58,17 +75,21 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) Dispatch(events []Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, ev := range events {
+	for i := range events {
+		// Every connection gets the same event, read-only, and shares its
+		// encoding.
+		ev := &events[i]
+		ev.encoded = &encoding{}
 		h.pos.advance(ev.Partition, ev.Offset)
 		switch ev.Value.EventType {
 		case broadcast.EventRead:
-			for c := range h.byUser[ev.Value.UserID] {
+			for _, c := range h.byUser[ev.Value.UserID] {
 				c.offer(ev)
 			}
 		case broadcast.EventPublished, broadcast.EventCancelled, broadcast.EventExpired:
 			target := ev.Value.Broadcast.Target
 			for _, conns := range h.byUser {
-				for c := range conns {
+				for _, c := range conns {
 					if target.Targets(c.user.ID, c.user.Roles) {
 						c.offer(ev)
 					}
@@ -81,38 +102,53 @@ func (h *Hub) Dispatch(events []Event) {
 func (h *Hub) register(c *conn) Position {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	conns := h.byUser[c.user.ID]
-	if conns == nil {
-		conns = map[*conn]struct{}{}
-		h.byUser[c.user.ID] = conns
-	}
-	conns[c] = struct{}{}
+	h.byUser[c.user.ID] = append(h.byUser[c.user.ID], c)
 	metrics.SSEConnections.Inc()
+	if h.closing != nil {
+		c.end(endShutdown) // the node is stopping: tell the client at once
+	}
 	return h.pos.Clone()
 }
 
 func (h *Hub) unregister(c *conn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if conns := h.byUser[c.user.ID]; conns != nil {
-		if _, ok := conns[c]; ok {
-			delete(conns, c)
-			metrics.SSEConnections.Dec()
-		}
-		if len(conns) == 0 {
-			delete(h.byUser, c.user.ID)
-		}
+	conns := h.byUser[c.user.ID]
+	if i := slices.Index(conns, c); i >= 0 {
+		conns = slices.Delete(conns, i, i+1)
+		metrics.SSEConnections.Dec()
 	}
+	if len(conns) == 0 {
+		delete(h.byUser, c.user.ID)
+	} else {
+		h.byUser[c.user.ID] = conns
+	}
+	h.drained()
 }
 
-// closeAll ends every connection, telling clients to reconnect elsewhere.
-func (h *Hub) closeAll() {
+// closeAll ends every connection, and any that registers later, telling
+// clients to reconnect elsewhere. The channel it returns is closed once
+// every connection has unregistered.
+func (h *Hub) closeAll() <-chan struct{} {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closing == nil {
+		h.closing = make(chan struct{})
+	}
 	for _, conns := range h.byUser {
-		for c := range conns {
+		for _, c := range conns {
 			c.end(endShutdown)
 		}
+	}
+	h.drained()
+	return h.closing
+}
+
+// drained closes closing once the hub is closing and empty; h.mu is held.
+func (h *Hub) drained() {
+	if h.closing != nil && !h.closed && len(h.byUser) == 0 {
+		close(h.closing)
+		h.closed = true
 	}
 }
 
@@ -125,27 +161,53 @@ const (
 	endSlow
 )
 
-// conn is one live stream's link to the hub.
+// conn is one live stream's link to the hub. Its queue holds pointers to
+// the hub's events and is allocated only while events wait, so an idle
+// connection costs the hub a few hundred bytes, not QueueSize events.
 type conn struct {
-	id    uuid.UUID
-	user  inbox.User
-	queue chan Event
-	done  chan struct{}
-	once  sync.Once
-	why   endReason
+	id   uuid.UUID
+	user inbox.User
+	max  int // QueueSize
+
+	mu      sync.Mutex
+	pending []*Event
+	// wake holds a token while pending has events for the stream to take.
+	wake chan struct{}
+
+	done chan struct{}
+	once sync.Once
+	why  endReason
 }
 
 func newConn(user inbox.User, size int) *conn {
-	return &conn{id: uuid.New(), user: user, queue: make(chan Event, size), done: make(chan struct{})}
+	return &conn{id: uuid.New(), user: user, max: size, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // offer queues ev without blocking; a full queue ends the connection.
-func (c *conn) offer(ev Event) {
-	select {
-	case c.queue <- ev:
-	default:
-		c.end(endSlow)
+func (c *conn) offer(ev *Event) {
+	c.mu.Lock()
+	full := len(c.pending) >= c.max
+	if !full {
+		c.pending = append(c.pending, ev)
 	}
+	c.mu.Unlock()
+	if full {
+		c.end(endSlow)
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default: // a token is already waiting
+	}
+}
+
+// take returns the queued events, oldest first, and empties the queue.
+func (c *conn) take() []*Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	evs := c.pending
+	c.pending = nil
+	return evs
 }
 
 func (c *conn) end(why endReason) {

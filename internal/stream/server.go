@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -26,7 +27,7 @@ import (
 var ErrTooManyConnections = errors.New("too many open streams for this user")
 
 // Reasons a stream ends at its context's deadline; give one as the cause of
-// the deadline (context.WithDeadlineCause) and the client is told.
+// the deadline (WithDeadline) and the client is told.
 var (
 	// ErrTokenExpired: the token that opened the stream has expired; the
 	// client must reconnect with a fresh one.
@@ -88,8 +89,15 @@ func NewServer(pool *pgxpool.Pool, hub *Hub, in *inbox.Inbox, presence Presence,
 }
 
 // Close ends every stream on this node with a `shutdown` event that tells
-// clients to reconnect (to another node).
-func (s *Server) Close() { s.hub.closeAll() }
+// clients to reconnect (to another node), and waits until they have ended,
+// or WriteTimeout and 5 s (a last write, then leaving presence) have passed.
+// A stream that opens afterwards ends at once the same way.
+func (s *Server) Close() {
+	select {
+	case <-s.hub.closeAll():
+	case <-time.After(s.cfg.WriteTimeout + 5*time.Second):
+	}
+}
 
 // Admit checks, before any byte is written, that the user may open another
 // stream.
@@ -107,6 +115,11 @@ func (s *Server) Admit(ctx context.Context, u inbox.User) error {
 // Serve streams events to u until the client leaves, the node shuts down or
 // the client falls too far behind. lastEventID resumes a previous stream;
 // empty starts with the user's unread inbox.
+//
+// Over HTTP/1.x the stream takes its connection over from net/http (see
+// takeOver): Serve returns once the client has caught up, and the stream
+// goes on in a goroutine of its own. Elsewhere (HTTP/2, test recorders) it
+// stays on w and Serve returns when the stream ends.
 func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error {
 	select {
 	case <-s.hub.Ready():
@@ -116,50 +129,90 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	out := &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+	conn, head, owned := takeOver(w)
+	if !owned {
+		h.Set("Connection", "keep-alive")
+		w.WriteHeader(http.StatusOK)
+		st, err := s.start(ctx, u, lastEventID, &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout})
+		if err != nil {
+			return err
+		}
+		return st.run(ctx)
+	}
+	// net/http cancels the request's context as soon as Serve returns.
+	ctx, cancel := detach(ctx)
+	st, err := s.start(ctx, u, lastEventID, &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout})
+	if err != nil {
+		cancel()
+		conn.Close()
+		// The response is under way: the error can only end it, as it ends
+		// a response net/http writes.
+		s.log.Info("A stream ended while catching up", "user_id", u.ID, "error", err)
+		return nil
+	}
+	go watch(conn, cancel)
+	go func() {
+		defer cancel()
+		defer conn.Close()
+		_ = st.run(ctx) // a failed write ends the stream, as it does on w
+	}()
+	return nil
+}
 
+// start registers a stream with the hub and presence and sends what the
+// client missed.
+func (s *Server) start(ctx context.Context, u inbox.User, lastEventID string, out *writer) (*session, error) {
 	c := newConn(u, s.hub.QueueSize)
 	snapshot := s.hub.register(c)
-	defer s.hub.unregister(c)
 	if err := s.presence.Register(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}); err != nil {
 		s.log.Warn("Could not record presence", "user_id", u.ID, "error", err)
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := s.presence.Unregister(ctx, c.id); err != nil {
-			s.log.Warn("Could not remove presence", "connection_id", c.id, "error", err)
-		}
-	}()
-
-	st := &session{s: s, out: out, user: u, sent: map[uuid.UUID]bool{}}
+	st := &session{s: s, out: out, conn: c, user: u, sent: map[uuid.UUID]bool{}}
 	if err := st.catchUp(ctx, lastEventID, snapshot); err != nil {
-		return err
+		s.leave(ctx, c)
+		return nil, err
 	}
+	return st, nil
+}
+
+// leave removes a stream that ended from presence and from the hub.
+func (s *Server) leave(ctx context.Context, c *conn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.presence.Unregister(ctx, c.id); err != nil {
+		s.log.Warn("Could not remove presence", "connection_id", c.id, "error", err)
+	}
+	s.hub.unregister(c)
+}
+
+// run sends live events and heartbeats until the stream ends, then leaves.
+func (st *session) run(ctx context.Context) error {
+	s, c := st.s, st.conn
+	defer s.leave(ctx, c)
 	beat := time.NewTicker(s.cfg.Heartbeat)
 	defer beat.Stop()
 	for {
 		select {
-		case ev := <-c.queue:
-			if err := st.send(ev); err != nil {
-				return err
+		case <-c.wake:
+			for _, ev := range c.take() {
+				if err := st.send(ev); err != nil {
+					return err
+				}
 			}
 		case <-beat.C:
-			if err := out.comment("heartbeat"); err != nil {
+			if err := st.out.comment("heartbeat"); err != nil {
 				return err
 			}
 		case <-c.done:
 			if c.why == endShutdown {
-				return out.event("", "shutdown", map[string]any{"reason": "server shutting down", "reconnect": true}, 1000)
+				return st.out.event("", "shutdown", map[string]any{"reason": "server shutting down", "reconnect": true}, 1000)
 			}
-			s.log.Info("Disconnected a client that fell behind", "user_id", u.ID, "queue", s.hub.QueueSize)
+			s.log.Info("Disconnected a client that fell behind", "user_id", st.user.ID, "queue", s.hub.QueueSize)
 			return nil
 		case <-ctx.Done():
 			if cause := context.Cause(ctx); errors.Is(cause, ErrTokenExpired) || errors.Is(cause, ErrLifetime) {
-				return out.event("", "shutdown", map[string]any{"reason": cause.Error(), "reconnect": true}, 1000)
+				return st.out.event("", "shutdown", map[string]any{"reason": cause.Error(), "reconnect": true}, 1000)
 			}
 			return nil
 		}
@@ -171,6 +224,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 type session struct {
 	s    *Server
 	out  *writer
+	conn *conn
 	user inbox.User
 	pos  Position
 	sent map[uuid.UUID]bool
@@ -189,8 +243,8 @@ func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Pos
 			}
 			if complete {
 				st.pos = from
-				for _, ev := range events {
-					if err := st.send(ev); err != nil {
+				for i := range events {
+					if err := st.send(&events[i]); err != nil {
 						return err
 					}
 				}
@@ -217,8 +271,8 @@ func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Pos
 }
 
 // send writes one event if it concerns this user, advancing the position.
-func (st *session) send(ev Event) error {
-	v := ev.Value
+func (st *session) send(ev *Event) error {
+	v := &ev.Value
 	var (
 		name string
 		data any
@@ -255,7 +309,11 @@ func (st *session) send(ev Event) error {
 				attribute.String("crier.broadcast_id", v.BroadcastID.String()), attribute.String("crier.user_id", st.user.ID)))
 		defer span.End()
 	}
-	if err := st.out.event(st.pos.String(), name, data, 0); err != nil {
+	raw, err := ev.encode(data)
+	if err != nil {
+		return err
+	}
+	if err := st.out.frame(st.pos.String(), name, raw, 0); err != nil {
 		return err
 	}
 	if name == "broadcast" {
@@ -296,11 +354,27 @@ type (
 	}
 )
 
-// writer writes SSE frames, each with its own write deadline, and flushes.
+// writer writes SSE frames, each with its own write deadline, and flushes:
+// to the response through its ResponseController, or straight to the
+// connection once the stream has taken it over.
 type writer struct {
-	w       io.Writer
-	rc      *http.ResponseController
+	w    io.Writer
+	rc   *http.ResponseController // nil when w is conn
+	conn net.Conn
+	// head is the response head, sent with the first frame on conn.
+	head    []byte
 	timeout time.Duration
+}
+
+// encode returns data, the event's stream data, as JSON: encoded by the
+// first stream that sends the event, shared by the others.
+func (ev *Event) encode(data any) ([]byte, error) {
+	e := ev.encoded
+	if e == nil {
+		return json.Marshal(data)
+	}
+	e.once.Do(func() { e.data, e.err = json.Marshal(data) })
+	return e.data, e.err
 }
 
 // event writes one event. data is JSON on a single line, so nothing in it
@@ -310,6 +384,11 @@ func (o *writer) event(id, name string, data any, retryMillis int) error {
 	if err != nil {
 		return err
 	}
+	return o.frame(id, name, raw, retryMillis)
+}
+
+// frame writes one event whose data is raw, JSON already.
+func (o *writer) frame(id, name string, raw []byte, retryMillis int) error {
 	frame := make([]byte, 0, len(raw)+len(id)+len(name)+32)
 	if id != "" {
 		frame = append(frame, "id: "+id+"\n"...)
@@ -333,6 +412,16 @@ func (o *writer) comment(text string) error {
 }
 
 func (o *writer) write(frame []byte) error {
+	if o.conn != nil {
+		if o.head != nil {
+			frame, o.head = append(o.head, frame...), nil
+		}
+		if err := o.conn.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil {
+			return err
+		}
+		_, err := o.conn.Write(frame)
+		return err
+	}
 	if err := o.rc.SetWriteDeadline(time.Now().Add(o.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}

@@ -57,9 +57,10 @@ func TestHubOffersEventsOnlyToTheirAudience(t *testing.T) {
 	read := Event{Offset: 1, Value: broadcast.Event{EventID: uuid.New(), EventType: broadcast.EventRead, UserID: "carol"}}
 	h.Dispatch([]Event{read})
 
-	require.Len(t, ops.queue, 1)
-	require.Len(t, sales.queue, 1)
-	require.Equal(t, broadcast.EventRead, (<-sales.queue).Value.EventType)
+	require.Len(t, ops.pending, 1)
+	require.Len(t, sales.pending, 1)
+	require.Equal(t, broadcast.EventRead, sales.take()[0].Value.EventType)
+	require.Empty(t, sales.take(), "taking empties the queue")
 	require.Equal(t, Position{1}, h.register(newConn(inbox.User{ID: "bob"}, 1)), "a new connection starts after both")
 }
 
@@ -85,7 +86,7 @@ func TestHubDisconnectsAClientThatFallsBehind(t *testing.T) {
 	default:
 		t.Fatal("the slow client was not disconnected")
 	}
-	require.Len(t, fast.queue, 3, "the others still get everything")
+	require.Len(t, fast.pending, 3, "the others still get everything")
 }
 
 func TestRecentIDsDropRepeatsAndForgetTheOldest(t *testing.T) {
