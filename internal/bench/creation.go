@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -197,7 +196,7 @@ func (s CreationScenario) setUp(ctx context.Context, env Env) (*apiCreator, *raw
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	proc, url, err := startCrierAPI(ctx, env, crierAPIConfig{DatabaseURL: dbURL, Topic: name, TaskQueue: name, JWTSecret: secret})
+	proc, err := startCrierAPI(ctx, env, crierAPIConfig{DatabaseURL: dbURL, Topic: name, TaskQueue: name, JWTSecret: secret})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -207,7 +206,7 @@ func (s CreationScenario) setUp(ctx context.Context, env Env) (*apiCreator, *raw
 		return nil, nil, nil, fmt.Errorf("sign the benchmark's admin token: %w", err)
 	}
 	transport := &http.Transport{MaxIdleConns: s.Clients, MaxIdleConnsPerHost: s.Clients, IdleConnTimeout: time.Minute}
-	api := &apiCreator{url: url + "/api/v1/broadcasts", token: token, pid: proc.cmd.Process.Pid,
+	api := &apiCreator{url: proc.URL + "/api/v1/broadcasts", token: token, pid: proc.PID(),
 		client: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	raw := &rawStarter{wc: &workflows.Client{Temporal: env.Temporal, TaskQueue: name + "-raw"}}
 	return api, raw, func() {
@@ -227,43 +226,13 @@ type crierAPIConfig struct {
 // wait on their task queue exactly like the raw starts, and no relay. The
 // benchmark signs its own tokens with JWTSecret, and the rate limits
 // (CRIER_RATE_PER_ADDRESS, CRIER_RATE_PER_USER) are off: one client
-// creating thousands of broadcasts a second is what is measured. It returns
-// the process (Close stops it) and the API's base URL.
-func startCrierAPI(ctx context.Context, env Env, cfg crierAPIConfig) (*Crier, string, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, "", err
-	}
-	logPath := filepath.Join(env.StateDir, "crier-creation.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, "", fmt.Errorf("create %s: %w", logPath, err)
-	}
-	cmd := exec.Command(env.CrierBinary, "api")
-	cmd.Env = append(os.Environ(),
-		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
-		"DATABASE_URL="+cfg.DatabaseURL, "KAFKA_BROKERS="+strings.Join(env.Brokers, ","),
-		"TEMPORAL_ADDRESS="+env.TemporalAddress,
-		"CRIER_KAFKA_TOPIC="+cfg.Topic, "CRIER_TASK_QUEUE="+cfg.TaskQueue,
-		"CRIER_HTTP_ADDR="+addr, "CRIER_NODE_ID=crierbench-creation", "CRIER_METRICS_ADDR=off",
-		"CRIER_JWT_SECRET="+cfg.JWTSecret, "CRIER_RATE_PER_ADDRESS=0", "CRIER_RATE_PER_USER=0",
-		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, "", fmt.Errorf("start %s api: %w", env.CrierBinary, err)
-	}
-	c := &Crier{cfg: CrierConfig{Binary: env.CrierBinary}, cmd: cmd, exited: make(chan error, 1)}
-	go func() {
-		c.exited <- cmd.Wait()
-		logFile.Close()
-	}()
-	if err := c.waitReady(ctx, "http://"+addr+"/readyz", 90*time.Second); err != nil {
-		_ = c.Close()
-		return nil, "", fmt.Errorf("crier api (log: %s): %w", logPath, err)
-	}
-	return c, "http://" + addr, nil
+// creating thousands of broadcasts a second is what is measured.
+func startCrierAPI(ctx context.Context, env Env, cfg crierAPIConfig) (*Node, error) {
+	return StartNode(ctx, NodeConfig{Binary: env.CrierBinary, Command: "api", DatabaseURL: cfg.DatabaseURL,
+		Brokers: env.Brokers, TemporalAddress: env.TemporalAddress, Topic: cfg.Topic, TaskQueue: cfg.TaskQueue,
+		NodeID: "crierbench-creation", LogPath: filepath.Join(env.StateDir, "crier-creation.log"),
+		Env: []string{"CRIER_METRICS_ADDR=off", "CRIER_JWT_SECRET=" + cfg.JWTSecret,
+			"CRIER_RATE_PER_ADDRESS=0", "CRIER_RATE_PER_USER=0"}})
 }
 
 // processCPU is the CPU time (user and system) process pid has used, from

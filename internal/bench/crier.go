@@ -3,16 +3,10 @@ package bench
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,42 +44,21 @@ type CrierConfig struct {
 // create handler (store.Insert starting the workflow inside the
 // transaction), skipping HTTP so that creating 10,000 takes seconds.
 type Crier struct {
-	cfg    CrierConfig
-	cmd    *exec.Cmd
-	exited chan error
-	pool   *pgxpool.Pool
-	store  *store.Store
-	wc     *workflows.Client
+	*Node
+	cfg   CrierConfig
+	pool  *pgxpool.Pool
+	store *store.Store
+	wc    *workflows.Client
 }
 
 // StartCrier starts `crier all` and waits until it is ready.
 func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
-	}
-	addr, err := freeAddr()
+	node, err := StartNode(ctx, NodeConfig{Binary: cfg.Binary, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.Brokers,
+		TemporalAddress: cfg.TemporalAddress, Topic: cfg.Topic, TaskQueue: cfg.TaskQueue, Log: cfg.Log})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(cfg.Binary, "all")
-	cmd.Env = append(os.Environ(),
-		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
-		"DATABASE_URL="+cfg.DatabaseURL, "KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","),
-		"TEMPORAL_ADDRESS="+cfg.TemporalAddress,
-		"CRIER_KAFKA_TOPIC="+cfg.Topic, "CRIER_TASK_QUEUE="+cfg.TaskQueue,
-		"CRIER_HTTP_ADDR="+addr, "CRIER_NODE_ID=crierbench",
-		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
-	)
-	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s all: %w", cfg.Binary, err)
-	}
-	c := &Crier{cfg: cfg, cmd: cmd, exited: make(chan error, 1)}
-	go func() { c.exited <- cmd.Wait() }()
-	if err := c.waitReady(ctx, "http://"+addr+"/readyz", 90*time.Second); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
+	c := &Crier{Node: node, cfg: cfg}
 	poolURL, err := WithPoolSize(cfg.DatabaseURL, creators+4)
 	if err == nil {
 		c.pool, err = store.Connect(ctx, poolURL)
@@ -114,34 +87,6 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 	return c, nil
 }
 
-func (c *Crier) waitReady(ctx context.Context, url string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		select {
-		case err := <-c.exited:
-			c.exited <- err
-			return fmt.Errorf("crier all exited before it was ready: %v (see its log)", err)
-		default:
-		}
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("readyz answered %d", resp.StatusCode)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("crier all not ready within %s: %w", timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
 // CrierOnServer names Crier running on the Temporal server on PostgreSQL.
 const CrierOnServer = "Crier, Temporal server on PostgreSQL"
 
@@ -164,38 +109,10 @@ func (c *Crier) WakeLead(n int) time.Duration {
 // Arm implements System: Crier's workflows are already waiting.
 func (c *Crier) Arm(context.Context, time.Time) time.Duration { return 0 }
 
-// Close stops crier with SIGTERM, as an operator would, and kills it if it
-// has not stopped within its shutdown timeout and some.
+// Close stops crier.
 func (c *Crier) Close() error {
 	if c.pool != nil {
 		c.pool.Close()
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-c.exited:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return fmt.Errorf("crier all: %w", err)
-		}
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		return errors.New("crier all did not stop within 30 s of SIGTERM; killed")
-	}
-}
-
-func envOr(name, fallback string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return fallback
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return c.Node.Close()
 }

@@ -11,7 +11,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +22,7 @@ import (
 // with the settings this scenario changes, and its address and process id,
 // which the scenario needs and StartCrier does not return.
 type fanoutNode struct {
-	*Crier
+	*Node
 	addr, topic string
 }
 
@@ -37,31 +36,12 @@ func fanoutSettings(secret string) []string {
 }
 
 func startFanoutNode(ctx context.Context, env Env, dbURL, topic, secret string, log io.Writer) (*fanoutNode, error) {
-	addr, err := freeAddr()
+	n, err := StartNode(ctx, NodeConfig{Binary: env.CrierBinary, DatabaseURL: dbURL, Brokers: env.Brokers,
+		TemporalAddress: env.TemporalAddress, Topic: topic, TaskQueue: topic, Env: fanoutSettings(secret), Log: log})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(env.CrierBinary, "all")
-	cmd.Env = append(os.Environ(),
-		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
-		"DATABASE_URL="+dbURL, "KAFKA_BROKERS="+strings.Join(env.Brokers, ","),
-		"TEMPORAL_ADDRESS="+env.TemporalAddress,
-		"CRIER_KAFKA_TOPIC="+topic, "CRIER_TASK_QUEUE="+topic,
-		"CRIER_HTTP_ADDR="+addr,
-		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
-	)
-	cmd.Env = append(cmd.Env, fanoutSettings(secret)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s all: %w", env.CrierBinary, err)
-	}
-	c := &Crier{cfg: CrierConfig{Binary: env.CrierBinary}, cmd: cmd, exited: make(chan error, 1)}
-	go func() { c.exited <- cmd.Wait() }()
-	if err := c.waitReady(ctx, "http://"+addr+"/readyz", 90*time.Second); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return &fanoutNode{Crier: c, addr: addr, topic: topic}, nil
+	return &fanoutNode{Node: n, addr: strings.TrimPrefix(n.URL, "http://"), topic: topic}, nil
 }
 
 // nodeMemory is what the node's memory is made of at one moment: its
@@ -75,7 +55,7 @@ type nodeMemory struct {
 // memory reads the node's VmRSS and its runtime metrics.
 func (n *fanoutNode) memory(ctx context.Context) (nodeMemory, error) {
 	var m nodeMemory
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.PID()))
 	if err != nil {
 		return m, fmt.Errorf("read crier's memory: %w", err)
 	}
@@ -146,7 +126,7 @@ func fmtBytes(b float64) string {
 
 // cpuTime is the CPU time (user and system) the node has used so far.
 func (n *fanoutNode) cpuTime() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.PID()))
 	if err != nil {
 		return 0
 	}

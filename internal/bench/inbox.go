@@ -13,7 +13,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -82,11 +81,11 @@ func (InboxScenario) Run(ctx context.Context, env Env) (Section, error) {
 			env.Say("inbox: stopping crier api: %v", err)
 		}
 	}()
-	load, err := newInboxLoad(node.url, []byte(secret))
+	load, err := newInboxLoad(node.URL, []byte(secret))
 	if err != nil {
 		return Section{}, err
 	}
-	load.nodePID, load.postmaster = node.pid, postmasterPID(ctx, dbURL)
+	load.nodePID, load.postmaster = node.PID(), postmasterPID(ctx, dbURL)
 	defer load.close()
 
 	env.Say("inbox: first request (loads the node's cache of active broadcasts)")
@@ -127,49 +126,18 @@ type inboxRepeat struct {
 	Paced, BackToBack inboxRun
 }
 
-// inboxNode is `crier api` alone (no worker, no relay: nothing is
+// startInboxNode starts `crier api` alone (no worker, no relay: nothing is
 // published during the scenario), with the benchmark's secret and without
 // rate limits.
-type inboxNode struct {
-	*Crier
-	url string
-	pid int
-}
-
-func startInboxNode(ctx context.Context, env Env, dbURL, topic, secret string) (*inboxNode, error) {
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
+func startInboxNode(ctx context.Context, env Env, dbURL, topic, secret string) (*Node, error) {
 	logPath := filepath.Join(env.StateDir, "crier-inbox.log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
 	env.Say("inbox: starting crier api (log %s)", logPath)
-	cmd := exec.Command(env.CrierBinary, "api")
-	cmd.Env = append(os.Environ(),
-		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
-		"DATABASE_URL="+dbURL, "KAFKA_BROKERS="+strings.Join(env.Brokers, ","),
-		"TEMPORAL_ADDRESS="+env.TemporalAddress, "CRIER_KAFKA_TOPIC="+topic, "CRIER_TASK_QUEUE="+topic,
-		"CRIER_HTTP_ADDR="+addr, "CRIER_NODE_ID=crierbench-inbox", "CRIER_JWT_SECRET="+secret,
-		// One client address and 100 users asking back to back: the
-		// default limits (50/s per address, 20/s per user) would answer 429.
-		"CRIER_RATE_PER_ADDRESS=0", "CRIER_RATE_PER_USER=0",
-		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
-	)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s api: %w", env.CrierBinary, err)
-	}
-	c := &Crier{cfg: CrierConfig{Binary: env.CrierBinary, DatabaseURL: dbURL}, cmd: cmd, exited: make(chan error, 1)}
-	go func() { c.exited <- cmd.Wait(); log.Close() }()
-	if err := c.waitReady(ctx, "http://"+addr+"/readyz", 90*time.Second); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return &inboxNode{Crier: c, url: "http://" + addr, pid: cmd.Process.Pid}, nil
+	return StartNode(ctx, NodeConfig{Binary: env.CrierBinary, Command: "api", DatabaseURL: dbURL, Brokers: env.Brokers,
+		TemporalAddress: env.TemporalAddress, Topic: topic, TaskQueue: topic, NodeID: "crierbench-inbox", LogPath: logPath,
+		Env: []string{"CRIER_JWT_SECRET=" + secret,
+			// One client address and 100 users asking back to back: the
+			// default limits (50/s per address, 20/s per user) would answer 429.
+			"CRIER_RATE_PER_ADDRESS=0", "CRIER_RATE_PER_USER=0"}})
 }
 
 // inboxSeed is what seedInbox wrote.

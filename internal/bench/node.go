@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// NodeConfig is one crier process for a benchmark.
+type NodeConfig struct {
+	// Binary is the crier executable. Required.
+	Binary string
+	// Command is what it runs: "all" (the default) or "api".
+	Command string
+	// DatabaseURL is its own (migrated) database. Required.
+	DatabaseURL string
+	// Brokers are the Kafka bootstrap addresses. Required.
+	Brokers []string
+	// TemporalAddress is the Temporal frontend. Required.
+	TemporalAddress string
+	// Topic and TaskQueue are its own for this benchmark. Required.
+	Topic, TaskQueue string
+	// NodeID is CRIER_NODE_ID. Default "crierbench".
+	NodeID string
+	// Env are further settings (KEY=value), after and over the ones above.
+	Env []string
+	// Log receives its output; or else LogPath names a file for it.
+	// Default: discarded.
+	Log     io.Writer
+	LogPath string
+}
+
+// Node is a crier process started by StartNode.
+type Node struct {
+	// URL is the API's base URL, http://127.0.0.1:PORT.
+	URL    string
+	name   string
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// StartNode starts a crier process on loopback, in development mode with
+// the benchmark's services, and waits until it is ready.
+func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
+	cfg.Command = cmp.Or(cfg.Command, "all")
+	if cfg.Log == nil && cfg.LogPath == "" {
+		cfg.Log = io.Discard
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(cfg.Binary, cfg.Command)
+	cmd.Env = append(os.Environ(),
+		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
+		"DATABASE_URL="+cfg.DatabaseURL, "KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","),
+		"TEMPORAL_ADDRESS="+cfg.TemporalAddress,
+		"CRIER_KAFKA_TOPIC="+cfg.Topic, "CRIER_TASK_QUEUE="+cfg.TaskQueue,
+		"CRIER_HTTP_ADDR="+addr, "CRIER_NODE_ID="+cmp.Or(cfg.NodeID, "crierbench"),
+		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
+	)
+	cmd.Env = append(cmd.Env, cfg.Env...)
+	var logFile *os.File
+	if cfg.LogPath != "" {
+		if logFile, err = os.Create(cfg.LogPath); err != nil {
+			return nil, err
+		}
+		cfg.Log = logFile
+	}
+	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
+	n := &Node{URL: "http://" + addr, name: "crier " + cfg.Command, cmd: cmd, exited: make(chan error, 1)}
+	if cfg.LogPath != "" {
+		n.name += " (log " + cfg.LogPath + ")"
+	}
+	if err := cmd.Start(); err != nil {
+		if logFile != nil {
+			logFile.Close()
+		}
+		return nil, fmt.Errorf("start %s %s: %w", cfg.Binary, cfg.Command, err)
+	}
+	go func() {
+		err := cmd.Wait()
+		if logFile != nil {
+			logFile.Close()
+		}
+		n.exited <- err
+	}()
+	if err := n.waitReady(ctx, 90*time.Second); err != nil {
+		_ = n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// PID is the process id, for reading its memory and CPU from /proc.
+func (n *Node) PID() int { return n.cmd.Process.Pid }
+
+func (n *Node) waitReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case err := <-n.exited:
+			n.exited <- err
+			return fmt.Errorf("%s exited before it was ready: %v (see its log)", n.name, err)
+		default:
+		}
+		resp, err := http.Get(n.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("readyz answered %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %s: %w", n.name, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops the process with SIGTERM, as an operator would, and kills it
+// if it has not stopped within its shutdown timeout and some.
+func (n *Node) Close() error {
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.exited:
+		n.exited <- err // a second Close returns at once
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = n.cmd.Process.Kill()
+		return fmt.Errorf("%s did not stop within 30 s of SIGTERM; killed", n.name)
+	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
