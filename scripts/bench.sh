@@ -15,7 +15,7 @@
 # Progress is shown as it goes; crier's own log is in .bench/crier.log.
 #
 # Environment:
-#   BENCH_RUNS=3        repetitions of each scenario
+#   BENCH_RUNS=2        repetitions of each scenario
 #   BENCH_SIZES=1,1000,10000  the burst sizes
 #   BENCH_LARGE_RUNS=1  repetitions of the bursts of N >= 10,000 (minutes each)
 #   BENCH_BUDGET=20m    bound on the whole run (Nm or Ns), set-up included;

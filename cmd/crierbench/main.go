@@ -43,6 +43,7 @@ func main() {
 type options struct {
 	crier, out, stateDir, command, temporalCLI, kafkaPOM string
 	temporalServer                                       string
+	serverMaxBurst                                       int
 	only                                                 string
 	scenarios                                            []string
 	runs, largeRuns                                      int
@@ -63,8 +64,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.temporalCLI, "temporal-cli", ".tools/bin/temporal", "the Temporal CLI, for its version")
 	fs.StringVar(&o.kafkaPOM, "kafka-pom", "tools/kafka/pom.xml", "the pom pinning Kafka's version")
 	fs.StringVar(&o.temporalServer, "temporal-server", "", "address of a production-shaped Temporal (the server on PostgreSQL) to run Crier's burst on too")
+	fs.IntVar(&o.serverMaxBurst, "server-max-burst", envInt("BENCH_SERVER_MAX_BURST", 1000), "largest burst run on -temporal-server (env BENCH_SERVER_MAX_BURST)")
 	fs.StringVar(&o.only, "only", "", "run only this system: crier, naive or poller (for diagnosis; the report then lacks ratios)")
-	fs.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 3), "repetitions of each scenario (env BENCH_RUNS)")
+	fs.IntVar(&o.runs, "runs", envInt("BENCH_RUNS", 2), "repetitions of each scenario (env BENCH_RUNS)")
 	fs.IntVar(&o.largeRuns, "large-runs", envInt("BENCH_LARGE_RUNS", 1), "repetitions of bursts of N ≥ 10,000, minutes each (env BENCH_LARGE_RUNS)")
 	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Minute, "the poller baseline's period")
@@ -253,7 +255,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 		say("starting crier all on the Temporal server on PostgreSQL (%s)", o.temporalServer)
 		crierPG, err := bench.StartCrier(ctx, bench.CrierConfig{Name: bench.CrierOnServer, Binary: o.crier,
 			DatabaseURL: urls["crierpg"], Brokers: brokers, TemporalAddress: o.temporalServer, Temporal: env.server,
-			Topic: topic("crierpg"), TaskQueue: topic("crierpg"), Log: env.serverLog})
+			Topic: topic("crierpg"), TaskQueue: topic("crierpg"), Log: env.serverLog, MaxBurst: o.serverMaxBurst})
 		if err != nil {
 			return nil, err
 		}

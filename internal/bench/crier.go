@@ -37,6 +37,8 @@ type CrierConfig struct {
 	Topic, TaskQueue string
 	// Log receives Crier's output. Default: discarded.
 	Log io.Writer
+	// MaxBurst, when positive, is the largest burst this system runs.
+	MaxBurst int
 }
 
 // Crier is the real `crier all` (API, worker, relay) in a child process.
@@ -100,6 +102,9 @@ func (c *Crier) Topic() string { return c.cfg.Topic }
 func (c *Crier) Create(ctx context.Context, bs []broadcast.Broadcast) error {
 	return insertAll(ctx, c.store, bs, c.wc.Start)
 }
+
+// MaxBurst is the largest burst this system runs (0: any).
+func (c *Crier) MaxBurst() int { return c.cfg.MaxBurst }
 
 // WakeLead is how early the workflows of a burst of n wake, at most.
 func (c *Crier) WakeLead(n int) time.Duration {

@@ -90,7 +90,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	p("")
 	p("`make bench` starts its own PostgreSQL, Kafka and Temporal on loopback (`scripts/stack.sh up .bench test`), runs every")
 	p("scenario within `BENCH_BUDGET` (20 minutes by default, set-up included) and rewrites this file. `BENCH_RUNS` sets the")
-	p("repetitions (default 3; `BENCH_LARGE_RUNS`, default 1, for the bursts of 10,000, which take minutes each),")
+	p("repetitions (default 2; `BENCH_LARGE_RUNS`, default 1, for the bursts of 10,000, which take minutes each),")
 	p("`BENCH_SIZES` the burst sizes (default 1, 1,000 and 10,000), `BENCH_SCENARIOS` the scenarios (default all).")
 	p("")
 	writeGoals(p, r)
