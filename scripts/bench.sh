@@ -61,6 +61,10 @@ fi
 trap 'exit 130' INT TERM
 
 unset DATABASE_URL KAFKA_BROKERS TEMPORAL_ADDRESS
+# Four crier processes, the baselines, the scenarios' nodes and the Temporal
+# server (64 connections of its own) share this PostgreSQL: more than
+# its default 100 connections.
+export PG_EXTRA_OPTS="-c max_connections=500${PG_EXTRA_OPTS:+ $PG_EXTRA_OPTS}"
 log "starting PostgreSQL, Kafka and Temporal under .bench/ (test mode)"
 scripts/stack.sh up "$STATE" test >/dev/null
 # shellcheck source=/dev/null
