@@ -224,7 +224,8 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	}
 	say("starting crier all (%s; log %s)", o.crier, logPath)
 	crier, err := bench.StartCrier(ctx, bench.CrierConfig{Binary: o.crier, DatabaseURL: urls["crier"], Brokers: brokers,
-		TemporalAddress: temporalAddr, Temporal: env.temporal, Topic: topic("crier"), TaskQueue: topic("crier"), Log: env.crierLog})
+		TemporalAddress: temporalAddr, Temporal: env.temporal, Topic: topic("crier"), TaskQueue: topic("crier"), Log: env.crierLog,
+		Reader: true})
 	if err != nil {
 		return nil, err
 	}

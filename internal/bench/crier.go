@@ -5,13 +5,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 
+	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/store"
@@ -39,6 +44,9 @@ type CrierConfig struct {
 	Log io.Writer
 	// MaxBurst, when positive, is the largest burst this system runs.
 	MaxBurst int
+	// Reader connects one SSE client, a user of the role the benchmark's
+	// broadcasts target, to time their arrival at a live client too.
+	Reader bool
 }
 
 // Crier is the real `crier all` (API, worker, relay) in a child process.
@@ -47,16 +55,23 @@ type CrierConfig struct {
 // transaction), skipping HTTP so that creating 10,000 takes seconds.
 type Crier struct {
 	*Node
-	cfg   CrierConfig
-	pool  *pgxpool.Pool
-	store *store.Store
-	wc    *workflows.Client
+	cfg      CrierConfig
+	pool     *pgxpool.Pool
+	store    *store.Store
+	wc       *workflows.Client
+	reader   *sseClient
+	received atomic.Int64
 }
 
 // StartCrier starts `crier all` and waits until it is ready.
 func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
+	secret, err := randomJWTSecret()
+	if err != nil {
+		return nil, err
+	}
 	node, err := StartNode(ctx, NodeConfig{Binary: cfg.Binary, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.Brokers,
-		TemporalAddress: cfg.TemporalAddress, Topic: cfg.Topic, TaskQueue: cfg.TaskQueue, Log: cfg.Log})
+		TemporalAddress: cfg.TemporalAddress, Topic: cfg.Topic, TaskQueue: cfg.TaskQueue, Log: cfg.Log,
+		Env: []string{"CRIER_JWT_SECRET=" + secret}})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +101,25 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		}
 	}
 	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, Lead: lead}
+	if cfg.Reader {
+		token, err := auth.Issue([]byte(secret), "crierbench-reader", "Benchmark reader", []string{benchRole}, 24*time.Hour, time.Now())
+		if err == nil {
+			c.reader, err = openStream(ctx, net.IPv4(127, 0, 0, 1), strings.TrimPrefix(c.URL, "http://"), token, &c.received)
+		}
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("connect the SSE reader: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// ReadAt is when the SSE reader first read each broadcast (nil without one).
+func (c *Crier) ReadAt() map[uuid.UUID]time.Time {
+	if c.reader == nil {
+		return nil
+	}
+	return c.reader.arrivedAt()
 }
 
 // CrierOnServer names Crier running on the Temporal server on PostgreSQL.
@@ -116,6 +149,9 @@ func (c *Crier) Arm(context.Context, time.Time) time.Duration { return 0 }
 
 // Close stops crier.
 func (c *Crier) Close() error {
+	if c.reader != nil {
+		c.reader.close()
+	}
 	if c.pool != nil {
 		c.pool.Close()
 	}

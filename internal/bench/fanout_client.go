@@ -136,6 +136,19 @@ func (c *sseClient) firstArrival(id uuid.UUID) (at time.Time, ok bool, again int
 	return at, ok, again
 }
 
+// arrivedAt is when the client first read each broadcast.
+func (c *sseClient) arrivedAt() map[uuid.UUID]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first := make(map[uuid.UUID]time.Time, len(c.arrivals))
+	for _, a := range c.arrivals {
+		if _, seen := first[a.id]; !seen {
+			first[a.id] = a.at
+		}
+	}
+	return first
+}
+
 // close ends the connection and waits for its reader.
 func (c *sseClient) close() {
 	c.conn.Close()

@@ -252,10 +252,12 @@ func writeRuns(p func(string, ...any), results []Result) {
 	p("")
 	p("`to commit` is the event's `occurred_at` minus `scheduled_at` (p50 / max): for Crier and the naive workflow, the part")
 	p("of the lateness spent before the relay (timer, workflow task, publish activity, commit); the rest is the relay and")
-	p("Kafka. For the poller it is when it built the message.")
+	p("Kafka. For the poller it is when it built the message. `SSE client` is, for Crier, when a live client (one user of the")
+	p("role the broadcasts target, connected to the node's `/api/v1/me/stream` throughout) read each broadcast, minus")
+	p("`scheduled_at`: what a user sees; see the fan-out scenario for 10,000 clients.")
 	p("")
-	p("| N | run | system | due (UTC) | created in | first look | p50 | p99 | max | to commit | missing | dup. | error |")
-	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	p("| N | run | system | due (UTC) | created in | first look | p50 | p99 | max | to commit | SSE client p50 / p99 | missing | dup. | error |")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		errText := ""
 		if r.Err != nil {
@@ -269,9 +271,16 @@ func writeRuns(p func(string, ...any), results []Result) {
 		if r.Phase > 0 {
 			look = "+" + fmtDuration(r.Phase)
 		}
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s | %d | %d | %s |", fmtCount(r.N), r.Run, r.System, r.Due.UTC().Format("15:04:05"),
+		client := "–"
+		if r.ToClient.Count > 0 {
+			client = fmtDuration(r.ToClient.P50) + " / " + fmtDuration(r.ToClient.P99)
+			if r.ClientMissing > 0 {
+				client += fmt.Sprintf(" (%d never)", r.ClientMissing)
+			}
+		}
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %d | %d | %s |", fmtCount(r.N), r.Run, r.System, r.Due.UTC().Format("15:04:05"),
 			created, look, fmtDuration(r.Lateness.P50), fmtDuration(r.Lateness.P99), fmtDuration(r.Lateness.Max),
-			fmtDuration(r.ToCommit.P50), fmtDuration(r.ToCommit.Max), r.Missing, r.Duplicates, errText)
+			fmtDuration(r.ToCommit.P50), fmtDuration(r.ToCommit.Max), client, r.Missing, r.Duplicates, errText)
 	}
 	p("")
 }

@@ -45,7 +45,11 @@ type Result struct {
 	AfterPhase Summary
 	// ToCommit summarises occurred_at minus scheduled_at: the lateness
 	// before the event reached the relay (or, for the poller, the send).
-	ToCommit                     Summary
+	ToCommit Summary
+	// ToClient summarises when a connected SSE client read each broadcast,
+	// minus scheduled_at (Crier only); ClientMissing never reached it.
+	ToClient                     Summary
+	ClientMissing                int
 	Missing, Duplicates, Foreign int
 	// MissingIDs are some of the missing broadcasts, to look up.
 	MissingIDs []uuid.UUID
@@ -259,7 +263,37 @@ func (r *Runner) scenario(ctx context.Context, sys System, n, run int, label str
 	}
 	r.say("%s: %s; lateness p50 %s, p99 %s, max %s", label, tally,
 		fmtDuration(res.Lateness.P50), fmtDuration(res.Lateness.P99), fmtDuration(res.Lateness.Max))
+	if cr, ok := sys.(clientReader); ok && res.Lateness.Count > 0 {
+		res.ToClient, res.ClientMissing = toClient(ctx, cr, dueOf)
+		r.say("%s: the SSE client read them %s p50, %s p99 after the due time; %d never reached it", label,
+			fmtDuration(res.ToClient.P50), fmtDuration(res.ToClient.P99), res.ClientMissing)
+	}
 	return res
+}
+
+// clientReader is implemented by a system with an SSE client connected
+// (Crier): when the client first read each broadcast.
+type clientReader interface {
+	ReadAt() map[uuid.UUID]time.Time
+}
+
+// toClient is the lateness at the SSE client of the broadcasts in dueOf,
+// waiting up to 10 s for the client to read the last of them.
+func toClient(ctx context.Context, cr clientReader, dueOf map[uuid.UUID]time.Time) (Summary, int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		read := cr.ReadAt()
+		var late []time.Duration
+		for id, due := range dueOf {
+			if at, ok := read[id]; ok {
+				late = append(late, at.Sub(due))
+			}
+		}
+		if len(late) == len(dueOf) || time.Now().After(deadline) || ctx.Err() != nil {
+			return Summarize(late), len(dueOf) - len(late)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (r *Runner) say(format string, args ...any) {

@@ -32,6 +32,9 @@ type System interface {
 	Close() error
 }
 
+// benchRole is the role every benchmark broadcast targets.
+const benchRole = "ops"
+
 // NewBroadcasts returns n scheduled broadcasts due at due, expiring a day
 // later (never within a benchmark), as an admin would create them.
 func NewBroadcasts(n int, due time.Time, label string) []broadcast.Broadcast {
@@ -44,7 +47,7 @@ func NewBroadcasts(n int, due time.Time, label string) []broadcast.Broadcast {
 			Sender: broadcast.Sender{ID: "crierbench", Name: "Crier benchmark"},
 			Title:  fmt.Sprintf("%s #%d", label, i+1), Content: "Benchmark broadcast: " + label,
 			Category: "bench", Priority: broadcast.PriorityNormal,
-			Target:      broadcast.Target{Type: broadcast.TargetRole, IDs: []string{"ops"}},
+			Target:      broadcast.Target{Type: broadcast.TargetRole, IDs: []string{benchRole}},
 			ScheduledAt: &due, ExpiresAt: &expires, WorkflowID: broadcast.WorkflowID(id),
 		}
 	}
