@@ -42,6 +42,12 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 		cfg.TaskQueue = workflows.TaskQueue
 	}
 	quietHeldTasks()
+	// Every held task pins its workflow in the SDK's workflow cache. Were
+	// the cache (10,000 by default) as large as the number of tasks held, a
+	// task for any other workflow during a burst would find it full of
+	// pinned workflows and be dropped, to time out and wait for a retry: the
+	// cache holds twice as many as may be held.
+	worker.SetStickyWorkflowCacheSize(2 * maxHeldTasks)
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
 		// A burst of due broadcasts is a burst of workflow tasks that each
 		// run one local activity: poll and run them in parallel. Woken early
@@ -49,8 +55,8 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 		// until the due time, so a burst of 10,000 needs 10,000 of each;
 		// these are limits, nothing is allocated per slot.
 		MaxConcurrentWorkflowTaskPollers:        8,
-		MaxConcurrentWorkflowTaskExecutionSize:  10000,
-		MaxConcurrentLocalActivityExecutionSize: 10000,
+		MaxConcurrentWorkflowTaskExecutionSize:  maxHeldTasks,
+		MaxConcurrentLocalActivityExecutionSize: maxHeldTasks,
 		// A burst keeps the worker busy for seconds. With the SDK's default
 		// 5 s, the tail of a burst times out on this worker's sticky queue and
 		// goes to the normal queue, where it waited about a minute in
@@ -64,6 +70,10 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 	}
 	return w
 }
+
+// maxHeldTasks is how many workflow tasks (and their publish activities) a
+// worker runs at once: a burst's workflows hold theirs until the due time.
+const maxHeldTasks = 10000
 
 // taskWarnEnv is the SDK's threshold, in seconds, for warning that a
 // workflow task ran long (default 5).
