@@ -64,6 +64,8 @@ var recordings = []recording{
 	{file: "broadcast_workflow_cancelled.json", timers: 1, record: (*recorder).workflowCancelled},
 	{file: "broadcast_not_found.json", timers: 1, record: (*recorder).notFound},
 	{file: "presence_cleanup.json", timers: 0, record: (*recorder).presenceCleanup},
+	{file: "broadcast_woke_early_published_expired.json", timers: 2, record: (*recorder).wokeEarly},
+	{file: "broadcast_cancelled_while_holding_signal.json", timers: 1, record: (*recorder).cancelledWhileHolding},
 }
 
 // TestRecordHistories runs the real workflows, with the real activities and
@@ -107,6 +109,9 @@ type recorder struct {
 	store     *faultyStore
 	presence  *presence.Store
 	workflows *workflows.Client
+	// early starts workflows that wake a second before their broadcast is
+	// due and hold the publish until then (CRIER_PUBLISH_LEAD).
+	early *workflows.Client
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -123,6 +128,7 @@ func newRecorder(t *testing.T) *recorder {
 		presence: presence.New(pool)}
 	queue := testenv.Name("record-histories")
 	r.workflows = &workflows.Client{Temporal: c, TaskQueue: queue}
+	r.early = &workflows.Client{Temporal: c, TaskQueue: queue, Lead: workflows.Lead{Base: 2 * time.Second}}
 	w := crierworker.New(c, &activities.Activities{Store: r.store}, crierworker.Config{
 		TaskQueue: queue, Logger: logger, Presence: &activities.PresenceActivities{Store: r.presence},
 	})
@@ -247,6 +253,30 @@ func (r *recorder) publishedThenExpired(t *testing.T) client.WorkflowRun {
 func (r *recorder) sentNow(t *testing.T) client.WorkflowRun {
 	b := r.schedule(t, 0, 2*time.Second)
 	return r.finish(t, b, broadcast.StatusExpired)
+}
+
+// wokeEarly wakes 2 s before the due time, holds its publish until then,
+// and expires.
+func (r *recorder) wokeEarly(t *testing.T) client.WorkflowRun {
+	b := r.scheduleEarly(t, 3*time.Second)
+	return r.finish(t, b, broadcast.StatusExpired)
+}
+
+// cancelledWhileHolding gets a cancel signal while it holds its publish: the
+// signal is handled after publication, which it then retracts.
+func (r *recorder) cancelledWhileHolding(t *testing.T) client.WorkflowRun {
+	b := r.scheduleEarly(t, 4*time.Second)
+	time.Sleep(time.Until(b.ScheduledAt.Add(-time.Second)))
+	require.NoError(t, r.temporal.SignalWorkflow(r.ctx, b.WorkflowID, "", workflows.SignalCancel, workflows.CancelRequest{}))
+	return r.finish(t, b, broadcast.StatusCancelled)
+}
+
+func (r *recorder) scheduleEarly(t *testing.T, in time.Duration) broadcast.Broadcast {
+	t.Helper()
+	stored, created, err := r.store.Insert(r.ctx, newBroadcast(in, 2*time.Second), []byte("record-histories"), r.early.Start)
+	require.NoError(t, err)
+	require.True(t, created)
+	return stored
 }
 
 func (r *recorder) cancelledBeforePublication(t *testing.T) client.WorkflowRun {

@@ -31,6 +31,7 @@ func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, po
 	cache := inbox.NewCache(pool)
 	in := inbox.New(pool, cache)
 	hub := stream.NewHub()
+	hub.QueueSize = cfg.SSEQueue
 	tail := stream.NewTail(pool, hub, stream.TailConfig{
 		Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, OnEvent: cache.Apply, Logger: logger,
 	})

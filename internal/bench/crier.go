@@ -71,7 +71,10 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 	}
 	node, err := StartNode(ctx, NodeConfig{Binary: cfg.Binary, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.Brokers,
 		TemporalAddress: cfg.TemporalAddress, Topic: cfg.Topic, TaskQueue: cfg.TaskQueue, Log: cfg.Log,
-		Env: []string{"CRIER_JWT_SECRET=" + secret}})
+		// The reader is one user who gets every broadcast of a burst at
+		// once: its queue holds a whole burst rather than dropping it (a
+		// real user gets a few at a time, and catches up on reconnect).
+		Env: []string{"CRIER_JWT_SECRET=" + secret, "CRIER_SSE_QUEUE=20000"}})
 	if err != nil {
 		return nil, err
 	}

@@ -263,7 +263,7 @@ func (r *Runner) scenario(ctx context.Context, sys System, n, run int, label str
 	}
 	r.say("%s: %s; lateness p50 %s, p99 %s, max %s", label, tally,
 		fmtDuration(res.Lateness.P50), fmtDuration(res.Lateness.P99), fmtDuration(res.Lateness.Max))
-	if cr, ok := sys.(clientReader); ok && res.Lateness.Count > 0 {
+	if cr, ok := sys.(clientReader); ok && cr.ReadAt() != nil && res.Lateness.Count > 0 {
 		res.ToClient, res.ClientMissing = toClient(ctx, cr, dueOf)
 		r.say("%s: the SSE client read them %s p50, %s p99 after the due time; %d never reached it", label,
 			fmtDuration(res.ToClient.P50), fmtDuration(res.ToClient.P99), res.ClientMissing)
@@ -271,8 +271,9 @@ func (r *Runner) scenario(ctx context.Context, sys System, n, run int, label str
 	return res
 }
 
-// clientReader is implemented by a system with an SSE client connected
-// (Crier): when the client first read each broadcast.
+// clientReader is implemented by a system that may have an SSE client
+// connected (Crier): when the client first read each broadcast, nil when it
+// has none.
 type clientReader interface {
 	ReadAt() map[uuid.UUID]time.Time
 }

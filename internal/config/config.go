@@ -118,6 +118,10 @@ type Config struct {
 	NodeID string
 	// SSEHeartbeat is the interval of stream heartbeats (CRIER_SSE_HEARTBEAT, default 15s).
 	SSEHeartbeat time.Duration
+	// SSEQueue is how many events a stream may have waiting for its client;
+	// a client further behind is disconnected and catches up when it
+	// reconnects with Last-Event-ID (CRIER_SSE_QUEUE, default 256).
+	SSEQueue int
 	// SSEMaxPerUser is the most streams one user may hold
 	// (CRIER_SSE_MAX_PER_USER, default 5).
 	SSEMaxPerUser int
@@ -212,6 +216,7 @@ func parse(get func(string) string) (Config, error) {
 		ShutdownTimeout:        p.duration("CRIER_SHUTDOWN_TIMEOUT", 20*time.Second),
 		NodeID:                 p.str("CRIER_NODE_ID", defaultNodeID()),
 		SSEHeartbeat:           p.duration("CRIER_SSE_HEARTBEAT", 15*time.Second),
+		SSEQueue:               p.int("CRIER_SSE_QUEUE", 256),
 		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER", 5),
 		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME", time.Hour),
 		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS", ratelimit.Limit{PerSecond: 50, Burst: 100}),
@@ -246,6 +251,9 @@ func (c *Config) validate() error {
 		if o == "*" || !(strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://")) {
 			errs = append(errs, fmt.Errorf("CRIER_CORS_ORIGINS: %q must be an exact origin such as https://app.example.com (not *: requests carry credentials)", o))
 		}
+	}
+	if c.SSEQueue < 1 {
+		errs = append(errs, fmt.Errorf("CRIER_SSE_QUEUE must be 1 or more events, got %d", c.SSEQueue))
 	}
 	if c.BurstWakeRate < 0 {
 		errs = append(errs, fmt.Errorf("CRIER_BURST_WAKE_RATE must be 0 or more wake-ups per second, got %d", c.BurstWakeRate))
