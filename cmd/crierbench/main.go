@@ -112,15 +112,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer env.close(say)
 
+	systems := env.systems
 	if o.only != "" {
 		keep := map[string]int{"crier": 0, "naive": 1, "poller": 2, "crierpg": 3}
 		i, ok := keep[o.only]
-		if !ok {
-			return fmt.Errorf("-only: %q is not crier, naive, poller or crierpg", o.only)
+		if !ok || i >= len(env.systems) {
+			return fmt.Errorf("-only: %q is not crier, naive, poller or crierpg (with -temporal-server)", o.only)
 		}
-		env.systems[0], env.systems[i] = env.systems[i], env.systems[0]
-		defer func(all []bench.System) { env.systems = all }(env.systems)
-		env.systems = env.systems[:1]
+		systems = env.systems[i : i+1]
 	}
 	deadline := time.Now().Add(o.budget)
 	var others []bench.Scenario
@@ -136,9 +135,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		say("burst: sizes %v, %d run(s) each, within %s (%s kept for the other scenarios)", o.sizes, o.runs,
 			(o.budget - reserve).Round(time.Second), reserve.Round(time.Second))
 		runner := bench.NewRunner(bench.Config{Sizes: o.sizes, Runs: o.runs, LargeRuns: o.largeRuns, Budget: o.budget - reserve, Brokers: env.brokers,
-			Progress: stderr}, env.systems...)
+			Progress: stderr}, systems...)
 		outcome = runner.Run(ctx)
 	}
+	// The burst's systems go before the other scenarios start, with whatever
+	// they still had running (the naive workflow's stragglers, say).
+	env.closeSystems(say)
 	benv := bench.Env{DatabaseURL: dbURL, Brokers: env.brokers, TemporalAddress: temporalAddr, Temporal: env.temporal,
 		CrierBinary: o.crier, StateDir: o.stateDir, ID: env.id, Runs: o.runs, Logger: logger, Say: say}
 	sections, skipped := bench.RunScenarios(ctx, benv, deadline, others, stderr)
@@ -266,13 +268,17 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	return env, nil
 }
 
-func (e *benchEnv) close(say func(string, ...any)) {
+func (e *benchEnv) closeSystems(say func(string, ...any)) {
 	for i := len(e.systems) - 1; i >= 0; i-- {
 		if err := e.systems[i].Close(); err != nil {
 			say("stopping %s: %v", e.systems[i].Name(), err)
 		}
 	}
 	e.systems = nil
+}
+
+func (e *benchEnv) close(say func(string, ...any)) {
+	e.closeSystems(say)
 	if e.temporal != nil {
 		e.temporal.Close()
 		e.temporal = nil

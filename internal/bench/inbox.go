@@ -627,20 +627,7 @@ func readCPU(pid, postmaster int) cpuSample {
 			}
 		}
 	}
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return s
-	}
-	line, _, _ := strings.Cut(string(raw), "\n")
-	// cpu user nice system idle iowait irq softirq steal guest guest_nice:
-	// busy is all but idle and iowait, and guest time is in user already.
-	for i, f := range strings.Fields(line) {
-		var n int64
-		if _, err := fmt.Sscan(f, &n); err != nil || i == 4 || i == 5 || i > 8 {
-			continue
-		}
-		s.busy += n
-	}
+	s.busy = machineBusy()
 	return s
 }
 

@@ -98,7 +98,8 @@ type ScenarioOutcome struct {
 	Took    time.Duration
 }
 
-// RunScenarios runs each scenario that fits before deadline, in order.
+// RunScenarios runs each scenario that fits before deadline, in order,
+// each once the machine is quiet (Settle).
 func RunScenarios(ctx context.Context, env Env, deadline time.Time, scenarios []Scenario, progress io.Writer) (done []ScenarioOutcome, skipped []string) {
 	for _, s := range scenarios {
 		if ctx.Err() != nil {
@@ -110,6 +111,9 @@ func RunScenarios(ctx context.Context, env Env, deadline time.Time, scenarios []
 			skipped = append(skipped, fmt.Sprintf("scenario %s: needs about %s, %s of the budget left", s.Name(),
 				need.Round(time.Second), max(left, 0).Round(time.Second)))
 			continue
+		}
+		if busy := Settle(ctx, 30*time.Second); busy >= quiet {
+			fmt.Fprintf(progress, "==> bench: the machine is still %.0f %% busy after 30 s; starting anyway\n", 100*busy)
 		}
 		fmt.Fprintf(progress, "==> bench: scenario %s (about %s at most)\n", s.Name(), need.Round(time.Second))
 		began := time.Now()
