@@ -65,7 +65,7 @@ var recordings = []recording{
 	{file: "broadcast_not_found.json", timers: 1, record: (*recorder).notFound},
 	{file: "presence_cleanup.json", timers: 0, record: (*recorder).presenceCleanup},
 	{file: "broadcast_woke_early_published_expired.json", timers: 2, record: (*recorder).wokeEarly},
-	{file: "broadcast_cancelled_while_holding_signal.json", timers: 1, record: (*recorder).cancelledWhileHolding},
+	{file: "broadcast_cancelled_while_holding_signal.json", timers: 2, record: (*recorder).cancelledWhileHolding},
 }
 
 // TestRecordHistories runs the real workflows, with the real activities and
