@@ -71,7 +71,7 @@ func (s CreationScenario) withDefaults() CreationScenario {
 const creationGoal = 0.8
 
 // slowestCreation is the slowest rate Estimate allows for (per second).
-const slowestCreation = 150
+const slowestCreation = 250
 
 // Name implements Scenario.
 func (CreationScenario) Name() string { return "creation" }

@@ -57,7 +57,7 @@ func (FanoutScenario) Name() string { return "fanout" }
 // clients (5 to 30 s), the idle wait, each broadcast (1 to 5 s) and closing
 // everything (5 s), on a busy machine; a quiet one takes about 20 s.
 func (FanoutScenario) Estimate(runs int) time.Duration {
-	return 50*time.Second + fanoutIdle + time.Duration(runs)*5*time.Second
+	return 25*time.Second + fanoutIdle + time.Duration(runs)*5*time.Second
 }
 
 // Run implements Scenario.

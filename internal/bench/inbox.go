@@ -51,7 +51,7 @@ func (InboxScenario) Name() string { return "inbox" }
 // Estimate implements Scenario: up to 45 s of seeding, 15 s to start the
 // node, 10 s for the first request of every user, then each run.
 func (InboxScenario) Estimate(runs int) time.Duration {
-	return 75*time.Second + time.Duration(runs)*(2*inboxRunFor+inboxWarmUp+2*time.Second)
+	return 60*time.Second + time.Duration(runs)*(2*inboxRunFor+inboxWarmUp+2*time.Second)
 }
 
 // Run implements Scenario.

@@ -56,7 +56,7 @@ func (RelayScenario) Name() string { return "relay" }
 // the goal, and set-up.
 func (s RelayScenario) Estimate(runs int) time.Duration {
 	s = s.withDefaults()
-	return 10*time.Second + time.Duration(runs)*(5*time.Second+time.Duration(s.Events)*time.Second/2500)
+	return 10*time.Second + time.Duration(runs)*(5*time.Second+time.Duration(s.Events)*time.Second/5000)
 }
 
 // relayRun is one repetition's figures.
