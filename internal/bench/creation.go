@@ -10,9 +10,7 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -239,28 +237,6 @@ func startCrierAPI(ctx context.Context, env Env, cfg crierAPIConfig) (*Node, err
 		NodeID: "crierbench-creation", LogPath: filepath.Join(env.StateDir, "crier-creation.log"),
 		Env: []string{"CRIER_METRICS_ADDR=off", "CRIER_JWT_SECRET=" + cfg.JWTSecret,
 			"CRIER_RATE_PER_ADDRESS=0", "CRIER_RATE_PER_USER=0"}})
-}
-
-// processCPU is the CPU time (user and system) process pid has used, from
-// Linux's /proc; ok is false where that cannot be read.
-func processCPU(pid int) (used time.Duration, ok bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name (in parentheses, which may hold
-	// spaces) start at the third; utime and stime are the 14th and 15th, in
-	// clock ticks of 1/100 s (USER_HZ).
-	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
-	if len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 func randomJWTSecret() (string, error) {

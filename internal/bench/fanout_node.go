@@ -126,21 +126,8 @@ func fmtBytes(b float64) string {
 
 // cpuTime is the CPU time (user and system) the node has used so far.
 func (n *fanoutNode) cpuTime() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n.PID()))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in brackets and may hold
-	// spaces: utime and stime are the 12th and 13th, in clock ticks.
-	_, rest, _ := strings.Cut(string(raw), ") ")
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
-	return time.Duration(utime+stime) * tick
+	used, _ := processCPU(n.PID())
+	return used
 }
 
 // publish creates an ALL broadcast to send now through the API, as an admin

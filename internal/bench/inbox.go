@@ -608,8 +608,6 @@ type cpuSample struct {
 	node, postgres, client, busy int64
 }
 
-const userHZ = 100
-
 // readCPU samples crier (pid), PostgreSQL (postmaster and its children),
 // this process and the whole machine.
 func readCPU(pid, postmaster int) cpuSample {
@@ -629,43 +627,6 @@ func readCPU(pid, postmaster int) cpuSample {
 	}
 	s.busy = machineBusy()
 	return s
-}
-
-// processTicks is a process's user and system time from its stat file.
-func processTicks(path string) int64 {
-	f := statFields(path)
-	if len(f) < 13 {
-		return 0
-	}
-	var user, system int64
-	_, _ = fmt.Sscan(f[11], &user)
-	_, _ = fmt.Sscan(f[12], &system)
-	return user + system
-}
-
-func parentPID(path string) int {
-	f := statFields(path)
-	if len(f) < 2 {
-		return 0
-	}
-	var ppid int
-	_, _ = fmt.Sscan(f[1], &ppid)
-	return ppid
-}
-
-// statFields are the fields of /proc/<pid>/stat after the command name,
-// which may hold spaces and parentheses (it ends at the last ')'): the
-// state is field 0, the parent 1, utime 11 and stime 12.
-func statFields(path string) []string {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	i := strings.LastIndexByte(string(raw), ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(raw[i+1:]))
 }
 
 func (s cpuSample) since(before cpuSample, elapsed time.Duration) cpuUse {

@@ -75,14 +75,9 @@ func ReadUntil(ctx context.Context, brokers []string, topic string, offsets map[
 	}
 	// franz-go, unlike kafka-go's reader, reads a LogAppendTime batch's
 	// timestamp as the broker's append time rather than the producer's.
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.FetchMaxPartitionBytes(outbox.MaxMessageBytes),
-	)
+	client, err := partitionReader(brokers, topic, start)
 	if err != nil {
-		return fmt.Errorf("Kafka reader of %s: %w", topic, err)
+		return err
 	}
 	defer client.Close()
 	last := time.Now()
@@ -105,4 +100,19 @@ func ReadUntil(ctx context.Context, brokers []string, topic string, offsets map[
 		}
 	}
 	return nil
+}
+
+// partitionReader reads topic's partitions from start with plain partition
+// consumers: no group, independent of the system measured.
+func partitionReader(brokers []string, topic string, start map[int32]kgo.Offset) (*kgo.Client, error) {
+	client, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: start}),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(outbox.MaxMessageBytes),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("Kafka reader of %s: %w", topic, err)
+	}
+	return client, nil
 }

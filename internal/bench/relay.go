@@ -196,14 +196,9 @@ func (s RelayScenario) seed(ctx context.Context, pool *pgxpool.Pool) (*relayTall
 // readRelayed reads topic from its start with plain partition consumers
 // (independent of the relay) until tally is done or ctx ends.
 func readRelayed(ctx context.Context, env Env, topic string, tally *relayTally) error {
-	client, err := kgo.NewClient(
-		kgo.SeedBrokers(env.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: allPartitionsFromStart()}),
-		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.FetchMaxPartitionBytes(outbox.MaxMessageBytes),
-	)
+	client, err := partitionReader(env.Brokers, topic, allPartitionsFromStart())
 	if err != nil {
-		return fmt.Errorf("Kafka reader of %s: %w", topic, err)
+		return err
 	}
 	defer client.Close()
 	last := time.Now()
