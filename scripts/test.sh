@@ -36,6 +36,25 @@ unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 log "deploy/: alert rule tests and dashboard queries (scripts/check-alerts.sh)"
 scripts/check-alerts.sh
 
+# failure_report prints each failed test's own output, from its "=== RUN" to
+# its "--- FAIL" (in -v mode a test's messages come before its result line),
+# without the Crier log lines the end-to-end tests interleave, and any panic.
+failure_report() {
+	awk '
+		/^=== (RUN|CONT|PAUSE)/ { name = $3 }
+		/^=== RUN/ { lines[name] = "" ; count[name] = 0 }
+		/handler\.go:[0-9]+: time=/ { next }
+		name != "" && count[name] < 120 { lines[name] = lines[name] $0 "\n"; count[name]++ }
+		/^ *--- FAIL: / {
+			failed = $3
+			printf "==> output of %s\n%s", failed, lines[failed]
+			if (count[failed] >= 120) print "    [... more in .test/go-test.log]"
+		}
+		/^panic:/ { panicking = 1 }
+		panicking && shown++ < 60 { print }
+	' "$1"
+}
+
 log "go test ./... (verbose log: .test/go-test.log)"
 set +e
 go test -count=1 -v -timeout 20m "$@" ./... >"$STATE/go-test.log" 2>&1
@@ -48,7 +67,7 @@ skipped=$(grep -c -- '--- SKIP' "$STATE/go-test.log" || true)
 passed=$(grep -cE '^\s*--- PASS' "$STATE/go-test.log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$STATE/go-test.log" || true)
 if [[ $status -ne 0 ]]; then
-	grep -B2 -A30 -E '^\s*--- FAIL|^panic:' "$STATE/go-test.log" | head -200 >&2 || true
+	failure_report "$STATE/go-test.log" >&2 || true
 	log "FAILED after $((SECONDS - started))s; full log in .test/go-test.log"
 	echo "$passed passed, $failed failed, $skipped skipped"
 	exit "$status"

@@ -16,6 +16,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/testenv"
 )
 
 // users of the delivery test, and their tokens.
@@ -374,6 +375,24 @@ func TestObjectLevelAuthorization(t *testing.T) {
 	ops := createOn(t, n, p.admin, roleBroadcast("only for ops", "ops", 0, time.Hour))
 	marker := createOn(t, n, p.admin, allBroadcast("for everyone"))
 	carolStream.expect(t, "broadcast", marker.ID) // the first thing carol sees
+	// Each broadcast is published by its own workflow, in no set order:
+	// carol seeing the marker does not mean the other two are out. Alice
+	// (role ops) sees both once the node has them, so the refusals below
+	// are for published broadcasts, not ones the node has not heard of.
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var inbox struct {
+			Items []struct {
+				ID uuid.UUID `json:"id"`
+			} `json:"items"`
+		}
+		if code := call(t, n, p.alice, http.MethodGet, "/api/v1/me/broadcasts?limit=100", nil, &inbox); code != http.StatusOK {
+			return fmt.Errorf("alice's inbox: %d", code)
+		}
+		if len(inbox.Items) != 3 {
+			return fmt.Errorf("alice's inbox has %d of the 3 broadcasts", len(inbox.Items))
+		}
+		return nil
+	})
 
 	for _, b := range []broadcast.Broadcast{selected, ops} {
 		var refused map[string]any

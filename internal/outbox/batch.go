@@ -139,7 +139,7 @@ func (r *Relay) write(ctx context.Context, batch []row) (writeOutcome, []row) {
 		rw.scheduledAt = scheduledAt
 		// Continue the trace of the change that wrote the event; consumers
 		// continue it from the message's headers.
-		spanCtx, span := tracing.Tracer.Start(tracing.FromTraceParent(ctx, rw.traceContext), "kafka.produce "+string(rw.eventType),
+		spanCtx, span := tracing.Tracer().Start(tracing.FromTraceParent(ctx, rw.traceContext), "kafka.produce "+string(rw.eventType),
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 				attribute.String("messaging.destination.name", r.cfg.Topic),
 				attribute.String("crier.broadcast_id", rw.broadcastID.String()), attribute.String("crier.event_id", rw.eventID.String())))

@@ -304,7 +304,7 @@ func (st *session) send(ev *Event) error {
 	}
 	st.pos.advance(ev.Partition, ev.Offset)
 	if ev.Trace.IsValid() {
-		_, span := tracing.Tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), ev.Trace), "sse.write "+name,
+		_, span := tracing.Tracer().Start(trace.ContextWithRemoteSpanContext(context.Background(), ev.Trace), "sse.write "+name,
 			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 				attribute.String("crier.broadcast_id", v.BroadcastID.String()), attribute.String("crier.user_id", st.user.ID)))
 		defer span.End()

@@ -20,7 +20,7 @@ func HTTP(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		ctx, span := Tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		ctx, span := Tracer().Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("http.route", route)))
 		defer span.End()
 		c.SetRequest(req.WithContext(ctx))

@@ -20,8 +20,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Tracer is Crier's tracer.
-var Tracer = otel.Tracer("github.com/crier/crier")
+// Tracer returns Crier's tracer from the current global provider. It is
+// looked up on each use, not kept: OpenTelemetry's global delegates a tracer
+// taken before SetTracerProvider to the first provider only, so a kept one
+// would stay on a stopped provider when run starts again in one process (as
+// the end-to-end tests do).
+func Tracer() trace.Tracer { return otel.Tracer("github.com/crier/crier") }
 
 var propagator = propagation.TraceContext{}
 
