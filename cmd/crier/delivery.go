@@ -29,6 +29,7 @@ type delivery struct {
 // heartbeat in g; they stop when ctx ends.
 func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, pool *pgxpool.Pool, aud *audience.Audience, logger *slog.Logger) *delivery {
 	cache := inbox.NewCache(pool)
+	cache.Logger = logger
 	in := inbox.New(pool, cache)
 	hub := stream.NewHub()
 	hub.QueueSize = cfg.SSEQueue

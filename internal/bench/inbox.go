@@ -784,7 +784,7 @@ last byte of the answer.
 - **first request after start**: the node's inbox cache is empty until then; that request loads every active broadcast
   (one query, 10,000 rows) and indexes them by audience. From then on broadcasts come from the cache, kept current by the
   node's Kafka events, and only read state from PostgreSQL (one indexed query per page). The cache is reloaded every 5
-  minutes, and requests arriving meanwhile wait for the reload; no run here spans one.
+  minutes in the background; requests meanwhile are answered from the current copy. No run here spans one.
 
 Per run: nearest-rank p50 and p99, and the maximum; per figure, the median over runs with their range in brackets.
 **crier ≤ 10 ms** is the share of answers that crier's own histogram (` + "`crier_http_request_duration_seconds`" + `, from its

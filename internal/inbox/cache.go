@@ -8,6 +8,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -28,8 +29,12 @@ type Cache struct {
 	pool *pgxpool.Pool
 	// MaxAge bounds how long a load is trusted before a full reload, which
 	// heals anything an event could not (a node that missed events while
-	// down). Default 5 minutes.
+	// down). Default 5 minutes. The reload runs in the background: requests
+	// meanwhile are answered from the current copy, which events keep
+	// current, rather than waiting for every active broadcast to be read.
 	MaxAge time.Duration
+	// Logger reports background reloads that failed. Default slog.Default().
+	Logger *slog.Logger
 	now    func() time.Time
 
 	mu     sync.RWMutex
@@ -41,7 +46,9 @@ type Cache struct {
 	added    map[uuid.UUID]uint64
 	gen      uint64
 	loadedAt time.Time
-	loading  sync.Mutex
+	// retryAt is when a background reload may run again after one failed.
+	retryAt time.Time
+	loading sync.Mutex
 }
 
 // NewCache returns an empty cache that loads from pool on first use.
@@ -108,27 +115,65 @@ func live(b *broadcast.Broadcast, now time.Time) bool {
 	return b.ExpiresAt == nil || b.ExpiresAt.After(now)
 }
 
-// ensure loads the cache when it is empty or older than MaxAge.
+// reloadTimeout bounds a background reload; reloadRetry spaces the
+// attempts after one failed.
+const (
+	reloadTimeout = time.Minute
+	reloadRetry   = 10 * time.Second
+)
+
+// ensure loads the cache when it was never loaded, and starts a background
+// reload when it is older than MaxAge.
 func (c *Cache) ensure(ctx context.Context) error {
+	now := c.now()
 	c.mu.RLock()
-	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
+	loaded := !c.loadedAt.IsZero()
+	fresh := loaded && (now.Sub(c.loadedAt) < c.MaxAge || now.Before(c.retryAt))
 	c.mu.RUnlock()
-	if fresh {
+	switch {
+	case fresh:
 		return nil
+	case !loaded:
+		c.loading.Lock() // one load at a time; others wait and reuse it
+		defer c.loading.Unlock()
+		c.mu.RLock()
+		loaded = !c.loadedAt.IsZero()
+		c.mu.RUnlock()
+		if loaded {
+			return nil
+		}
+		return c.load(ctx)
 	}
-	return c.load(ctx)
+	if c.loading.TryLock() { // else a load is under way already
+		go func() {
+			defer c.loading.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+			defer cancel()
+			if err := c.load(ctx); err != nil {
+				c.mu.Lock()
+				c.retryAt = c.now().Add(reloadRetry)
+				c.mu.Unlock()
+				c.logger().Warn("Reloading the active broadcasts failed; serving the current copy meanwhile",
+					"retry_in", reloadRetry, "error", err)
+			}
+		}()
+	}
+	return nil
 }
 
+func (c *Cache) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
+// load reads every active broadcast from PostgreSQL and replaces the copy,
+// keeping what events said meanwhile. The caller holds c.loading.
 func (c *Cache) load(ctx context.Context) error {
-	c.loading.Lock() // one load at a time; others wait and reuse it
-	defer c.loading.Unlock()
 	c.mu.RLock()
-	fresh := !c.loadedAt.IsZero() && c.now().Sub(c.loadedAt) < c.MaxAge
 	startGen := c.gen
 	c.mu.RUnlock()
-	if fresh {
-		return nil
-	}
 	rows, err := c.pool.Query(ctx, `SELECT `+store.Columns+` FROM broadcasts
 		WHERE status IN ('IN_PROGRESS', 'SENT') AND expires_at > now()`)
 	if err != nil {
