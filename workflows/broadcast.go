@@ -12,6 +12,7 @@ import (
 
 	"github.com/crier/crier/activities"
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/metrics"
 )
 
 // BroadcastInput starts a broadcast's workflow.
@@ -75,6 +76,8 @@ type broadcastWorkflow struct {
 	status                 broadcast.Status
 	scheduledAt, expiresAt time.Time
 	lead                   time.Duration
+	// wokeByTimer: the last waitUntil slept and its timer ended the sleep.
+	wokeByTimer bool
 	// cancelRequested is set as soon as a cancel arrives, before the cancel
 	// activity has run, so the workflow never starts publishing after it.
 	cancelRequested bool
@@ -89,6 +92,7 @@ type broadcastWorkflow struct {
 
 func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
 	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt.Add(-w.lead) }) {
+		w.observeWake(ctx)
 		w.publish(ctx)
 	}
 	if w.status.Published() && w.waitUntil(ctx, "until expires_at", func() time.Time { return w.expiresAt }) {
@@ -112,6 +116,7 @@ func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
 // when a reschedule moves at(). It reports false when the broadcast ended
 // meanwhile (cancelled) or the workflow itself was cancelled.
 func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at func() time.Time) bool {
+	w.wokeByTimer = false
 	for {
 		w.handleSignals(ctx)
 		if w.ending() {
@@ -122,7 +127,7 @@ func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at f
 			return true
 		}
 		seen := w.changes
-		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		woken, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      d,
 			TimerOptions: workflow.TimerOptions{Summary: summary},
 		}, func() bool {
@@ -131,6 +136,25 @@ func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at f
 		if err != nil { // the workflow itself was cancelled
 			return false
 		}
+		w.wokeByTimer = !woken
+	}
+}
+
+// observeWake counts, on the worker's /metrics, a workflow that slept with a
+// lead and woke to publish, and whether it woke after scheduled_at: the sign
+// that Temporal delivers a burst's wake-ups more slowly than
+// CRIER_BURST_WAKE_RATE assumes (see deploy/README.md, CrierPublishWokeLate).
+// A workflow that never slept (sent now, or due within its lead) is not a
+// wake-up. Metrics and logs are skipped on replay, and decide nothing.
+func (w *broadcastWorkflow) observeWake(ctx workflow.Context) {
+	if w.lead <= 0 || !w.wokeByTimer {
+		return
+	}
+	m := workflow.GetMetricsHandler(ctx)
+	m.Counter(metrics.PublishWakeups).Inc(1)
+	if late := workflow.Now(ctx).Sub(w.scheduledAt); late > 0 {
+		m.Counter(metrics.PublishWokeLate).Inc(1)
+		w.logger.Warn("Woke after the scheduled time: this broadcast goes out late", "late", late, "lead", w.lead)
 	}
 }
 

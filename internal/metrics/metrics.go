@@ -31,6 +31,20 @@ var (
 	}, []string{"kind"})
 )
 
+// Counted by the broadcast workflow through the Temporal SDK's metrics
+// handler, which skips replays; a worker serves them beside the SDK's
+// temporal_* metrics. The names carry their Prometheus suffix, which the
+// SDK's naming scope then leaves as it is.
+const (
+	// PublishWakeups counts workflows that slept with a lead
+	// (CRIER_PUBLISH_LEAD and the burst spread) and woke to publish.
+	PublishWakeups = "crier_publish_wakeups_total"
+	// PublishWokeLate counts those that woke after their scheduled_at:
+	// Temporal delivered a burst's wake-ups more slowly than
+	// CRIER_BURST_WAKE_RATE assumes, and the broadcast goes out late.
+	PublishWokeLate = "crier_publish_woke_late_total"
+)
+
 // Delivery.
 var (
 	// ConsumerLag is how many messages a consumer is behind the end of the
