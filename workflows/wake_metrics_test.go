@@ -67,9 +67,11 @@ func TestALateWakeUpIsCounted(t *testing.T) {
 	t.Cleanup(c.Close)
 	require.NoError(t, crierworker.RegisterSearchAttributes(ctx, c, "default", logger))
 
+	// The first workflow task must start the sleep before the wake-up time
+	// (4 s away): ample on a loaded machine, where it takes milliseconds.
 	now := time.Now()
-	in := workflows.BroadcastInput{BroadcastID: uuid.New(), ScheduledAt: now.Add(3 * time.Second), ExpiresAt: now.Add(time.Hour),
-		PublishLead: time.Second}
+	in := workflows.BroadcastInput{BroadcastID: uuid.New(), ScheduledAt: now.Add(8 * time.Second), ExpiresAt: now.Add(time.Hour),
+		PublishLead: 4 * time.Second}
 	ms := &memStore{now: time.Now, at: map[string]time.Time{}, b: broadcast.Broadcast{
 		ID: in.BroadcastID, Status: broadcast.StatusScheduled, ScheduledAt: &in.ScheduledAt, ExpiresAt: &in.ExpiresAt,
 	}}
@@ -97,7 +99,8 @@ func TestALateWakeUpIsCounted(t *testing.T) {
 		return err
 	})
 	stop()
-	require.Zero(t, seen.total(metrics.PublishWakeups), "asleep until 1 s before the due time")
+	require.Zero(t, seen.total(metrics.PublishWakeups), "asleep until 4 s before the due time")
+	require.Less(t, time.Now(), in.ScheduledAt.Add(-in.PublishLead), "the first workflow task was too slow for this test's timing")
 
 	// Its wake-up waits for a worker until after the due time.
 	time.Sleep(time.Until(in.ScheduledAt.Add(time.Second)))
