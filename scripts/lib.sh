@@ -160,6 +160,24 @@ stop_pid() {
 	log "$name stopped"
 }
 
+# pid_alive_in DIR PIDFILE PATTERN: as pid_alive, and the process runs in
+# DIR, so a state directory's pid file never names another one's server.
+pid_alive_in() {
+	pid_alive "$2" "$3" || return 1
+	[[ $(readlink "/proc/$(<"$2")/cwd" 2>/dev/null) == "$1" ]]
+}
+
+# running_in DIR PATTERN: a process whose command line matches PATTERN
+# (pgrep -f) runs in DIR, e.g. a build of a tool module started by hand;
+# the same build in another checkout does not count.
+running_in() {
+	local pid
+	for pid in $(pgrep -f "$2"); do
+		[[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$1" ]] && return 0
+	done
+	return 1
+}
+
 # build_once WHAT NOTE LOCKFILE LOGFILE NEEDS_FN BUSY_FN BUILD_FN
 #   Builds a tool from a Go module at most once at a time across invocations.
 #   When NEEDS_FN says a build is needed, it takes LOCKFILE (waiting while

@@ -90,11 +90,7 @@ needs_build() {
 # build_running_elsewhere: a `go build` of this module runs outside our lock
 # (started by hand); builds in other checkouts don't count.
 build_running_elsewhere() {
-	local pid
-	for pid in $(pgrep -f 'go build .*go\.temporal\.io/server/cmd/'); do
-		[[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$MOD_DIR" ]] && return 0
-	done
-	return 1
+	running_in "$MOD_DIR" 'go build .*go\.temporal\.io/server/cmd/'
 }
 
 cmd_build() {
@@ -122,8 +118,7 @@ build_server() {
 # server_running: the pid in DIR/temporal-server.pid is a server started from
 # DIR (we start it with DIR as its working directory, which /proc records).
 server_running() {
-	pid_alive "$DIR/temporal-server.pid" "$SERVER_PATTERN" || return 1
-	[[ $(readlink "/proc/$(<"$DIR/temporal-server.pid")/cwd" 2>/dev/null) == "$DIR" ]]
+	pid_alive_in "$DIR" "$DIR/temporal-server.pid" "$SERVER_PATTERN"
 }
 
 # tctl ARGS...: the CLI as a client, ignoring any user profile/env config

@@ -54,11 +54,7 @@ needs_build() {
 # build_running_elsewhere: a `go build` of this checkout's binary runs (started
 # by hand, or by a script holding no lock); builds in other checkouts don't count.
 build_running_elsewhere() {
-	local pid
-	for pid in $(pgrep -f "$BUILD_PGREP"); do
-		[[ $(readlink "/proc/$pid/cwd" 2>/dev/null) == "$MOD_DIR" ]] && return 0
-	done
-	return 1
+	running_in "$MOD_DIR" "$BUILD_PGREP"
 }
 
 cmd_build() {
@@ -78,8 +74,7 @@ build_cli() {
 # server_running: the pid in DIR/temporal.pid is a dev server started from DIR
 # (we start it with DIR as its working directory, which /proc records).
 server_running() {
-	pid_alive "$DIR/temporal.pid" "server start-dev" || return 1
-	[[ $(readlink "/proc/$(<"$DIR/temporal.pid")/cwd" 2>/dev/null) == "$DIR" ]]
+	pid_alive_in "$DIR" "$DIR/temporal.pid" "server start-dev"
 }
 
 # tctl ARGS...: the CLI as a client, ignoring any user profile/env config

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -91,10 +92,10 @@ func TestALateWakeUpIsCounted(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, func() error {
 		desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), "")
 		if err == nil && desc.GetPendingWorkflowTask() != nil {
-			err = errTaskPending
+			err = errors.New("its first workflow task is still pending")
 		}
 		if err == nil && desc.GetWorkflowExecutionInfo().GetHistoryLength() < 4 {
-			err = errTaskPending // not yet at its timer
+			err = errors.New("it has not started its sleep yet")
 		}
 		return err
 	})
@@ -107,19 +108,10 @@ func TestALateWakeUpIsCounted(t *testing.T) {
 	t.Cleanup(start())
 	testenv.Eventually(t, 30*time.Second, func() error {
 		if seen.total(metrics.PublishWokeLate) == 0 {
-			return errNotCounted
+			return errors.New("no late wake-up counted yet")
 		}
 		return nil
 	})
 	require.EqualValues(t, 1, seen.total(metrics.PublishWakeups))
 	require.EqualValues(t, 1, seen.total(metrics.PublishWokeLate))
 }
-
-type testError string
-
-func (e testError) Error() string { return string(e) }
-
-const (
-	errTaskPending testError = "the workflow has not started its sleep yet"
-	errNotCounted  testError = "no late wake-up counted yet"
-)

@@ -57,6 +57,14 @@ func call(t *testing.T, n *node, token, method, path string, body, out any) int 
 	return resp.StatusCode
 }
 
+// inboxPage is what a test reads of a GET /me/broadcasts page.
+type inboxPage struct {
+	Items []struct {
+		ID   uuid.UUID `json:"id"`
+		Read bool      `json:"read"`
+	} `json:"items"`
+}
+
 func createOn(t *testing.T, n *node, admin string, body map[string]any) broadcast.Broadcast {
 	t.Helper()
 	var b broadcast.Broadcast
@@ -117,12 +125,7 @@ func TestDeliveryAcrossTwoNodes(t *testing.T) {
 	})
 
 	t.Run("a user can neither see nor mark another's broadcast", func(t *testing.T) {
-		var inbox struct {
-			Items []struct {
-				ID   uuid.UUID `json:"id"`
-				Read bool      `json:"read"`
-			} `json:"items"`
-		}
+		var inbox inboxPage
 		require.Equal(t, http.StatusOK, call(t, a, p.carol, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
 		for _, it := range inbox.Items {
 			require.NotEqual(t, ops.ID, it.ID)
@@ -380,11 +383,7 @@ func TestObjectLevelAuthorization(t *testing.T) {
 	// (role ops) sees both once the node has them, so the refusals below
 	// are for published broadcasts, not ones the node has not heard of.
 	testenv.Eventually(t, 20*time.Second, func() error {
-		var inbox struct {
-			Items []struct {
-				ID uuid.UUID `json:"id"`
-			} `json:"items"`
-		}
+		var inbox inboxPage
 		if code := call(t, n, p.alice, http.MethodGet, "/api/v1/me/broadcasts?limit=100", nil, &inbox); code != http.StatusOK {
 			return fmt.Errorf("alice's inbox: %d", code)
 		}
@@ -405,11 +404,7 @@ func TestObjectLevelAuthorization(t *testing.T) {
 	require.Equal(t, http.StatusOK, call(t, n, p.carol, http.MethodPost, "/api/v1/me/broadcasts/read-all", nil, &marked))
 	require.Equal(t, 1, marked.MarkedRead, "only the broadcast meant for carol")
 
-	var inbox struct {
-		Items []struct {
-			ID uuid.UUID `json:"id"`
-		} `json:"items"`
-	}
+	var inbox inboxPage
 	require.Equal(t, http.StatusOK, call(t, n, p.carol, http.MethodGet, "/api/v1/me/broadcasts?limit=100", nil, &inbox))
 	require.Len(t, inbox.Items, 1)
 	require.Equal(t, marker.ID, inbox.Items[0].ID)

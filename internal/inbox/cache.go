@@ -62,25 +62,6 @@ type tombstone struct {
 	at  time.Time
 }
 
-// Active returns the active broadcasts, loading them when the cache is empty
-// or older than MaxAge. Broadcasts whose expiry has passed are left out even
-// before their expiry event arrives.
-func (c *Cache) Active(ctx context.Context) ([]broadcast.Broadcast, error) {
-	if err := c.ensure(ctx); err != nil {
-		return nil, err
-	}
-	now := c.now()
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]broadcast.Broadcast, 0, c.active.len())
-	for _, b := range c.active.byID {
-		if live(b, now) {
-			out = append(out, *b)
-		}
-	}
-	return out, nil
-}
-
 // For returns the active broadcasts targeted at the user with the given id
 // and roles (as Target.Targets decides), newest first. It costs the user's
 // broadcasts, not a pass over every active one. The broadcasts are the

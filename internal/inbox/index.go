@@ -71,8 +71,6 @@ func (s *activeSet) get(id uuid.UUID) (*broadcast.Broadcast, bool) {
 	return b, ok
 }
 
-func (s *activeSet) len() int { return len(s.byID) }
-
 // put adds b, or replaces the broadcast of the same id.
 func (s *activeSet) put(b broadcast.Broadcast) {
 	s.remove(b.ID)

@@ -134,10 +134,10 @@ func (p *PublishBatcher) run(batch []*publishCall) {
 	}
 }
 
-// publishBatchSQL is publishSQL for many broadcasts: $1 their ids, $2 the
+// publishBatchSQL is publish for many broadcasts: $1 their ids, $2 the
 // traceparent recorded with each one's event (” for none).
 var publishBatchSQL = fmt.Sprintf(`WITH b AS (
-	UPDATE broadcasts SET status = 'SENT', published_at = now(), updated_at = now()
+	UPDATE broadcasts SET %s, updated_at = now()
 	WHERE id = ANY($1::uuid[]) AND %s
 	RETURNING %s
 ), o AS (
@@ -149,7 +149,7 @@ var publishBatchSQL = fmt.Sprintf(`WITH b AS (
 	SELECT pg_notify('%s', '') WHERE EXISTS (SELECT 1 FROM o)
 )
 SELECT %s, (SELECT count(*) FROM n) FROM b`,
-	statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress), columns, broadcast.EventPublished, OutboxChannel, columns)
+	publish.set, publish.guard, columns, publish.event, OutboxChannel, columns)
 
 // publishMany publishes the broadcasts it can and returns them by id.
 func (p *PublishBatcher) publishMany(ctx context.Context, ids []pgtype.UUID, traces []string) (map[uuid.UUID]broadcast.Broadcast, error) {

@@ -74,15 +74,19 @@ func (t transition) sql() string {
 	return b.String()
 }
 
+// publish is the publication, for one broadcast (publishSQL) or a batch
+// (publishBatchSQL).
+var publish = transition{
+	name:     "publish",
+	set:      "status = 'SENT', published_at = now()",
+	guard:    statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
+	event:    broadcast.EventPublished,
+	traceArg: 2,
+}
+
 var (
-	publishSQL = transition{
-		name:     "publish",
-		set:      "status = 'SENT', published_at = now()",
-		guard:    statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
-		event:    broadcast.EventPublished,
-		traceArg: 2,
-	}.sql()
-	cancelSQL = transition{
+	publishSQL = publish.sql()
+	cancelSQL  = transition{
 		name:  "cancel",
 		set:   "status = 'CANCELLED', cancelled_at = now()",
 		guard: statusIn(broadcast.StatusDraft, broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent),
