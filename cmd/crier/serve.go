@@ -52,6 +52,10 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	logger := newLogger(cfg, stderr).With("process", cmd)
 	slog.SetDefault(logger)
 	runAPI, runWorker, runRelay := cmd == "api" || cmd == "all", cmd == "worker" || cmd == "all", cmd == "relay" || cmd == "all"
+	for _, l := range cfg.ExposedInDevelopment(runAPI) {
+		logger.Warn("DEVELOPMENT MODE on an address other machines can reach: its checks are relaxed for a developer's machine; "+
+			"set CRIER_ENV=production anywhere else", "setting", l.Setting, "addr", l.Addr)
+	}
 
 	if cfg.Migrate {
 		if _, err := migrations.Up(cfg.DatabaseURL, logger); err != nil {

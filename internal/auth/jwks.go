@@ -5,29 +5,23 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
-const (
-	// jwksRefreshInterval is how often a JWKS URL is fetched again.
-	jwksRefreshInterval = time.Hour
-	// jwksUnknownKIDInterval limits the fetches caused by tokens naming an
-	// unknown kid, so forged kids cannot flood the identity provider. A key
-	// rotated in is still picked up within a minute.
-	jwksUnknownKIDInterval = time.Minute
-	// jwksTimeout bounds one fetch, and how long a request may wait for the
-	// unknown-kid limiter before it is refused.
-	jwksTimeout = 10 * time.Second
-)
+// keySet is where a Verifier finds JWKS keys: a file's, read once, or a
+// URL's, fetched again as keys rotate (remoteJWKS).
+type keySet interface {
+	// KeyRead returns the key named kid, or an error wrapping
+	// jwkset.ErrKeyNotFound.
+	KeyRead(ctx context.Context, kid string) (jwkset.JWK, error)
+	// KeyReadAll returns every key held now.
+	KeyReadAll(ctx context.Context) ([]jwkset.JWK, error)
+}
 
 // loadJWKSFile reads a JWK Set once, at start.
 func loadJWKSFile(path string) (jwkset.Storage, error) {
@@ -49,28 +43,6 @@ func loadJWKSFile(path string) (jwkset.Storage, error) {
 	return kf.Storage(), nil
 }
 
-// loadJWKSURL fetches a JWK Set now, then refreshes it in the background
-// until ctx ends. A failed first fetch is logged, not returned, so Crier may
-// start before its identity provider; tokens are refused until a fetch works.
-func loadJWKSURL(ctx context.Context, url string, client *http.Client, logger *slog.Logger) (jwkset.Storage, error) {
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{url}, keyfunc.Override{
-		Client:            client,
-		HTTPTimeout:       jwksTimeout,
-		RateLimitWaitMax:  jwksTimeout,
-		RefreshInterval:   jwksRefreshInterval,
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(jwksUnknownKIDInterval), 1),
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				logger.WarnContext(ctx, "Could not fetch the JWKS; tokens signed with keys not fetched yet are refused", "url", u, "error", err)
-			}
-		},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("set up the JWKS URL %s: %w", url, err)
-	}
-	return kf.Storage(), nil
-}
-
 // jwksKey returns the JWKS key for t: the one named by its kid (fetching
 // the JWKS again for a kid not known yet), or, for a token without a kid,
 // every key that could verify it.
@@ -86,9 +58,9 @@ func (v *Verifier) jwksKey(ctx context.Context, t *jwt.Token) (any, error) {
 	}
 	jwk, err := v.jwks.KeyRead(ctx, kid)
 	if err != nil {
-		// Besides "not found", the lookup fails when the JWKS was fetched
-		// again too recently to fetch it once more: to the caller it is the
-		// same. The cause is logged, not sent, as it may name internal hosts.
+		// Besides "not found", the lookup fails when the request ends while
+		// it waits for a fetch: to the caller it is the same. The cause is
+		// logged, not sent, as it may name internal hosts.
 		if !errors.Is(err, jwkset.ErrKeyNotFound) {
 			v.logger.DebugContext(ctx, "Token key not found in the JWKS", "kid", kid, "error", err)
 		}

@@ -1,13 +1,18 @@
 package auth_test
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/auth"
@@ -41,6 +46,15 @@ func TestJWKSVerifiesRS256AndES256(t *testing.T) {
 	}
 }
 
+// jwksURLVerifier is a Verifier of idp's keys that fetches them at most
+// every gap, and refuses a kid a fetch missed for an hour without another.
+func jwksURLVerifier(t *testing.T, idp *jwksServer, gap time.Duration) *auth.Verifier {
+	t.Helper()
+	v, err := auth.NewVerifierFromConfig(t.Context(), auth.WithJWKSPace(auth.VerifierConfig{JWKSURL: idp.url}, gap, time.Hour))
+	require.NoError(t, err)
+	return v
+}
+
 // An identity provider rotates its keys: a token signed with a new key is
 // accepted once the JWKS publishes it, and one signed with a withdrawn key
 // is refused.
@@ -48,10 +62,9 @@ func TestJWKSURLPicksUpRotatedKeys(t *testing.T) {
 	t.Parallel()
 	old, next := newRSASigner(t, "2025"), newRSASigner(t, "2026")
 	idp := newJWKSServer(t, old)
-	v, err := auth.NewVerifierFromConfig(t.Context(), auth.VerifierConfig{JWKSURL: idp.url})
-	require.NoError(t, err)
+	v := jwksURLVerifier(t, idp, 50*time.Millisecond)
 	now := time.Now()
-	_, err = v.Verify(old.sign(t, claimsAt(now, "alice")))
+	_, err := v.Verify(old.sign(t, claimsAt(now, "alice")))
 	require.NoError(t, err)
 
 	idp.publish(t, next)
@@ -60,15 +73,98 @@ func TestJWKSURLPicksUpRotatedKeys(t *testing.T) {
 	require.NoError(t, err, "an unknown kid fetches the JWKS again")
 	_, err = v.Verify(old.sign(t, claimsAt(now, "alice")))
 	require.ErrorContains(t, err, `the JWKS has no key with kid "2025"`)
-	require.Equal(t, int32(2), idp.fetches.Load())
+	require.Equal(t, int32(3), idp.fetches.Load(), "at start, for 2026, and once for the withdrawn 2025")
 
-	// Forged kids cannot make Crier fetch the JWKS on every request, nor
-	// hold a request until the limiter allows another fetch.
+	// A kid a fetch missed is refused at once for the cooldown, without
+	// another fetch.
+	for range 20 {
+		_, err = v.Verify(old.sign(t, claimsAt(now, "alice")))
+		require.ErrorContains(t, err, `the JWKS has no key with kid "2025"`)
+	}
+	require.Equal(t, int32(3), idp.fetches.Load())
+}
+
+// One bogus kid used to spend the only unknown-kid fetch of the minute, so
+// a rotated key's kid presented right after was refused for a minute. Now
+// a new kid waits for the next fetch, whatever other kids came before.
+func TestBogusKIDsDoNotStarveARotatedKey(t *testing.T) {
+	t.Parallel()
+	first, second, third := newECSigner(t, "k1"), newECSigner(t, "k2"), newECSigner(t, "k3")
+	idp := newJWKSServer(t, first)
+	v := jwksURLVerifier(t, idp, 100*time.Millisecond)
+	now := time.Now()
+	forger := newECSigner(t, "")
+	bogus := func(kid string) {
+		forger := forger
+		forger.kid = kid
+		_, err := v.Verify(forger.sign(t, claimsAt(now, "mallory")))
+		require.ErrorContains(t, err, "the JWKS has no key with kid")
+	}
+
+	bogus("bogus-1")
+	idp.publish(t, first, second)
+	_, err := v.Verify(second.sign(t, claimsAt(now, "alice")))
+	require.NoError(t, err, "the rotated key presented right after a bogus kid")
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { bogus(fmt.Sprintf("bogus-%d", 2+i)) })
+	}
+	wg.Wait()
+	idp.publish(t, second, third)
+	_, err = v.Verify(third.sign(t, claimsAt(now, "alice")))
+	require.NoError(t, err, "the rotated key presented after more bogus kids")
+}
+
+// Made-up kids sent at once share fetches, and a kid a fetch missed costs
+// no other: the identity provider sees at most one fetch per gap.
+func TestRandomKIDsCauseBoundedFetches(t *testing.T) {
+	t.Parallel()
+	const gap = 200 * time.Millisecond
+	idp := newJWKSServer(t, newECSigner(t, "real"))
+	v := jwksURLVerifier(t, idp, gap)
+	forger := newECSigner(t, "forger")
+	tokens := make([]string, 200)
+	for i := range tokens {
+		tok := jwt.NewWithClaims(forger.method, claimsAt(time.Now(), "mallory"))
+		tok.Header["kid"] = rand.Text()
+		signed, err := tok.SignedString(forger.key)
+		require.NoError(t, err)
+		tokens[i] = signed
+	}
+	verifyAll := func() {
+		var wg sync.WaitGroup
+		for _, tok := range tokens {
+			wg.Go(func() {
+				_, err := v.Verify(tok)
+				assert.ErrorContains(t, err, "the JWKS has no key with kid")
+			})
+		}
+		wg.Wait()
+	}
+
 	start := time.Now()
-	_, err = v.Verify(newRSASigner(t, "forged").sign(t, claimsAt(now, "mallory")))
-	require.Error(t, err)
-	require.Less(t, time.Since(start), 5*time.Second)
-	require.Equal(t, int32(2), idp.fetches.Load())
+	verifyAll()
+	elapsed := time.Since(start)
+	fetches := idp.fetches.Load()
+	require.LessOrEqual(t, fetches, int32(2+elapsed/gap), "the start, then at most one per gap")
+
+	verifyAll()
+	require.Equal(t, fetches, idp.fetches.Load(), "kids a fetch missed are refused without another")
+}
+
+// A request waiting for a fetch leaves when its context ends.
+func TestWaitForAFetchHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	idp := newJWKSServer(t, newECSigner(t, "real"))
+	v := jwksURLVerifier(t, idp, time.Hour)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	_, err := v.VerifyContext(ctx, newECSigner(t, "new").sign(t, claimsAt(time.Now(), "alice")))
+
+	require.ErrorContains(t, err, `the JWKS has no key with kid "new"`)
+	require.Equal(t, int32(1), idp.fetches.Load())
 }
 
 // The classic algorithm confusion: a token claims HS256 and is signed with

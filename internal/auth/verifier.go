@@ -8,14 +8,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
 // Verifier checks bearer tokens.
 type Verifier struct {
 	secret     []byte
-	jwks       jwkset.Storage // nil without a JWKS
+	jwks       keySet // nil without a JWKS
 	parser     *jwt.Parser
 	rolesClaim string
 	nameClaim  string
@@ -25,7 +24,7 @@ type Verifier struct {
 // NewVerifier returns a Verifier for HS256 tokens signed with secret, with
 // the default claims and leeway. An empty secret verifies nothing.
 func NewVerifier(secret []byte) *Verifier {
-	cfg := VerifierConfig{Secret: secret, Algorithms: []string{jwt.SigningMethodHS256.Alg()}}.withDefaults()
+	cfg := VerifierConfig{Secret: secret, Algorithms: []string{jwt.SigningMethodHS256.Alg()}, Leeway: DefaultLeeway}.withDefaults()
 	return newVerifier(cfg, nil)
 }
 
@@ -36,21 +35,21 @@ func NewVerifierFromConfig(ctx context.Context, cfg VerifierConfig) (*Verifier, 
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	var jwks jwkset.Storage
-	var err error
+	var jwks keySet
 	switch {
 	case cfg.JWKSFile != "":
-		jwks, err = loadJWKSFile(cfg.JWKSFile)
+		file, err := loadJWKSFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, err
+		}
+		jwks = file
 	case cfg.JWKSURL != "":
-		jwks, err = loadJWKSURL(ctx, cfg.JWKSURL, cfg.HTTPClient, cfg.Logger)
-	}
-	if err != nil {
-		return nil, err
+		jwks = newRemoteJWKS(ctx, cfg)
 	}
 	return newVerifier(cfg, jwks), nil
 }
 
-func newVerifier(cfg VerifierConfig, jwks jwkset.Storage) *Verifier {
+func newVerifier(cfg VerifierConfig, jwks keySet) *Verifier {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),
 		jwt.WithExpirationRequired(),

@@ -68,7 +68,7 @@ func TestEmptySecretVerifiesNothing(t *testing.T) {
 func TestTimeClaimsWithLeeway(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	v := clockAt(t, now, auth.VerifierConfig{}) // 30s leeway
+	v := clockAt(t, now, auth.VerifierConfig{Leeway: auth.DefaultLeeway}) // 30s
 	valid := claimsAt(now.Add(-time.Hour), "alice")
 	valid["exp"] = now.Add(time.Hour).Unix()
 	for name, tc := range map[string]struct {
@@ -107,6 +107,22 @@ func TestLeewayIsConfigurable(t *testing.T) {
 	_, err := clockAt(t, now, auth.VerifierConfig{Leeway: 5 * time.Second}).Verify(token)
 
 	require.ErrorIs(t, err, jwt.ErrTokenExpired)
+}
+
+// A leeway of zero allows no skew at all; it used to become 30 s.
+func TestZeroLeewayAllowsNoSkew(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	justExpired := hs256(t, with(claimsAt(now.Add(-time.Hour), "alice"), jwt.MapClaims{"exp": now.Add(-time.Second).Unix()}))
+	notYet := hs256(t, with(claimsAt(now, "alice"), jwt.MapClaims{"nbf": now.Add(2 * time.Second).Unix()}))
+	v := clockAt(t, now, auth.VerifierConfig{Leeway: 0})
+
+	_, err := v.Verify(justExpired)
+	require.ErrorIs(t, err, jwt.ErrTokenExpired)
+	_, err = v.Verify(notYet)
+	require.ErrorIs(t, err, jwt.ErrTokenNotValidYet)
+	_, err = auth.NewVerifier(secret).Verify(justExpired)
+	require.NoError(t, err, "NewVerifier keeps the default leeway")
 }
 
 func TestIssuerAndAudience(t *testing.T) {
@@ -193,10 +209,11 @@ func TestVerifierConfigIsValidated(t *testing.T) {
 		"two JWKS":             {auth.VerifierConfig{JWKSFile: "jwks.json", JWKSURL: "https://idp.example.com/certs"}, "not both"},
 		"JWKS URL not a URL":   {auth.VerifierConfig{JWKSURL: "idp.example.com/certs"}, "JWKSURL must be an http(s) URL"},
 		"unsupported":          {auth.VerifierConfig{Secret: secret, Algorithms: []string{"HS256", "EdDSA"}}, `algorithm "EdDSA" is not supported`},
-		"empty allow-list":     {auth.VerifierConfig{Secret: secret, Algorithms: []string{}}, "allow-list is empty"},
-		"HS256 without secret": {auth.VerifierConfig{JWKSURL: "https://idp.example.com/certs", Algorithms: []string{"HS256"}}, "HS256 needs Secret"},
-		"RS256 without JWKS":   {auth.VerifierConfig{Secret: secret, Algorithms: []string{"RS256"}}, "RS256 needs a JWKS"},
-		"large leeway":         {auth.VerifierConfig{Secret: secret, Leeway: time.Hour}, "Leeway must be between 0 and 5m0s"},
+		"empty allow-list":     {auth.VerifierConfig{Secret: secret, Algorithms: []string{}}, "Algorithms is empty"},
+		"HS256 without secret": {auth.VerifierConfig{JWKSURL: "https://idp.example.com/certs", Algorithms: []string{"HS256"}}, "allows HS256, which needs Secret"},
+		"RS256 without JWKS":   {auth.VerifierConfig{Secret: secret, Algorithms: []string{"RS256"}}, "allows RS256, which needs JWKSURL or JWKSFile"},
+		"large leeway":         {auth.VerifierConfig{Secret: secret, Leeway: time.Hour}, "Leeway must be between 0s and 5m0s"},
+		"negative leeway":      {auth.VerifierConfig{Secret: secret, Leeway: -time.Second}, "Leeway must be between 0s and 5m0s"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

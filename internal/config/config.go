@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -59,12 +58,15 @@ type Config struct {
 	// default 150; 0 gives every broadcast CRIER_PUBLISH_LEAD). The lead
 	// never exceeds a minute.
 	BurstWakeRate int
-	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default 127.0.0.1:8080).
+	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default
+	// 127.0.0.1:8080). In development mode with the development secret it
+	// must be a loopback address.
 	HTTPAddr string
 	// JWTSecret verifies HS256 bearer tokens and signs those `crier token`
-	// prints (CRIER_JWT_SECRET; in development it defaults to DevJWTSecret;
-	// in production it must be at least 32 bytes, more for HS384 and HS512,
-	// and is required unless a JWKS is set).
+	// prints (CRIER_JWT_SECRET; in development it defaults to DevJWTSecret
+	// unless a JWKS is set, and then HS tokens are refused; in production it
+	// must be at least 32 bytes, more for HS384 and HS512, and is required
+	// unless a JWKS is set).
 	JWTSecret string
 	// JWTAlgorithms is the allow-list of token algorithms, comma-separated,
 	// from HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256 and ES384;
@@ -73,16 +75,19 @@ type Config struct {
 	JWTAlgorithms []string
 	// JWKSURL is an identity provider's JWK Set URL, whose public keys
 	// verify RS and ES tokens; fetched at start, refreshed hourly and when a
-	// token names an unknown key id (CRIER_JWKS_URL, default none).
+	// token names an unknown key id (CRIER_JWKS_URL, default none). It must
+	// be https, except for an identity provider on loopback in development.
 	JWKSURL string
 	// JWKSFile is a JWK Set file read once at start, instead of JWKSURL
 	// (CRIER_JWKS_FILE, default none).
 	JWKSFile string
 	// JWTIssuer, when set, must equal a token's iss claim; `crier token`
-	// writes it (CRIER_JWT_ISSUER, default none: not checked).
+	// writes it (CRIER_JWT_ISSUER, default none: not checked; required in
+	// production).
 	JWTIssuer string
 	// JWTAudience, when set, must be among a token's aud claim; `crier
-	// token` writes it (CRIER_JWT_AUDIENCE, default none: not checked).
+	// token` writes it (CRIER_JWT_AUDIENCE, default none: not checked;
+	// required in production).
 	JWTAudience string
 	// JWTRolesClaim names the claim listing a token's roles, as an array or
 	// a space-separated string; a dotted path reads a nested claim, such as
@@ -92,7 +97,7 @@ type Config struct {
 	// (CRIER_JWT_NAME_CLAIM, default name).
 	JWTNameClaim string
 	// JWTLeeway is the clock skew allowed on a token's exp, nbf and iat
-	// (CRIER_JWT_LEEWAY, default 30s, at most 5m).
+	// (CRIER_JWT_LEEWAY, default 30s, from 0s (none) to 5m).
 	JWTLeeway time.Duration
 	// DefaultExpiry applies to a broadcast created without expires_at
 	// (CRIER_DEFAULT_EXPIRY, default 720h).
@@ -141,7 +146,8 @@ type Config struct {
 	RateStreamConnects ratelimit.Limit
 	// CORSOrigins may call the API from browsers, comma-separated exact
 	// origins such as https://app.example.com (CRIER_CORS_ORIGINS, default
-	// none). "*" is refused: requests carry credentials.
+	// none), kept in the form browsers send (see corsOrigin). "*" and
+	// patterns are refused: requests carry credentials.
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security; set it behind HTTPS
 	// (CRIER_HSTS, default false).
@@ -155,8 +161,9 @@ type Config struct {
 	// "off" disables). API processes serve it on the API's address.
 	MetricsAddr string
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) for
-	// diagnosing CPU and memory use; keep it on a private address
-	// (CRIER_DEBUG_ADDR, default off).
+	// diagnosing CPU and memory use; it must be a loopback or private IP
+	// address, as the profiler has no authentication (CRIER_DEBUG_ADDR,
+	// default off).
 	DebugAddr string
 }
 
@@ -195,7 +202,7 @@ func parse(get func(string) string) (Config, error) {
 		TemporalAddress:        p.str("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
-		PublishLead:            p.lead("CRIER_PUBLISH_LEAD", DefaultPublishLead),
+		PublishLead:            p.durationUpTo("CRIER_PUBLISH_LEAD", DefaultPublishLead, maxPublishLead),
 		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE", DefaultBurstWakeRate),
 		HTTPAddr:               p.str("CRIER_HTTP_ADDR", "127.0.0.1:8080"),
 		JWTSecret:              p.str("CRIER_JWT_SECRET", ""),
@@ -206,7 +213,7 @@ func parse(get func(string) string) (Config, error) {
 		JWTAudience:            p.str("CRIER_JWT_AUDIENCE", ""),
 		JWTRolesClaim:          p.str("CRIER_JWT_ROLES_CLAIM", auth.DefaultRolesClaim),
 		JWTNameClaim:           p.str("CRIER_JWT_NAME_CLAIM", auth.DefaultNameClaim),
-		JWTLeeway:              p.duration("CRIER_JWT_LEEWAY", auth.DefaultLeeway),
+		JWTLeeway:              p.durationUpTo("CRIER_JWT_LEEWAY", auth.DefaultLeeway, auth.MaxLeeway),
 		DefaultExpiry:          p.duration("CRIER_DEFAULT_EXPIRY", 720*time.Hour),
 		SendNowTolerance:       p.duration("CRIER_SEND_NOW_TOLERANCE", 5*time.Second),
 		RelayBatchSize:         p.int("CRIER_RELAY_BATCH_SIZE", 500),
@@ -222,7 +229,7 @@ func parse(get func(string) string) (Config, error) {
 		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS", ratelimit.Limit{PerSecond: 50, Burst: 100}),
 		RatePerUser:            p.rate("CRIER_RATE_PER_USER", ratelimit.Limit{PerSecond: 20, Burst: 40}),
 		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS", ratelimit.Limit{PerSecond: 1.0 / 6, Burst: 10}),
-		CORSOrigins:            p.list("CRIER_CORS_ORIGINS"),
+		CORSOrigins:            p.origins("CRIER_CORS_ORIGINS"),
 		HSTS:                   p.bool("CRIER_HSTS", false),
 		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
 		MetricsAddr:            p.str("CRIER_METRICS_ADDR", "127.0.0.1:9464"),
@@ -247,11 +254,6 @@ func parse(get func(string) string) (Config, error) {
 
 func (c *Config) validate() error {
 	var errs []error
-	for _, o := range c.CORSOrigins {
-		if o == "*" || !(strings.HasPrefix(o, "https://") || strings.HasPrefix(o, "http://")) {
-			errs = append(errs, fmt.Errorf("CRIER_CORS_ORIGINS: %q must be an exact origin such as https://app.example.com (not *: requests carry credentials)", o))
-		}
-	}
 	if c.SSEQueue < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_SSE_QUEUE must be 1 or more events, got %d", c.SSEQueue))
 	}
@@ -265,11 +267,13 @@ func (c *Config) validate() error {
 	}
 	switch c.Env {
 	case "development":
-		if c.JWTSecret == "" {
+		// With a JWKS the development secret would let anyone who read
+		// this file sign tokens the identity provider never issued.
+		if c.JWTSecret == "" && !c.hasJWKS() {
 			c.JWTSecret = DevJWTSecret
 		}
 	case "production":
-		errs = append(errs, c.productionKeyErrors()...)
+		errs = append(errs, c.productionTokenErrors()...)
 		if len(c.KafkaBrokers) == 1 && c.KafkaBrokers[0] == "embedded" {
 			errs = append(errs, errors.New("KAFKA_BROKERS=embedded is for development only"))
 		}
@@ -280,81 +284,11 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("CRIER_LOG_FORMAT must be text or json, got %q", c.LogFormat))
 	}
 	errs = append(errs, c.tokenErrors()...)
+	errs = append(errs, c.listenErrors()...)
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
 	}
 	return errors.Join(errs...)
-}
-
-// VerifierConfig is the token verification these settings describe, for
-// auth.NewVerifierFromConfig.
-func (c Config) VerifierConfig() auth.VerifierConfig {
-	var secret []byte
-	if c.JWTSecret != "" {
-		secret = []byte(c.JWTSecret)
-	}
-	return auth.VerifierConfig{
-		Secret:     secret,
-		JWKSFile:   c.JWKSFile,
-		JWKSURL:    c.JWKSURL,
-		Algorithms: c.JWTAlgorithms,
-		Issuer:     c.JWTIssuer,
-		Audience:   c.JWTAudience,
-		Leeway:     c.JWTLeeway,
-		RolesClaim: c.JWTRolesClaim,
-		NameClaim:  c.JWTNameClaim,
-	}
-}
-
-// productionKeyErrors refuses keys that would let anyone mint tokens: the
-// published development secret, a guessable short one, or none at all.
-func (c Config) productionKeyErrors() []error {
-	hasJWKS := c.JWKSURL != "" || c.JWKSFile != ""
-	minLen := 32
-	for _, alg := range c.JWTAlgorithms {
-		minLen = max(minLen, auth.HMACMinSecretBytes(alg))
-	}
-	switch {
-	case c.JWTSecret == "" && !hasJWKS:
-		return []error{errors.New("no key to verify bearer tokens in production: set CRIER_JWT_SECRET " +
-			"(32+ random bytes) for HS256 tokens, or CRIER_JWKS_URL or CRIER_JWKS_FILE for an identity provider's RS256/ES256 tokens")}
-	case c.JWTSecret == "":
-		return nil
-	case c.JWTSecret == DevJWTSecret:
-		return []error{errors.New("CRIER_JWT_SECRET is the development secret: set a secret of your own in production")}
-	case len(c.JWTSecret) < minLen:
-		return []error{fmt.Errorf("CRIER_JWT_SECRET must be at least %d bytes in production, got %d", minLen, len(c.JWTSecret))}
-	}
-	return nil
-}
-
-// tokenErrors checks the token settings in every mode, naming the variable
-// to change.
-func (c Config) tokenErrors() []error {
-	var errs []error
-	hasJWKS := c.JWKSURL != "" || c.JWKSFile != ""
-	for _, alg := range c.JWTAlgorithms {
-		switch err := auth.CheckAlgorithm(alg); {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS: %w", err))
-		case auth.IsHMAC(alg) && c.JWTSecret == "":
-			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS allows %s, which needs CRIER_JWT_SECRET", alg))
-		case !auth.IsHMAC(alg) && !hasJWKS:
-			errs = append(errs, fmt.Errorf("CRIER_JWT_ALGORITHMS allows %s, which needs CRIER_JWKS_URL or CRIER_JWKS_FILE", alg))
-		}
-	}
-	if c.JWKSURL != "" && c.JWKSFile != "" {
-		errs = append(errs, errors.New("set CRIER_JWKS_URL or CRIER_JWKS_FILE, not both"))
-	}
-	if c.JWKSURL != "" {
-		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("CRIER_JWKS_URL must be an http(s) URL such as https://idp.example.com/realms/crier/protocol/openid-connect/certs, got %q", c.JWKSURL))
-		}
-	}
-	if c.JWTLeeway > auth.MaxLeeway {
-		errs = append(errs, fmt.Errorf("CRIER_JWT_LEEWAY must be at most %v, got %v", auth.MaxLeeway, c.JWTLeeway))
-	}
-	return errs
 }
 
 func defaultNodeID() string {
@@ -423,16 +357,20 @@ const (
 	DefaultBurstWakeRate = 150
 )
 
-// lead is a duration that may be zero (off), at most a minute: a workflow
-// task is held that long, and cancels in that window come after publication.
-func (p *parser) lead(key string, def time.Duration) time.Duration {
+// maxPublishLead bounds CRIER_PUBLISH_LEAD: a workflow task is held that
+// long, and cancels in that window come after publication.
+const maxPublishLead = time.Minute
+
+// durationUpTo reads a duration from 0 (which means none, not the default)
+// to upTo.
+func (p *parser) durationUpTo(key string, def, upTo time.Duration) time.Duration {
 	v := p.str(key, "")
 	if v == "" {
 		return def
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > time.Minute {
-		p.errs = append(p.errs, fmt.Errorf("%s must be a duration from 0s to 1m such as 5s, got %q", key, v))
+	if err != nil || d < 0 || d > upTo {
+		p.errs = append(p.errs, fmt.Errorf("%s must be a duration from 0s to %v such as 5s, got %q", key, upTo, v))
 		return def
 	}
 	return d

@@ -33,7 +33,7 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		"no key":       {map[string]string{}, "no key to verify bearer tokens in production: set CRIER_JWT_SECRET"},
+		"no key":       {map[string]string{}, "no key to verify tokens with: set CRIER_JWT_SECRET"},
 		"dev secret":   {map[string]string{"CRIER_JWT_SECRET": DevJWTSecret}, "development secret"},
 		"short secret": {map[string]string{"CRIER_JWT_SECRET": "short"}, "at least 32 bytes"},
 		"short secret with a JWKS": {map[string]string{"CRIER_JWT_SECRET": "short", "CRIER_JWKS_URL": "https://idp.example.com/certs"},
@@ -51,7 +51,8 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		"two JWKS": {map[string]string{"CRIER_JWKS_URL": "https://idp.example.com/certs", "CRIER_JWKS_FILE": "/etc/crier/jwks.json"},
 			"not both"},
 		"bad JWKS URL":    {map[string]string{"CRIER_JWKS_URL": "idp.example.com/certs"}, "CRIER_JWKS_URL must be an http(s) URL"},
-		"large leeway":    {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "1h"}, "CRIER_JWT_LEEWAY must be at most 5m0s"},
+		"large leeway":    {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "1h"}, "CRIER_JWT_LEEWAY must be a duration from 0s to 5m0s"},
+		"negative leeway": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "-1s"}, "CRIER_JWT_LEEWAY must be a duration from 0s to 5m0s"},
 		"bad leeway":      {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_LEEWAY": "a bit"}, "CRIER_JWT_LEEWAY"},
 		"embedded kafka":  {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "KAFKA_BROKERS": "embedded"}, "development only"},
 		"bad duration":    {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_DEFAULT_EXPIRY": "soon"}, "CRIER_DEFAULT_EXPIRY"},
@@ -60,10 +61,26 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		"bad log format":  {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_LOG_FORMAT": "xml"}, "text or json"},
 		"bad bool":        {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_MIGRATE": "maybe"}, "true or false"},
 		"bad batch count": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_RELAY_BATCH_SIZE": "lots"}, "whole number"},
+		"no issuer": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_ISSUER": ""},
+			"CRIER_JWT_ISSUER is required in production: set it to the iss claim your tokens carry, such as https://idp.example.com/realms/crier"},
+		"no issuer with a JWKS": {map[string]string{"CRIER_JWKS_URL": "https://idp.example.com/certs", "CRIER_JWT_ISSUER": ""},
+			"CRIER_JWT_ISSUER is required in production"},
+		"no audience": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_JWT_AUDIENCE": ""},
+			"CRIER_JWT_AUDIENCE is required in production: set it to the aud value your tokens carry for Crier, such as crier"},
+		"no audience with a JWKS file": {map[string]string{"CRIER_JWKS_FILE": "/etc/crier/jwks.json", "CRIER_JWT_AUDIENCE": ""},
+			"CRIER_JWT_AUDIENCE is required in production"},
+		"http JWKS URL": {map[string]string{"CRIER_JWKS_URL": "http://idp.example.com/certs"},
+			"CRIER_JWKS_URL must use https in production, such as https://idp.example.com/"},
+		"http JWKS URL on loopback": {map[string]string{"CRIER_JWKS_URL": "http://127.0.0.1:8081/certs"},
+			"CRIER_JWKS_URL must use https in production"},
+		"profiler on every interface": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_DEBUG_ADDR": ":6060"},
+			"CRIER_DEBUG_ADDR must be a loopback or private IP address"},
+		"profiler on a public address": {map[string]string{"CRIER_JWT_SECRET": strings.Repeat("s", 32), "CRIER_DEBUG_ADDR": "203.0.113.7:6060"},
+			"CRIER_DEBUG_ADDR must be a loopback or private IP address"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			vars := map[string]string{"CRIER_ENV": "production"}
+			vars := map[string]string{"CRIER_ENV": "production", "CRIER_JWT_ISSUER": "crier", "CRIER_JWT_AUDIENCE": "crier"}
 			for k, v := range tc.vars {
 				vars[k] = v
 			}
@@ -128,9 +145,11 @@ func TestTokenDefaults(t *testing.T) {
 
 func TestProductionWithAGoodSecret(t *testing.T) {
 	t.Parallel()
-	c, err := parse(lookup(map[string]string{"CRIER_ENV": "production", "CRIER_JWT_SECRET": strings.Repeat("k", 40)}))
+	c, err := parse(lookup(map[string]string{"CRIER_ENV": "production", "CRIER_JWT_SECRET": strings.Repeat("k", 40),
+		"CRIER_JWT_ISSUER": "crier", "CRIER_JWT_AUDIENCE": "crier", "CRIER_HTTP_ADDR": "0.0.0.0:8080", "CRIER_DEBUG_ADDR": "10.1.2.3:6060"}))
 	require.NoError(t, err)
 	require.Equal(t, "json", c.LogFormat)
+	require.Empty(t, c.ExposedInDevelopment(true), "production does not warn")
 }
 
 // Load reads the env file make dev writes, and the environment wins over it.
@@ -165,7 +184,7 @@ func TestSecuritySettings(t *testing.T) {
 	require.InDelta(t, 5, c.RatePerUser.PerSecond, 0)
 	require.Equal(t, 10, c.RatePerUser.Burst)
 	require.Zero(t, c.RatePerAddress.PerSecond, "0 disables")
-	require.Equal(t, []string{"https://App.example.com", "http://127.0.0.1:3000"}, c.CORSOrigins, "origins keep their case")
+	require.Equal(t, []string{"https://app.example.com", "http://127.0.0.1:3000"}, c.CORSOrigins, "origins as browsers send them")
 	require.Equal(t, []string{"HS256"}, c.JWTAlgorithms)
 	require.InDelta(t, 1.0/6, c.RateStreamConnects.PerSecond, 1e-9)
 
