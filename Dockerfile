@@ -5,14 +5,18 @@
 #
 #   docker build -t crier .
 #   docker run --rm crier api                  # or worker, relay, migrate; no argument runs "all"
-#   docker run --rm -e CRIER_JWT_SECRET=... crier token --sub alice --role admin
+#   docker run --rm -e CRIER_JWT_SECRET=... -e CRIER_JWT_ISSUER=crier -e CRIER_JWT_AUDIENCE=crier \
+#     crier token --sub alice --role admin
 #
 # Configuration comes only from environment variables (DATABASE_URL,
 # KAFKA_BROKERS, TEMPORAL_ADDRESS, CRIER_JWT_SECRET, ...; see the README).
-# The image defaults to CRIER_ENV=production, so CRIER_JWT_SECRET is required
-# (32+ bytes), and to CRIER_HTTP_ADDR=0.0.0.0:8080, so the API can be reached
-# through a published port (-p 127.0.0.1:8080:8080). Pass -e CRIER_ENV=development
-# to use the development defaults instead.
+# The image defaults to CRIER_ENV=production, so CRIER_JWT_SECRET (32+ bytes)
+# or a JWKS, CRIER_JWT_ISSUER and CRIER_JWT_AUDIENCE are required, and to
+# CRIER_HTTP_ADDR=0.0.0.0:8080, so the API can be reached through a published
+# port (-p 127.0.0.1:8080:8080). -e CRIER_ENV=development alone does not start:
+# on 0.0.0.0 the published development secret would let anyone sign tokens.
+# Development mode there needs a CRIER_JWT_SECRET of your own (or a JWKS), and
+# then logs a warning at start that development mode listens on 0.0.0.0:8080.
 # docker-compose.yml runs the whole stack (PostgreSQL, Kafka, Temporal, Crier).
 #
 # The runtime image is distroless: no shell, no curl. Probe GET /healthz
