@@ -31,8 +31,9 @@ type jwksPace struct {
 	kidCooldown time.Duration
 }
 
-// defaultJWKSPace allows at most one fetch every 5 s (720 an hour), and
-// holds a request for a new kid at most 5 s plus one fetch.
+// defaultJWKSPace allows at most one fetch every 5 s (720 an hour); a
+// request for a new kid waits at most 5 s before its fetch starts, unless
+// a slow fetch is still under way.
 var defaultJWKSPace = jwksPace{refresh: time.Hour, gap: 5 * time.Second, kidCooldown: time.Minute}
 
 const (
@@ -57,6 +58,10 @@ type remoteJWKS struct {
 	pace   jwksPace
 	life   context.Context // ends the fetches: the Verifier's lifetime
 	keys   *jwkset.MemoryJWKSet
+
+	// fetching is held through a fetch, so that a slow answer never
+	// overwrites a newer one.
+	fetching sync.Mutex
 
 	mu      sync.Mutex
 	last    time.Time            // when the latest fetch started
@@ -94,7 +99,8 @@ func (r *remoteJWKS) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error
 	if f == nil {
 		return jwkset.JWK{}, fmt.Errorf("%w: kid %q was not in the JWKS fetched less than %v ago", jwkset.ErrKeyNotFound, kid, r.pace.kidCooldown)
 	}
-	wait, cancel := context.WithTimeout(ctx, r.pace.gap+jwksTimeout)
+	// Long enough for a fetch under way, the gap, and the next fetch.
+	wait, cancel := context.WithTimeout(ctx, r.pace.gap+2*jwksTimeout)
 	defer cancel()
 	select {
 	case <-f.done:
@@ -144,6 +150,8 @@ func (r *remoteJWKS) runAfter(f *jwksFetch, delay time.Duration) {
 	case <-r.life.Done():
 		f.err = r.life.Err()
 	case <-timer.C:
+		r.fetching.Lock()
+		defer r.fetching.Unlock()
 	}
 	r.mu.Lock()
 	r.next = nil // requests from now on wait for a fetch that starts after them
