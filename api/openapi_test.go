@@ -910,14 +910,10 @@ func (specInbox) MarkAllRead(context.Context, inbox.User) (int, error) { return 
 // one event and a shutdown.
 type specStreams struct{}
 
-func (specStreams) Admit(_ context.Context, u inbox.User) error {
+func (specStreams) Serve(_ context.Context, w http.ResponseWriter, u inbox.User, _ string) error {
 	if u.ID == "crowd" {
 		return stream.ErrTooManyConnections
 	}
-	return nil
-}
-
-func (specStreams) Serve(_ context.Context, w http.ResponseWriter, _ inbox.User, _ string) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
