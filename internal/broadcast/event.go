@@ -37,4 +37,3 @@ type Event struct {
 	// carry one; consumers ignore it.
 	Broadcast Broadcast `json:"broadcast,omitzero"`
 }
-

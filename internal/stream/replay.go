@@ -158,7 +158,7 @@ func collectReplay(rows pgx.Rows, user string, maxBytes int64) ([]Event, resetRe
 			running int64
 			content struct {
 				title, body, category, priority *string
-				published, expires            *time.Time
+				published, expires              *time.Time
 			}
 		)
 		if err := rows.Scan(&ev.Partition, &ev.Offset, &v.EventID, &v.EventType, &v.BroadcastID, &v.OccurredAt, &running,

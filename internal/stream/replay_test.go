@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/broadcast"
@@ -41,7 +42,7 @@ func (rb *replayBundle) serve(t *testing.T, cfg Config) {
 	t.Helper()
 	hub := NewHub()
 	hub.start(Position{rb.next - 1})
-	cfg.NodeID = "node-replay"
+	cfg.NodeID, cfg.Logger = "node-replay", testenv.Logger(t)
 	rb.srv = NewServer(rb.pool, hub, inbox.New(rb.pool, inbox.NewCache(rb.pool)), presence.New(rb.pool),
 		NewRecorder(rb.pool, testenv.Logger(t)), cfg)
 }
@@ -49,6 +50,9 @@ func (rb *replayBundle) serve(t *testing.T, cfg Config) {
 // addBroadcast stores a SENT broadcast with target and content.
 func (rb *replayBundle) addBroadcast(t *testing.T, target broadcast.Target, content string) broadcast.Broadcast {
 	t.Helper()
+	if target.IDs == nil {
+		target.IDs = []string{}
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	expires := now.Add(time.Hour)
 	b := broadcast.Broadcast{ID: uuid.New(), Status: broadcast.StatusSent, Sender: broadcast.Sender{ID: "admin", Name: "Admin"},
@@ -83,10 +87,10 @@ func (rb *replayBundle) log(t *testing.T, ev broadcast.Event, copies int, at tim
 			FROM generate_series(0, $7 - 1) AS i)
 		INSERT INTO stream_events (kafka_partition, kafka_offset, event_id, event_type, broadcast_id, user_id, occurred_at, payload)
 		SELECT 0, $1 + i, id, $2, $3, reader, $5,
-			CASE WHEN reader IS NULL THEN jsonb_set($6::jsonb, '{event_id}', to_jsonb(id))
-			ELSE jsonb_set(jsonb_set($6::jsonb, '{event_id}', to_jsonb(id)), '{user_id}', to_jsonb(reader)) END::json
+			CASE WHEN reader IS NULL THEN replace($6, $8, id::text)
+			ELSE replace(replace($6, $8, id::text), '"user_id":"' || $4 || '"', '"user_id":"' || reader || '"') END::json
 		FROM copies`,
-		rb.next, ev.EventType, ev.BroadcastID, user, at, string(payload), copies)
+		rb.next, ev.EventType, ev.BroadcastID, user, at, string(payload), copies, ev.EventID.String())
 	require.NoError(t, err)
 	rb.next += int64(copies)
 }
@@ -107,24 +111,43 @@ func (rb *replayBundle) catchUp(t *testing.T, u inbox.User, lastEventID string) 
 	return rec.Body.String(), after.TotalAlloc - before.TotalAlloc
 }
 
-// frames splits a stream's body into its events as "name data" lines.
-func frames(body string) []string {
-	var out []string
+// frame is one event of a stream's body.
+type frame struct{ id, name, data string }
+
+func (f frame) String() string { return f.name + " " + f.data }
+
+// frames splits a stream's body into its events.
+func frames(body string) []frame {
+	var out []frame
 	for block := range strings.SplitSeq(body, "\n\n") {
-		var name, data string
+		var f frame
 		for line := range strings.SplitSeq(block, "\n") {
+			if v, ok := strings.CutPrefix(line, "id: "); ok {
+				f.id = v
+			}
 			if v, ok := strings.CutPrefix(line, "event: "); ok {
-				name = v
+				f.name = v
 			}
 			if v, ok := strings.CutPrefix(line, "data: "); ok {
-				data = v
+				f.data = v
 			}
 		}
-		if name != "" {
-			out = append(out, name+" "+data)
+		if f.name != "" {
+			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// requireReset checks that body is one reset event for reason at the
+// server's position.
+func (rb *replayBundle) requireReset(t *testing.T, body string, reason resetReason) {
+	t.Helper()
+	got := frames(body)
+	require.Len(t, got, 1, body)
+	require.Equal(t, "reset", got[0].name)
+	require.Equal(t, Position{rb.next - 1}.String(), got[0].id, "the client resumes from the log's end")
+	require.JSONEq(t, `{"reason":"`+string(reason)+`","reload":true}`, got[0].data)
 }
 
 // selected returns a SELECTED target of n made-up users and alice, about
@@ -165,8 +188,153 @@ func TestReplayOfManyReadsOfALargeBroadcastStaysSmall(t *testing.T) {
 
 	got := frames(body)
 	require.Len(t, got, 2, "the broadcast and alice's own read, not the 299 reads of others")
-	require.True(t, strings.HasPrefix(got[0], "broadcast "), got[0])
-	require.True(t, strings.HasPrefix(got[1], "read "), got[1])
-	require.Contains(t, got[1], b.ID.String())
+	require.Equal(t, "broadcast", got[0].name)
+	require.Equal(t, "read", got[1].name)
+	require.Contains(t, got[1].data, b.ID.String())
+	require.NotContains(t, body, "user-000001", "no target list reaches the client")
 	require.Less(t, allocated, uint64(16<<20), "one replay allocated %d bytes", allocated)
+}
+
+// event logs one event of b at the next offset.
+func (rb *replayBundle) event(t *testing.T, typ broadcast.EventType, b broadcast.Broadcast, reader string, at time.Time) {
+	t.Helper()
+	ev := broadcast.Event{EventID: uuid.New(), EventType: typ, BroadcastID: b.ID, UserID: reader}
+	if typ != broadcast.EventRead {
+		ev.Broadcast = b
+	}
+	rb.log(t, ev, 1, at)
+}
+
+// Replay is filtered in SQL: alice (role ops) gets the publications,
+// cancellations and expiries of broadcasts targeting her and her own reads,
+// never another user's read or a broadcast meant for others, each at its
+// own position.
+func TestReplaySendsOnlyWhatConcernsTheUser(t *testing.T) {
+	t.Parallel()
+	rb := setupReplay(t)
+	now := time.Now().UTC()
+	all := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetAll}, "for all")
+	ops := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetRole, IDs: []string{"ops"}}, "for ops")
+	sales := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetRole, IDs: []string{"sales"}}, "for sales")
+	bobs := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetSelected, IDs: []string{"bob"}}, "for bob")
+	hers := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetSelected, IDs: []string{"bob", "alice"}}, "for her")
+	for _, b := range []broadcast.Broadcast{all, ops, sales, bobs, hers} {
+		rb.event(t, broadcast.EventPublished, b, "", now) // offsets 0-4
+	}
+	rb.event(t, broadcast.EventRead, all, "bob", now)      // 5
+	rb.event(t, broadcast.EventRead, all, "alice", now)    // 6
+	rb.event(t, broadcast.EventCancelled, sales, "", now)  // 7
+	rb.event(t, broadcast.EventCancelled, ops, "", now)    // 8
+	rb.event(t, broadcast.EventRescheduled, hers, "", now) // 9: never sent
+	rb.event(t, broadcast.EventExpired, hers, "", now)     // 10
+	rb.event(t, broadcast.EventRead, bobs, "bob", now)     // 11
+	rb.serve(t, Config{})
+	alice := inbox.User{ID: "alice", Roles: []string{"ops"}}
+
+	body, _ := rb.catchUp(t, alice, Position{-1}.String())
+	var got []string
+	for _, f := range frames(body) {
+		got = append(got, f.id+" "+f.name)
+	}
+	require.Equal(t, []string{"v1:0 broadcast", "v1:1 broadcast", "v1:4 broadcast", "v1:6 read", "v1:8 retract", "v1:10 retract"}, got)
+	sent := frames(body)
+	require.Contains(t, sent[0].data, `"content":"for all"`)
+	require.Contains(t, sent[3].data, all.ID.String())
+	require.JSONEq(t, `{"id":"`+ops.ID.String()+`","reason":"cancelled"}`, sent[4].data)
+	require.JSONEq(t, `{"id":"`+hers.ID.String()+`","reason":"expired"}`, sent[5].data)
+
+	body, _ = rb.catchUp(t, alice, Position{6}.String())
+	require.Len(t, frames(body), 2, "resuming later sends only what came after: %s", body)
+}
+
+// A position older than the window gets a reset rather than a replay:
+// before the prune (its first missed event is too old) and after it (the
+// events it missed are gone). A position after the pruned events replays.
+func TestReplayOfAPositionOlderThanTheWindowGetsReset(t *testing.T) {
+	t.Parallel()
+	rb := setupReplay(t)
+	all := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetAll}, "for all")
+	rb.event(t, broadcast.EventPublished, all, "", time.Now().Add(-25*time.Hour)) // 0
+	rb.event(t, broadcast.EventRead, all, "alice", time.Now())                    // 1
+	rb.serve(t, Config{ReplayWindow: 24 * time.Hour})
+	alice := inbox.User{ID: "alice"}
+
+	body, _ := rb.catchUp(t, alice, Position{-1}.String())
+	rb.requireReset(t, body, resetTooOld)
+
+	deleted, err := Pruner{Pool: rb.pool, Window: 24 * time.Hour}.Prune(rb.ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, deleted)
+	body, _ = rb.catchUp(t, alice, Position{-1}.String())
+	rb.requireReset(t, body, resetTooOld)
+
+	body, _ = rb.catchUp(t, alice, Position{0}.String())
+	got := frames(body)
+	require.Len(t, got, 1)
+	require.Equal(t, "read", got[0].name)
+}
+
+// A Last-Event-ID that is no position of this topic gets a reset too.
+func TestReplayOfAnUnknownPositionGetsReset(t *testing.T) {
+	t.Parallel()
+	rb := setupReplay(t)
+	rb.serve(t, Config{})
+	for _, id := range []string{"v1:3.4", "made-up"} {
+		body, _ := rb.catchUp(t, inbox.User{ID: "alice"}, id)
+		rb.requireReset(t, body, resetUnknown)
+	}
+}
+
+// What a client missed beyond ReplayMaxBytes is not replayed: it gets a
+// reset, and the replay stops reading at the bound.
+func TestReplayOverTheByteBoundGetsReset(t *testing.T) {
+	// Not parallel: TotalAlloc counts every goroutine of the process.
+	rb := setupReplay(t)
+	content := strings.Repeat("x", broadcast.MaxContentBytes)
+	for range 40 { // 2.5 MiB
+		rb.event(t, broadcast.EventPublished, rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetAll}, content), "", time.Now())
+	}
+	rb.serve(t, Config{ReplayMaxBytes: 1 << 20})
+	body, allocated := rb.catchUp(t, inbox.User{ID: "alice"}, Position{-1}.String())
+	rb.requireReset(t, body, resetTooLarge)
+	t.Logf("a replay past its bound allocated %d KiB", allocated>>10)
+	require.Less(t, allocated, uint64(16<<20))
+
+	rb.serve(t, Config{ReplayMaxBytes: 4 << 20})
+	body, _ = rb.catchUp(t, inbox.User{ID: "alice"}, Position{-1}.String())
+	require.Len(t, frames(body), 40, "under a larger bound it is replayed")
+}
+
+// The pruner deletes in batches what is older than the window, keeps the
+// rest, and marks per partition how far it deleted; the tail resumes after
+// that mark when nothing of a partition is left.
+func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
+	t.Parallel()
+	rb := setupReplay(t)
+	const old = 12_345 // more than two batches
+	_, err := rb.pool.Exec(rb.ctx, `
+		INSERT INTO stream_events (kafka_partition, kafka_offset, event_id, event_type, broadcast_id, occurred_at, payload)
+		SELECT i % 2, i, gen_random_uuid(), 'BROADCAST_EXPIRED', gen_random_uuid(), now() - interval '2 days', '{}'
+		FROM generate_series(0, $1 - 1) AS i`, old)
+	require.NoError(t, err)
+	_, err = rb.pool.Exec(rb.ctx, `
+		INSERT INTO stream_events (kafka_partition, kafka_offset, event_id, event_type, broadcast_id, occurred_at, payload)
+		VALUES (1, $1, gen_random_uuid(), 'BROADCAST_EXPIRED', gen_random_uuid(), now(), '{}')`, old)
+	require.NoError(t, err)
+
+	p := Pruner{Pool: rb.pool, Window: 24 * time.Hour}
+	deleted, err := p.Prune(rb.ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, old, deleted)
+	deleted, err = p.Prune(rb.ctx)
+	require.NoError(t, err)
+	require.Zero(t, deleted, "a second prune finds nothing")
+
+	var left int
+	require.NoError(t, rb.pool.QueryRow(rb.ctx, `SELECT count(*) FROM stream_events`).Scan(&left))
+	require.Equal(t, 1, left, "the young event stays")
+	start, err := NewTail(rb.pool, NewHub(), TailConfig{}).startOffsets(rb.ctx, []kafka.Partition{{ID: 0}, {ID: 1}})
+	require.NoError(t, err)
+	require.Equal(t, map[int]int64{0: old, 1: old + 1}, start,
+		"partition 0 (all pruned, up to offset 12,344) resumes after its mark, partition 1 after its young event")
 }
