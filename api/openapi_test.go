@@ -87,7 +87,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	for _, name := range []string{"Broadcast", "Target", "Sender", "Problem", "FieldError", "InboxItem", "User", "Stats",
 		"Delivery", "PresenceSummary", "AuditEntry", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
 		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "UserRequest", "UserImportEntry",
-		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamEvent"} {
+		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent"} {
 		require.Contains(t, doc.Components.Schemas, name, "components.schemas.%s", name)
 	}
 	// The server refuses unknown fields in every JSON request body.
