@@ -17,11 +17,12 @@ import (
 const (
 	// DefaultReplayMaxBytes: a client away for a dropped connection, a node
 	// restart or a closed laptop lid has missed a handful of events; 1 MiB
-	// is at least 16 broadcasts of the largest content (64 KiB) or some
-	// 5,000 read receipts and retractions. A client further behind reloads
-	// its inbox (a paged, bounded request) rather than being replayed
-	// more, and a node catching up many clients at once (after another
-	// node stopped) holds at most this much per client.
+	// is some 15 broadcasts of the largest content (64 KiB) or 5,000 read
+	// receipts and retractions. A client further behind reloads its inbox
+	// (a paged, bounded request) rather than being replayed more, and a
+	// node catching up many clients at once (after another node stopped)
+	// reads at most this much for each (1.2 MiB allocated in
+	// TestReplayOverTheByteBoundGetsReset).
 	DefaultReplayMaxBytes = 1 << 20
 	// DefaultReplayWindow: a day covers an evening and a night away; the
 	// log it keeps (every node's events, a few hundred bytes a read receipt)
