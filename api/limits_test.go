@@ -24,11 +24,13 @@ func (emptyInbox) List(context.Context, inbox.User, inbox.ListParams) ([]inbox.I
 	return nil, "", nil
 }
 
-// refusingStreams admits nobody, so a stream request ends right after the
+// refusingStreams serves nobody, so a stream request ends right after the
 // limits were checked.
-type refusingStreams struct{ api.Streams }
+type refusingStreams struct{}
 
-func (refusingStreams) Admit(context.Context, inbox.User) error { return context.Canceled }
+func (refusingStreams) Serve(context.Context, http.ResponseWriter, inbox.User, string) error {
+	return context.Canceled
+}
 
 var limitSecret = []byte("limits-test-secret-limits-test-secret")
 

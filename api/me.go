@@ -22,9 +22,10 @@ type Inbox interface {
 	MarkAllRead(ctx context.Context, u inbox.User) (int, error)
 }
 
-// Streams is what the API needs to serve event streams.
+// Streams is what the API needs to serve event streams. Serve refuses a user
+// who holds the most streams allowed with stream.ErrTooManyConnections,
+// before writing anything.
 type Streams interface {
-	Admit(ctx context.Context, u inbox.User) error
 	Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error
 }
 
@@ -180,17 +181,16 @@ func (h *handlers) stream(c echo.Context) error {
 	if err := h.limits.allowStream(c, u.ID); err != nil {
 		return err
 	}
-	if err := h.cfg.Users.Streams.Admit(ctx, u); errors.Is(err, stream.ErrTooManyConnections) {
-		c.Response().Header().Set("Retry-After", "10")
-		return problem(http.StatusTooManyRequests, "you already have the most open streams allowed; close one (another tab?) and retry")
-	} else if err != nil {
-		return err
-	}
 	lastEventID := c.Request().Header.Get("Last-Event-ID")
 	if lastEventID == "" {
 		lastEventID = c.QueryParam("last_event_id")
 	}
 	ctx, cancel := streamDeadline(ctx, claims, h.cfg.Users.MaxStreamLifetime)
 	defer cancel()
-	return h.cfg.Users.Streams.Serve(ctx, c.Response(), u, lastEventID)
+	err = h.cfg.Users.Streams.Serve(ctx, c.Response(), u, lastEventID)
+	if errors.Is(err, stream.ErrTooManyConnections) {
+		c.Response().Header().Set("Retry-After", "10")
+		return problem(http.StatusTooManyRequests, "you already have the most open streams allowed; close one (another tab?) and retry")
+	}
+	return err
 }

@@ -288,10 +288,8 @@ func (m *memTickets) take() []string {
 	return r
 }
 
-// memStreams admits everyone and answers a stream with an empty 200.
+// memStreams answers every stream with an empty 200.
 type memStreams struct{}
-
-func (memStreams) Admit(context.Context, inbox.User) error { return nil }
 
 func (memStreams) Serve(_ context.Context, w http.ResponseWriter, _ inbox.User, _ string) error {
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")

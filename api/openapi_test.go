@@ -87,7 +87,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	for _, name := range []string{"Broadcast", "Target", "Sender", "Problem", "FieldError", "InboxItem", "User", "Stats",
 		"Delivery", "PresenceSummary", "AuditEntry", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
 		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "UserRequest", "UserImportEntry",
-		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamEvent"} {
+		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent"} {
 		require.Contains(t, doc.Components.Schemas, name, "components.schemas.%s", name)
 	}
 	// The server refuses unknown fields in every JSON request body.
@@ -910,14 +910,10 @@ func (specInbox) MarkAllRead(context.Context, inbox.User) (int, error) { return 
 // one event and a shutdown.
 type specStreams struct{}
 
-func (specStreams) Admit(_ context.Context, u inbox.User) error {
+func (specStreams) Serve(_ context.Context, w http.ResponseWriter, u inbox.User, _ string) error {
 	if u.ID == "crowd" {
 		return stream.ErrTooManyConnections
 	}
-	return nil
-}
-
-func (specStreams) Serve(_ context.Context, w http.ResponseWriter, _ inbox.User, _ string) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

@@ -25,8 +25,8 @@ type delivery struct {
 	streams  *stream.Server
 }
 
-// startDelivery starts the node's tail, delivery recorder and presence
-// heartbeat in g; they stop when ctx ends.
+// startDelivery starts the node's tail, delivery recorder, stream log
+// pruner and presence heartbeat in g; they stop when ctx ends.
 func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, pool *pgxpool.Pool, aud *audience.Audience, logger *slog.Logger) *delivery {
 	cache := inbox.NewCache(pool)
 	cache.Logger = logger
@@ -40,6 +40,7 @@ func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, po
 	pres := presence.New(pool)
 	streams := stream.NewServer(pool, hub, in, pres, recorder, stream.Config{
 		NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: logger,
+		ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,
 	})
 	// A restarted node may reuse its predecessor's id: rows under it are dead.
 	if n, err := pres.RemoveNode(ctx, cfg.NodeID); err != nil {
@@ -49,6 +50,10 @@ func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, po
 	}
 	g.Go(func() error { return tail.Run(ctx) })
 	g.Go(func() error { recorder.Run(ctx); return nil })
+	g.Go(func() error {
+		stream.Pruner{Pool: pool, Window: cfg.SSEReplayWindow, Logger: logger}.Run(ctx)
+		return nil
+	})
 	g.Go(func() error {
 		err := presence.Heartbeat{Store: pres, NodeID: cfg.NodeID, Logger: logger}.Run(ctx)
 		// Leaving cleanly: this node's connections are gone now, not in two minutes.

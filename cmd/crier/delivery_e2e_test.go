@@ -291,9 +291,12 @@ func requireStats(t *testing.T, n *node, admin string, id uuid.UUID, want stats)
 
 // TestStreamAccess checks how a stream may be opened: a bearer header, the
 // HttpOnly cookie, or a single-use ticket (for EventSource), and at most five
-// streams per user.
+// streams per user, even opened all at once.
 func TestStreamAccess(t *testing.T) {
 	s := newStack(t)
+	// The limit on stream opens per user (burst 10) has its own test in
+	// api; here it would refuse opens before the limit on open streams.
+	s.env["CRIER_RATE_STREAM_CONNECTS"] = "0"
 	n := s.start(t, "all", "node-access")
 	p := tokens(t)
 	get := func(path string, header http.Header) *http.Response {
@@ -360,6 +363,36 @@ func TestStreamAccess(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, sixth.StatusCode)
 		require.NotEmpty(t, sixth.Header.Get("Retry-After"))
 		require.Equal(t, http.StatusOK, openStream(t, t, "alice", n.baseURL, p.alice, "").status, "other users are not affected")
+	})
+
+	// Issue 10: the limit was a count, then a registration, so opens at
+	// the same moment all counted the same streams and all got in.
+	t.Run("20 opens at once leave exactly five open", func(t *testing.T) {
+		erin, err := auth.Issue([]byte(config.DevJWTSecret), "erin", "", nil, time.Hour, time.Now())
+		require.NoError(t, err)
+		const opens = 20
+		statuses := make(chan int, opens)
+		start := make(chan struct{})
+		for range opens {
+			go func() {
+				<-start
+				req, _ := http.NewRequest(http.MethodGet, n.baseURL+"/api/v1/me/stream", nil)
+				req.Header.Set("Authorization", "Bearer "+erin)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				t.Cleanup(func() { resp.Body.Close() })
+				statuses <- resp.StatusCode
+			}()
+		}
+		close(start)
+		got := map[int]int{}
+		for range opens {
+			got[<-statuses]++
+		}
+		require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 15}, got)
 	})
 }
 

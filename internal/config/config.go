@@ -134,6 +134,14 @@ type Config struct {
 	// (CRIER_SSE_MAX_LIFETIME, default 1h). A stream also ends when its
 	// token expires.
 	SSEMaxLifetime time.Duration
+	// SSEReplayMaxBytes bounds what one resuming stream is replayed; a
+	// client that missed more is sent a reset event and reloads its inbox
+	// (CRIER_SSE_REPLAY_MAX_BYTES, default 1048576).
+	SSEReplayMaxBytes int
+	// SSEReplayWindow is how long the stream log keeps events, and so how
+	// far back a stream may resume; an older position gets a reset event
+	// (CRIER_SSE_REPLAY_WINDOW, default 24h).
+	SSEReplayWindow time.Duration
 	// RatePerAddress limits requests per client address, as RATE[:BURST]
 	// per second, 0 to disable (CRIER_RATE_PER_ADDRESS, default 50:100).
 	RatePerAddress ratelimit.Limit
@@ -226,6 +234,8 @@ func parse(get func(string) string) (Config, error) {
 		SSEQueue:               p.int("CRIER_SSE_QUEUE", 256),
 		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER", 5),
 		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME", time.Hour),
+		SSEReplayMaxBytes:      p.int("CRIER_SSE_REPLAY_MAX_BYTES", 1<<20),
+		SSEReplayWindow:        p.duration("CRIER_SSE_REPLAY_WINDOW", 24*time.Hour),
 		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS", ratelimit.Limit{PerSecond: 50, Burst: 100}),
 		RatePerUser:            p.rate("CRIER_RATE_PER_USER", ratelimit.Limit{PerSecond: 20, Burst: 40}),
 		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS", ratelimit.Limit{PerSecond: 1.0 / 6, Burst: 10}),

@@ -196,7 +196,8 @@ func pgUUIDs(ids []uuid.UUID) []pgtype.UUID {
 // markReadSQL marks broadcasts ($1) read by a user ($2), creating their
 // delivery rows when missing (fan-out on read), and records one
 // BROADCAST_READ event per broadcast that was not read yet, in one statement.
-var markReadSQL = `
+// The event names the broadcast and the reader only: no snapshot.
+const markReadSQL = `
 WITH d AS (
 	INSERT INTO deliveries (broadcast_id, user_id, status, delivered_at, read_at)
 	SELECT id, $2, 'DELIVERED', now(), now() FROM unnest($1::uuid[]) AS id
@@ -207,9 +208,8 @@ WITH d AS (
 		WHERE deliveries.read_at IS NULL
 	RETURNING broadcast_id
 ), o AS (
-	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, user_id, trace_context)
-	SELECT 'BROADCAST_READ', b.id, now(), row_to_json(b), $2, NULLIF($3::text, '')
-	FROM (SELECT ` + store.Columns + ` FROM broadcasts WHERE id IN (SELECT broadcast_id FROM d)) b
+	INSERT INTO outbox (event_type, broadcast_id, occurred_at, user_id, trace_context)
+	SELECT 'BROADCAST_READ', broadcast_id, now(), $2, NULLIF($3::text, '') FROM d
 	RETURNING 1
 )
 SELECT count(*), (SELECT count(pg_notify('` + store.OutboxChannel + `', '')) FROM o) FROM d`

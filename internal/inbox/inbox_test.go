@@ -167,3 +167,30 @@ func TestListAsBefore(t *testing.T) {
 	_, _, err := tb.inbox.List(tb.ctx, users[0], ListParams{Cursor: "not a cursor"})
 	require.ErrorIs(t, err, ErrBadCursor)
 }
+
+// Issue 10: marking read records a BROADCAST_READ naming the broadcast and
+// the reader, without a snapshot of the broadcast (which made every read of
+// a large broadcast as large as it).
+func TestMarkReadRecordsAReadWithoutSnapshot(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	id := uuid.New()
+	now := time.Now().UTC()
+	_, err := tb.pool.Exec(tb.ctx, `INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category,
+		priority, target_type, target_ids, scheduled_at, expires_at, published_at, workflow_id)
+		VALUES ($1, 'SENT', 'admin', 'Admin', 'title', 'content', 'general', 'NORMAL', 'ALL', '{}', $2, $3, $2, $4)`,
+		id, now, now.Add(time.Hour), broadcast.WorkflowID(id))
+	require.NoError(t, err)
+
+	_, err = tb.inbox.MarkRead(tb.ctx, User{ID: "alice"}, id)
+	require.NoError(t, err)
+	var (
+		user        string
+		hasSnapshot bool
+	)
+	require.NoError(t, tb.pool.QueryRow(tb.ctx, `
+		SELECT user_id, snapshot IS NOT NULL FROM outbox WHERE event_type = 'BROADCAST_READ' AND broadcast_id = $1`, id).
+		Scan(&user, &hasSnapshot))
+	require.Equal(t, "alice", user)
+	require.False(t, hasSnapshot)
+}

@@ -24,7 +24,7 @@ import (
 // whose older row is still pending (even if another relay holds it), which
 // keeps each broadcast's events in order on its partition.
 const claimSQL = `
-SELECT id, event_id, event_type, broadcast_id, occurred_at, snapshot::text, COALESCE(user_id, ''), COALESCE(trace_context, '')
+SELECT id, event_id, event_type, broadcast_id, occurred_at, COALESCE(snapshot::text, ''), COALESCE(user_id, ''), COALESCE(trace_context, '')
 FROM outbox o
 WHERE published_at IS NULL AND failed_at IS NULL
   AND NOT EXISTS (
@@ -51,7 +51,7 @@ type row struct {
 	eventType   broadcast.EventType
 	broadcastID uuid.UUID
 	occurredAt  time.Time
-	snapshot    string
+	snapshot    string // empty for BROADCAST_READ
 	userID      string // the reader, for BROADCAST_READ
 	// traceContext is the traceparent of the change that wrote the event.
 	traceContext string
@@ -224,15 +224,22 @@ func (r *Relay) failBroadcasts(ctx context.Context, rows []row) {
 }
 
 // message builds the Kafka message of an outbox row: the Event as JSON, keyed
-// by broadcast id, with the event id and type also as headers.
+// by broadcast id, with the event id and type also as headers. A read names
+// the broadcast and the reader only, even from a row written with a
+// snapshot before reads stopped carrying one.
 func message(rw row) (kafka.Message, time.Time, error) {
-	b, err := store.DecodeSnapshot([]byte(rw.snapshot))
-	if err != nil {
-		return kafka.Message{}, time.Time{}, err
-	}
-	var scheduledAt time.Time
-	if b.ScheduledAt != nil {
-		scheduledAt = *b.ScheduledAt
+	var (
+		b           broadcast.Broadcast
+		scheduledAt time.Time
+	)
+	if rw.eventType != broadcast.EventRead {
+		var err error
+		if b, err = store.DecodeSnapshot([]byte(rw.snapshot)); err != nil {
+			return kafka.Message{}, time.Time{}, err
+		}
+		if b.ScheduledAt != nil {
+			scheduledAt = *b.ScheduledAt
+		}
 	}
 	value, err := json.Marshal(broadcast.Event{
 		EventID:     rw.eventID,

@@ -255,3 +255,34 @@ func TestUnreachableKafkaKeepsRowsPending(t *testing.T) {
 	require.Equal(t, 1, n)
 	require.Zero(t, tb.pending(t))
 }
+
+// Issue 10: a read receipt carried the whole broadcast, so 300 reads of a
+// broadcast of 1 MB put 300 MB on the topic. It names the broadcast and the
+// reader only, also when its outbox row was written with a snapshot before.
+func TestRelayWritesReadsWithIdsOnly(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.insert(t)
+	_, err := tb.pool.Exec(tb.ctx, `
+		INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, user_id)
+		SELECT 'BROADCAST_READ', id, now(), row_to_json(broadcasts), 'alice' FROM broadcasts WHERE id = $1`, b.ID)
+	require.NoError(t, err)
+	_, err = tb.pool.Exec(tb.ctx, `
+		INSERT INTO outbox (event_type, broadcast_id, occurred_at, user_id) VALUES ('BROADCAST_READ', $1, now(), 'bob')`, b.ID)
+	require.NoError(t, err)
+	for tb.pending(t) > 0 {
+		_, err := tb.relay.RelayOnce(tb.ctx)
+		require.NoError(t, err)
+	}
+
+	readers := map[string]bool{}
+	for _, m := range tb.consume(t, 2) {
+		var raw map[string]any
+		require.NoError(t, json.Unmarshal(m.Value, &raw))
+		require.NotContains(t, raw, "broadcast", "%s", m.Value)
+		require.Equal(t, "BROADCAST_READ", raw["event_type"])
+		require.Equal(t, b.ID.String(), raw["broadcast_id"])
+		readers[raw["user_id"].(string)] = true
+	}
+	require.Equal(t, map[string]bool{"alice": true, "bob": true}, readers)
+}

@@ -5,9 +5,10 @@
 // that died without doing so.
 //
 // A connection is live while its node keeps refreshing it: its last_seen_at
-// is less than StaleAfter old. Counts of live connections (CountUser and the
-// totals of Summary) ignore rows of nodes that stopped refreshing, so a user
-// whose node crashed can reconnect elsewhere at once, before the clean-up.
+// is less than StaleAfter old. Counts of live connections (Admit's per-user
+// limit and the totals of Summary) ignore rows of nodes that stopped
+// refreshing, so a user whose node crashed can reconnect elsewhere at once,
+// before the clean-up.
 package presence
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -66,6 +68,42 @@ func (s *Store) Register(ctx context.Context, c Connection) error {
 	return nil
 }
 
+// ErrUserFull means the user already holds the most live connections
+// allowed; Admit recorded nothing.
+var ErrUserFull = errors.New("the user holds the most live connections allowed")
+
+// Admit records c as live unless its user already holds max live
+// connections across all nodes, in which case it returns ErrUserFull. The
+// count and the insert are one step for the user: a transaction that takes
+// an advisory lock on the user id first, so concurrent opens on any nodes
+// queue behind each other instead of all counting the same rows and all
+// inserting (check-then-act let 20 concurrent opens through a cap of 5).
+// Opens of different users do not wait for each other.
+func (s *Store) Admit(ctx context.Context, c Connection, max int) error {
+	if c.ID == uuid.Nil || c.NodeID == "" || c.UserID == "" {
+		return errors.New("admit connection: id, node id and user id are all required")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlLockUser, c.UserID); err != nil {
+			return err
+		}
+		// A new statement, so a new snapshot: it sees every connection
+		// committed by those who held the lock before.
+		tag, err := tx.Exec(ctx, sqlAdmit, c.ID, c.NodeID, c.UserID, micros(StaleAfter), max)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrUserFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrUserFull) {
+		return fmt.Errorf("admit connection %s of user %s on node %s: %w", c.ID, c.UserID, c.NodeID, err)
+	}
+	return err
+}
+
 // Unregister removes a connection that closed. Removing one that is already
 // gone succeeds.
 func (s *Store) Unregister(ctx context.Context, id uuid.UUID) error {
@@ -84,16 +122,6 @@ func (s *Store) Touch(ctx context.Context, nodeID string) (int64, error) {
 		return 0, fmt.Errorf("refresh connections of node %s: %w", nodeID, err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// CountUser returns the live connections of userID across all nodes, for
-// the per-user connection limit.
-func (s *Store) CountUser(ctx context.Context, userID string) (int, error) {
-	var n int
-	if err := s.pool.QueryRow(ctx, sqlCountUser, userID, micros(StaleAfter)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count connections of user %s: %w", userID, err)
-	}
-	return n, nil
 }
 
 // RemoveNode removes every connection of nodeID and returns how many: a node

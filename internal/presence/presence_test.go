@@ -2,6 +2,7 @@ package presence_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -70,11 +71,17 @@ func (tb *testBundle) lastSeen(t *testing.T, node string) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
+// countUser counts the rows of user, live or stale.
 func (tb *testBundle) countUser(t *testing.T, user string) int {
 	t.Helper()
-	n, err := tb.store.CountUser(tb.ctx, user)
-	require.NoError(t, err)
+	var n int
+	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT count(*) FROM connections WHERE user_id = $1`, user).Scan(&n))
 	return n
+}
+
+// admit admits a new connection of user on node-a under a limit of max.
+func (tb *testBundle) admit(user string, max int) error {
+	return tb.store.Admit(tb.ctx, presence.Connection{ID: uuid.New(), NodeID: "node-a", UserID: user}, max)
 }
 
 func TestRegisterAndUnregister(t *testing.T) {
@@ -130,7 +137,7 @@ func TestTouchRefreshesOnlyItsNode(t *testing.T) {
 	require.Zero(t, n)
 }
 
-func TestCountUserIgnoresStaleNodes(t *testing.T) {
+func TestAdmitIgnoresStaleNodes(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	tb.connect(t, "node-a", "u1")
@@ -138,7 +145,50 @@ func TestCountUserIgnoresStaleNodes(t *testing.T) {
 	tb.connect(t, "node-dead", "u1")
 	tb.age(t, "node-dead", presence.StaleAfter+time.Second)
 
-	require.Equal(t, 2, tb.countUser(t, "u1"), "a crashed node's rows must not hold the user's slots")
+	require.NoError(t, tb.admit("u1", 3), "a crashed node's rows must not hold the user's slots")
+	require.ErrorIs(t, tb.admit("u1", 3), presence.ErrUserFull)
+	require.NoError(t, tb.admit("u2", 3), "other users are not affected")
+	require.Equal(t, 4, tb.countUser(t, "u1"), "a refused admission records nothing")
+}
+
+// Issue 10: the limit was a count, then an insert, so concurrent opens all
+// counted the same rows and all got in. Admissions of one user now queue on
+// a lock: 20 at once under a limit of 5 admit exactly 5.
+func TestAdmitHoldsTheLimitUnderConcurrentOpens(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const opens, limit = 20, 5
+	errs := make(chan error, opens)
+	start := make(chan struct{})
+	for range opens {
+		go func() {
+			<-start
+			errs <- tb.admit("u1", limit)
+		}()
+	}
+	close(start)
+	admitted, refused := 0, 0
+	for range opens {
+		err := <-errs
+		switch {
+		case err == nil:
+			admitted++
+		case errors.Is(err, presence.ErrUserFull):
+			refused++
+		default:
+			require.NoError(t, err)
+		}
+	}
+	require.Equal(t, limit, admitted)
+	require.Equal(t, opens-limit, refused)
+	require.Equal(t, limit, tb.countUser(t, "u1"))
+}
+
+func TestAdmitNeedsEveryField(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	require.Error(t, tb.store.Admit(tb.ctx, presence.Connection{NodeID: "node-a", UserID: "u1"}, 5))
+	require.Empty(t, tb.nodes(t))
 }
 
 func TestRemoveStale(t *testing.T) {

@@ -8,13 +8,22 @@ const (
 INSERT INTO connections (id, node_id, user_id) VALUES ($1, $2, $3)
 ON CONFLICT (id) DO UPDATE SET node_id = excluded.node_id, last_seen_at = now()`
 
+	// sqlLockUser serialises admissions of one user ($1) until the
+	// transaction ends. The key is namespaced so it never meets the
+	// broadcast locks of the store (hashtextextended of a broadcast id).
+	sqlLockUser = `SELECT pg_advisory_xact_lock(hashtextextended('crier.stream-user:' || $1, 0))`
+
+	// sqlAdmit inserts connection ($1, $2, $3) only while user $3 holds
+	// fewer than $5 live connections; run it under sqlLockUser.
+	sqlAdmit = `
+INSERT INTO connections (id, node_id, user_id)
+SELECT $1::uuid, $2::text, $3::text
+WHERE (SELECT count(*) FROM connections
+       WHERE user_id = $3::text AND last_seen_at >= now() - $4 * interval '1 microsecond') < $5`
+
 	sqlUnregister = `DELETE FROM connections WHERE id = $1`
 
 	sqlTouch = `UPDATE connections SET last_seen_at = now() WHERE node_id = $1`
-
-	sqlCountUser = `
-SELECT count(*) FROM connections
-WHERE user_id = $1 AND last_seen_at >= now() - $2 * interval '1 microsecond'`
 
 	sqlRemoveNode = `DELETE FROM connections WHERE node_id = $1`
 

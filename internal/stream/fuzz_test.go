@@ -60,7 +60,7 @@ func FuzzLastEventID(f *testing.F) {
 }
 
 // eventNames are the events a stream sends.
-var eventNames = []string{"broadcast", "retract", "read", "shutdown"}
+var eventNames = []string{"broadcast", "retract", "read", "shutdown", "reset"}
 
 // FuzzStreamFrame writes a broadcast with arbitrary title, content and
 // category as one SSE frame and reads it back as a browser would: it must be

@@ -36,11 +36,12 @@ var (
 	ErrLifetime = errors.New("stream lifetime reached")
 )
 
-// Presence records live connections across nodes.
+// Presence records live connections across nodes; *presence.Store is one.
 type Presence interface {
-	Register(ctx context.Context, c presence.Connection) error
+	// Admit records c unless its user holds max live connections already
+	// (presence.ErrUserFull), atomically across nodes.
+	Admit(ctx context.Context, c presence.Connection, max int) error
 	Unregister(ctx context.Context, id uuid.UUID) error
-	CountUser(ctx context.Context, userID string) (int, error)
 }
 
 // Config configures a Server.
@@ -55,6 +56,14 @@ type Config struct {
 	MaxPerUser int
 	// WriteTimeout bounds each write to a client. Default 10s.
 	WriteTimeout time.Duration
+	// ReplayMaxBytes bounds what one resuming stream is replayed: its
+	// events' content and about 200 bytes an event. A stream that missed
+	// more gets a reset event instead. Default DefaultReplayMaxBytes.
+	ReplayMaxBytes int
+	// ReplayWindow is how far back a stream may resume; an older position
+	// gets a reset event. Give the Pruner the same. Default
+	// DefaultReplayWindow.
+	ReplayWindow time.Duration
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -81,6 +90,12 @@ func NewServer(pool *pgxpool.Pool, hub *Hub, in *inbox.Inbox, presence Presence,
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
+	if cfg.ReplayMaxBytes <= 0 {
+		cfg.ReplayMaxBytes = DefaultReplayMaxBytes
+	}
+	if cfg.ReplayWindow <= 0 {
+		cfg.ReplayWindow = DefaultReplayWindow
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -99,22 +114,11 @@ func (s *Server) Close() {
 	}
 }
 
-// Admit checks, before any byte is written, that the user may open another
-// stream.
-func (s *Server) Admit(ctx context.Context, u inbox.User) error {
-	n, err := s.presence.CountUser(ctx, u.ID)
-	if err != nil {
-		return fmt.Errorf("count streams: %w", err)
-	}
-	if n >= s.cfg.MaxPerUser {
-		return ErrTooManyConnections
-	}
-	return nil
-}
-
 // Serve streams events to u until the client leaves, the node shuts down or
 // the client falls too far behind. lastEventID resumes a previous stream;
-// empty starts with the user's unread inbox.
+// empty starts with the user's unread inbox. A user who already holds
+// MaxPerUser streams is refused with ErrTooManyConnections before anything
+// is written.
 //
 // Over HTTP/1.x the stream takes its connection over from net/http (see
 // takeOver): Serve returns once the client has caught up, and the stream
@@ -126,6 +130,13 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	case <-ctx.Done():
 		return nil
 	}
+	c := newConn(u, s.hub.QueueSize)
+	if err := s.presence.Admit(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}, s.cfg.MaxPerUser); err != nil {
+		if errors.Is(err, presence.ErrUserFull) {
+			return ErrTooManyConnections
+		}
+		return fmt.Errorf("admit stream: %w", err)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -134,7 +145,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	if !owned {
 		h.Set("Connection", "keep-alive")
 		w.WriteHeader(http.StatusOK)
-		st, err := s.start(ctx, u, lastEventID, &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout})
+		st, err := s.start(ctx, c, lastEventID, &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout})
 		if err != nil {
 			return err
 		}
@@ -142,7 +153,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	}
 	// net/http cancels the request's context as soon as Serve returns.
 	ctx, cancel := detach(ctx)
-	st, err := s.start(ctx, u, lastEventID, &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout})
+	st, err := s.start(ctx, c, lastEventID, &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout})
 	if err != nil {
 		cancel()
 		conn.Close()
@@ -160,15 +171,11 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	return nil
 }
 
-// start registers a stream with the hub and presence and sends what the
-// client missed.
-func (s *Server) start(ctx context.Context, u inbox.User, lastEventID string, out *writer) (*session, error) {
-	c := newConn(u, s.hub.QueueSize)
+// start registers a stream presence admitted with the hub and sends what
+// the client missed.
+func (s *Server) start(ctx context.Context, c *conn, lastEventID string, out *writer) (*session, error) {
 	snapshot := s.hub.register(c)
-	if err := s.presence.Register(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}); err != nil {
-		s.log.Warn("Could not record presence", "user_id", u.ID, "error", err)
-	}
-	st := &session{s: s, out: out, conn: c, user: u, sent: map[uuid.UUID]bool{}}
+	st := &session{s: s, out: out, conn: c, user: c.user, sent: map[uuid.UUID]bool{}}
 	if err := st.catchUp(ctx, lastEventID, snapshot); err != nil {
 		s.leave(ctx, c)
 		return nil, err
@@ -231,29 +238,45 @@ type session struct {
 }
 
 // catchUp sends what the client missed up to snapshot: the events after its
-// Last-Event-ID, replayed from PostgreSQL, or, for a new client (or an id
-// too old to replay), its unread inbox.
+// Last-Event-ID, replayed from PostgreSQL, or, for a new client, its unread
+// inbox. A Last-Event-ID that cannot be replayed within the window and the
+// byte bound gets a reset event instead.
 func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Position) error {
-	if lastEventID != "" {
-		from, err := parsePosition(lastEventID, len(snapshot))
-		if err == nil {
-			events, complete, err := replay(ctx, st.s.pool, from, snapshot)
-			if err != nil {
-				return err
-			}
-			if complete {
-				st.pos = from
-				for i := range events {
-					if err := st.send(&events[i]); err != nil {
-						return err
-					}
-				}
-				st.pos = maxPosition(st.pos, snapshot)
-				return nil
-			}
-		}
-		st.s.log.Info("Last-Event-ID cannot be replayed; sending the unread inbox instead", "user_id", st.user.ID, "last_event_id", lastEventID)
+	if lastEventID == "" {
+		return st.sendUnread(ctx, snapshot)
 	}
+	from, err := parsePosition(lastEventID, len(snapshot))
+	if err != nil {
+		return st.reset(snapshot, resetUnknown)
+	}
+	events, why, err := replay(ctx, st.s.pool, replayQuery{user: st.user, from: from, to: snapshot,
+		maxBytes: st.s.cfg.ReplayMaxBytes, window: st.s.cfg.ReplayWindow})
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return st.reset(snapshot, why)
+	}
+	st.pos = from
+	for i := range events {
+		if err := st.write(&events[i]); err != nil {
+			return err
+		}
+	}
+	st.pos = maxPosition(st.pos, snapshot)
+	return nil
+}
+
+// reset tells the client it cannot be replayed what it missed: it reloads
+// its inbox and resumes from snapshot, the reset's id.
+func (st *session) reset(snapshot Position, why resetReason) error {
+	st.s.log.Info("A stream cannot be replayed what it missed; sending reset", "user_id", st.user.ID, "reason", why)
+	st.pos = snapshot
+	return st.out.event(st.pos.String(), "reset", resetNotice{Reason: why, Reload: true}, 0)
+}
+
+// sendUnread starts a new client at snapshot with its unread inbox.
+func (st *session) sendUnread(ctx context.Context, snapshot Position) error {
 	st.pos = snapshot
 	unread, err := st.s.inbox.Unread(ctx, st.user)
 	if err != nil {
@@ -270,8 +293,25 @@ func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Pos
 	return st.out.comment("caught up")
 }
 
-// send writes one event if it concerns this user, advancing the position.
+// send writes one live event if it concerns this user.
 func (st *session) send(ev *Event) error {
+	v := &ev.Value
+	switch v.EventType {
+	case broadcast.EventPublished, broadcast.EventCancelled, broadcast.EventExpired:
+		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) {
+			return nil
+		}
+	case broadcast.EventRead:
+		if v.UserID != st.user.ID {
+			return nil
+		}
+	}
+	return st.write(ev)
+}
+
+// write writes one event that concerns this user (live events through
+// send; replay selects only those), advancing the position.
+func (st *session) write(ev *Event) error {
 	v := &ev.Value
 	var (
 		name string
@@ -279,25 +319,19 @@ func (st *session) send(ev *Event) error {
 	)
 	switch v.EventType {
 	case broadcast.EventPublished:
-		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) || st.sent[v.BroadcastID] {
+		if st.sent[v.BroadcastID] {
 			return nil
 		}
 		b := v.Broadcast
 		name, data = "broadcast", message{ID: b.ID, Title: b.Title, Content: b.Content, Category: b.Category,
 			Priority: b.Priority, PublishedAt: b.PublishedAt, ExpiresAt: b.ExpiresAt}
 	case broadcast.EventCancelled, broadcast.EventExpired:
-		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) {
-			return nil
-		}
 		reason := "cancelled"
 		if v.EventType == broadcast.EventExpired {
 			reason = "expired"
 		}
 		name, data = "retract", retraction{ID: v.BroadcastID, Reason: reason}
 	case broadcast.EventRead:
-		if v.UserID != st.user.ID {
-			return nil
-		}
 		name, data = "read", readReceipt{ID: v.BroadcastID, ReadAt: v.OccurredAt}
 	default:
 		return nil
@@ -351,6 +385,12 @@ type (
 	readReceipt struct {
 		ID     uuid.UUID `json:"id"`
 		ReadAt time.Time `json:"read_at"`
+	}
+	// resetNotice: the stream cannot replay what the client missed; it
+	// reloads its inbox and resumes from the reset's id.
+	resetNotice struct {
+		Reason resetReason `json:"reason"`
+		Reload bool        `json:"reload"`
 	}
 )
 

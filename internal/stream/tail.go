@@ -60,10 +60,10 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, cfg TailConfig) *Tail {
 }
 
 // Run consumes until ctx ends. Each partition resumes after the newest event
-// stream_events holds for it (written by any node), so events produced while
-// every node was down are still logged and replayable; a partition with no
-// logged event starts at its beginning (a new deployment logs the retained
-// history once).
+// stream_events holds or the Pruner deleted for it (written by any node), so
+// events produced while every node was down are still logged and
+// replayable; a partition never logged starts at its beginning (a new
+// deployment logs the retained history once).
 func (t *Tail) Run(ctx context.Context) error {
 	var (
 		partitions []kafka.Partition
@@ -185,13 +185,17 @@ func (t *Tail) decode(batch []kafka.Message) []Event {
 			t.hub.skip(m.Partition, m.Offset) // a duplicate: its position counts, its event does not
 			continue
 		}
+		if ev.EventType == broadcast.EventRead {
+			ev.Broadcast = broadcast.Broadcast{} // an older relay's snapshot: neither held nor logged
+		}
 		events = append(events, Event{Partition: m.Partition, Offset: m.Offset, Value: ev, Trace: tracing.FromKafka(m.Headers)})
 	}
 	return events
 }
 
-// record writes the batch's events to stream_events; rows another node wrote
-// first are left as they are.
+// record writes the batch's events to stream_events, each as consumed but a
+// read receipt, logged with ids only; rows another node wrote first are left
+// as they are.
 func (t *Tail) record(ctx context.Context, batch []kafka.Message, events []Event) error {
 	if len(events) == 0 {
 		return nil
@@ -223,7 +227,14 @@ func (t *Tail) record(ctx context.Context, batch []kafka.Message, events []Event
 		}
 		users = append(users, user)
 		occurred = append(occurred, ev.Value.OccurredAt)
-		payloads = append(payloads, string(values[[2]int64{int64(ev.Partition), ev.Offset}]))
+		payload := values[[2]int64{int64(ev.Partition), ev.Offset}]
+		if ev.Value.EventType == broadcast.EventRead {
+			var err error
+			if payload, err = json.Marshal(ev.Value); err != nil {
+				return fmt.Errorf("encode read event %s: %w", ev.Value.EventID, err)
+			}
+		}
+		payloads = append(payloads, string(payload))
 	}
 	_, err := t.pool.Exec(ctx, `
 		INSERT INTO stream_events (kafka_partition, kafka_offset, event_id, event_type, broadcast_id, user_id, occurred_at, payload)
@@ -232,11 +243,16 @@ func (t *Tail) record(ctx context.Context, batch []kafka.Message, events []Event
 	return err
 }
 
-// startOffsets picks, per partition, the offset after the newest logged
-// event, or the partition's first retained offset when none is logged.
+// startOffsets picks, per partition, the offset after the newest logged (or
+// pruned) event, or the partition's first retained offset when none ever was.
 func (t *Tail) startOffsets(ctx context.Context, partitions []kafka.Partition) (map[int]int64, error) {
 	logged := map[int]int64{}
-	rows, err := t.pool.Query(ctx, `SELECT kafka_partition, max(kafka_offset) FROM stream_events GROUP BY kafka_partition`)
+	rows, err := t.pool.Query(ctx, `
+		SELECT kafka_partition, max(kafka_offset) FROM (
+			SELECT kafka_partition, max(kafka_offset) AS kafka_offset FROM stream_events GROUP BY kafka_partition
+			UNION ALL
+			SELECT kafka_partition, through_offset FROM stream_events_pruned) logged
+		GROUP BY kafka_partition`)
 	if err != nil {
 		return nil, fmt.Errorf("read logged positions: %w", err)
 	}

@@ -70,3 +70,51 @@ func TestTailPushesAnEventWrittenTwiceOnce(t *testing.T) {
 		return context.DeadlineExceeded
 	})
 }
+
+// A read event an older relay wrote with the whole broadcast is held and
+// logged with ids only: the snapshot reaches neither the streams' queues
+// nor stream_events.
+func TestTailDropsTheSnapshotOfAnOldReadEvent(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	pool := testenv.Pool(t)
+	topic := testenv.Name("tail-test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+	require.NoError(t, err)
+
+	hub := NewHub()
+	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
+	done := make(chan error, 1)
+	go func() { done <- tail.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-hub.Ready()
+	c := newConn(inbox.User{ID: "alice"}, 8)
+	hub.register(c)
+
+	id := uuid.New()
+	old := broadcast.Event{EventID: uuid.New(), EventType: broadcast.EventRead, BroadcastID: id, OccurredAt: time.Now().UTC(),
+		UserID: "alice", Broadcast: broadcast.Broadcast{ID: id, Title: "large", Target: broadcast.Target{Type: broadcast.TargetSelected, IDs: []string{"alice", "bob"}}}}
+	value, err := json.Marshal(old)
+	require.NoError(t, err)
+	require.Contains(t, string(value), `"broadcast":`)
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, BatchTimeout: time.Millisecond}
+	defer w.Close()
+	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Value: value}))
+
+	select {
+	case <-c.wake:
+	case <-ctx.Done():
+		t.Fatal("the read never reached alice's stream")
+	}
+	got := c.take()
+	require.Len(t, got, 1)
+	require.Equal(t, id, got[0].Value.BroadcastID)
+	require.Zero(t, got[0].Value.Broadcast)
+	var payload string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT payload::text FROM stream_events`).Scan(&payload))
+	require.NotContains(t, payload, "broadcast\":")
+	require.Contains(t, payload, `"user_id":"alice"`)
+}

@@ -27,7 +27,7 @@ type memPresence struct {
 	live map[uuid.UUID]string
 }
 
-func (p *memPresence) Register(_ context.Context, c presence.Connection) error {
+func (p *memPresence) Admit(_ context.Context, c presence.Connection, _ int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.live[c.ID] = c.UserID
@@ -40,8 +40,6 @@ func (p *memPresence) Unregister(_ context.Context, id uuid.UUID) error {
 	delete(p.live, id)
 	return nil
 }
-
-func (p *memPresence) CountUser(context.Context, string) (int, error) { return 0, nil }
 
 func (p *memPresence) count() int {
 	p.mu.Lock()

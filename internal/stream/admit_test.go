@@ -1,0 +1,66 @@
+package stream
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/presence"
+	"github.com/crier/crier/internal/testenv"
+)
+
+// Issue 10: the per-user limit was a count, then a registration, so
+// concurrent opens all counted the same streams and all got in. Through
+// Serve, over HTTP and real presence, 20 opens at once of one user leave
+// exactly MaxPerUser open; the others are refused before any byte (the API
+// answers them 429).
+func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	hub := NewHub()
+	hub.start(Position{-1})
+	logger := testenv.Logger(t)
+	server := NewServer(pool, hub, inbox.New(pool, inbox.NewCache(pool)), presence.New(pool), NewRecorder(pool, logger),
+		Config{NodeID: "node-test", MaxPerUser: 5, Logger: logger})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := server.Serve(r.Context(), w, inbox.User{ID: "mallory"}, ""); errors.Is(err, ErrTooManyConnections) {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	t.Cleanup(ts.Close)
+
+	const opens = 20
+	answers := make(chan *http.Response, opens)
+	failures := make(chan error, opens)
+	start := make(chan struct{})
+	for range opens {
+		go func() {
+			<-start
+			resp, err := http.Get(ts.URL)
+			if err != nil {
+				failures <- err
+				return
+			}
+			answers <- resp
+		}()
+	}
+	close(start)
+	statuses := map[int]int{}
+	for range opens {
+		select {
+		case err := <-failures:
+			require.NoError(t, err)
+		case resp := <-answers:
+			t.Cleanup(func() { resp.Body.Close() })
+			statuses[resp.StatusCode]++
+		}
+	}
+	require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 15}, statuses)
+	var rows int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM connections WHERE user_id = 'mallory'`).Scan(&rows))
+	require.Equal(t, 5, rows)
+}
