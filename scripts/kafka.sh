@@ -9,13 +9,17 @@
 #   scripts/kafka.sh check                 exit 0 if this machine can run the broker
 #                                          (Java 17+, and Maven unless the jars are
 #                                          already fetched); else say why, exit 1
-#   scripts/kafka.sh start DIR PORT CONTROLLER_PORT
+#   scripts/kafka.sh start DIR PORT CONTROLLER_PORT [SCRAM_PORT]
 #                                          fetch if needed, format DIR/logs once, start
 #                                          a broker+controller listening on
 #                                          127.0.0.1:PORT (clients) and
 #                                          127.0.0.1:CONTROLLER_PORT (KRaft), wait
 #                                          until it serves, print on stdout exactly
 #                                          127.0.0.1:PORT
+#                                          With SCRAM_PORT (as `make test` runs it):
+#                                          also a SASL_PLAINTEXT listener on
+#                                          127.0.0.1:SCRAM_PORT (SCRAM-SHA-512 and
+#                                          -256) where ACLs apply, see "SCRAM" below
 #   scripts/kafka.sh stop DIR              stop the broker started from DIR (TERM,
 #                                          then KILL after 20 s); no-op if not running
 #   scripts/kafka.sh status DIR            if the broker from DIR runs, print its
@@ -23,7 +27,19 @@
 #
 # Files in DIR: server.properties, log4j2.properties, logs/ (data), kafka.log
 # (WARN and above, plus the startup line), kafka.out (JVM stdout/stderr),
-# kafka.pid, cluster.id.
+# kafka.pid, cluster.id; with SCRAM also scram.secrets and scram.env.
+#
+# SCRAM: two users are created with Kafka's own tooling when DIR is formatted
+# (StorageTool format --add-scram), with random passwords: "crier", which may
+# create, write and read every topic and consumer group, and "reader", which
+# may read and describe them but not write. The StandardAuthorizer enforces
+# ACLs (granted once with AclCommand after the first start); with no ACL
+# nothing is allowed. The PLAINTEXT and CONTROLLER listeners, on loopback and
+# for tests that do not exercise authentication, authenticate nobody: their
+# principal User:ANONYMOUS is a super user on this test broker only.
+# DIR/scram.env exports KAFKA_SCRAM_BROKERS, KAFKA_SCRAM_CRIER_USER,
+# KAFKA_SCRAM_CRIER_PASSWORD, KAFKA_SCRAM_READER_USER and
+# KAFKA_SCRAM_READER_PASSWORD (scripts/stack.sh adds them to services.env).
 # Environment: KAFKA_HEAP_OPTS overrides "-Xmx512m -Xms256m".
 # Progress goes to stderr; stdout carries only the address.
 set -euo pipefail
@@ -113,15 +129,24 @@ cmd_fetch() {
 }
 
 write_config() {
-	local port=$1 cport=$2
+	local port=$1 cport=$2 sport=$3
+	local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport"
+	local advertised="PLAINTEXT://127.0.0.1:$port"
+	local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+	if [[ -n $sport ]]; then
+		listeners+=",SCRAM://127.0.0.1:$sport"
+		advertised+=",SCRAM://127.0.0.1:$sport"
+		protocols+=",SCRAM:SASL_PLAINTEXT"
+	fi
 	cat >"$DIR/server.properties" <<EOF
 # Written by scripts/kafka.sh; rewritten on every start.
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
+inter.broker.listener.name=PLAINTEXT
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
 log.dirs=$DIR/logs
 offsets.topic.replication.factor=1
@@ -135,6 +160,20 @@ auto.create.topics.enable=false
 default.replication.factor=1
 min.insync.replicas=1
 EOF
+	if [[ -n $sport ]]; then
+		cat >>"$DIR/server.properties" <<EOF
+# SCRAM listener: users from StorageTool format --add-scram, ACLs enforced.
+listener.name.scram.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.scram.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.scram.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+# Test broker only: PLAINTEXT and CONTROLLER (both on loopback) authenticate
+# nobody, and the tests that use them must keep working, so their principal
+# is a super user. Never do this on a broker reachable from a network.
+super.users=User:ANONYMOUS
+EOF
+	fi
 	# WARN+ only (the broker is chatty at INFO), plus the one INFO line from
 	# KafkaRaftServer ("Kafka Server started") that start waits for.
 	cat >"$DIR/log4j2.properties" <<EOF
@@ -156,15 +195,71 @@ EOF
 
 # configured_port: the client port in DIR/server.properties.
 configured_port() {
-	sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$DIR/server.properties" 2>/dev/null
+	sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\).*$/\1/p' "$DIR/server.properties" 2>/dev/null
+}
+
+# configured_scram_port: the SCRAM port in DIR/server.properties, if any.
+configured_scram_port() {
+	sed -n 's/^advertised.listeners=.*SCRAM:\/\/127.0.0.1:\([0-9]*\).*$/\1/p' "$DIR/server.properties" 2>/dev/null
+}
+
+# scram_users: the --add-scram arguments of StorageTool format for both users,
+# each for both mechanisms, with passwords from DIR/scram.secrets (made once).
+scram_users() {
+	if [[ ! -s $DIR/scram.secrets ]]; then
+		local crier reader
+		crier=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+		reader=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+		(umask 077 && printf 'crier=%s\nreader=%s\n' "$crier" "$reader" >"$DIR/scram.secrets")
+	fi
+	local user password mechanism
+	while IFS='=' read -r user password; do
+		for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+			printf -- '--add-scram\n%s=[name=%s,password=%s]\n' "$mechanism" "$user" "$password"
+		done
+	done <"$DIR/scram.secrets"
+}
+
+# grant_acls PORT: through the PLAINTEXT listener (a super user there), let
+# crier produce and consume everything and reader only consume. Once per DIR.
+grant_acls() {
+	local port=$1
+	[[ -f $DIR/acls.done ]] && return 0
+	local cp="$LIBS/*" jvm_log=(-Dlog4j2.configurationFile="$DIR/log4j2.properties")
+	local acl=(java "${jvm_log[@]}" -cp "$cp" org.apache.kafka.tools.AclCommand --bootstrap-server "127.0.0.1:$port" --add)
+	"${acl[@]}" --allow-principal User:crier --producer --consumer --topic '*' --group '*' >>"$DIR/kafka.out" 2>&1 &
+	local a=$!
+	"${acl[@]}" --allow-principal User:reader --consumer --topic '*' --group '*' >>"$DIR/kafka.out" 2>&1 &
+	local b=$!
+	if ! wait "$a" || ! wait "$b"; then
+		log_tail "$DIR/kafka.out" >&2
+		die "granting the SCRAM users their ACLs failed (full output: $DIR/kafka.out)"
+	fi
+	touch "$DIR/acls.done"
+}
+
+# write_scram_env SCRAM_PORT: DIR/scram.env, what tests need to reach the
+# SCRAM listener as either user.
+write_scram_env() {
+	local sport=$1 user password
+	{
+		printf 'export KAFKA_SCRAM_BROKERS=127.0.0.1:%s\n' "$sport"
+		while IFS='=' read -r user password; do
+			printf 'export KAFKA_SCRAM_%s_USER=%s\n' "${user^^}" "$user"
+			printf 'export KAFKA_SCRAM_%s_PASSWORD=%s\n' "${user^^}" "$password"
+		done <"$DIR/scram.secrets"
+	} >"$DIR/scram.env.tmp"
+	chmod 600 "$DIR/scram.env.tmp"
+	mv -f "$DIR/scram.env.tmp" "$DIR/scram.env"
 }
 
 proc_pattern() { printf 'kafka.Kafka %s/server.properties' "$DIR"; }
 
 cmd_start() {
-	local port=$1 cport=$2
-	[[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ ]] || die "PORT and CONTROLLER_PORT must be numbers, got '$port' '$cport'"
-	[[ $port != "$cport" ]] || die "PORT and CONTROLLER_PORT must differ"
+	local port=$1 cport=$2 sport=${3:-}
+	[[ $port =~ ^[0-9]+$ && $cport =~ ^[0-9]+$ && $sport =~ ^[0-9]*$ ]] ||
+		die "PORT, CONTROLLER_PORT and SCRAM_PORT must be numbers, got '$port' '$cport' '$sport'"
+	[[ $port != "$cport" && $sport != "$port" && $sport != "$cport" ]] || die "PORT, CONTROLLER_PORT and SCRAM_PORT must differ"
 	local p
 	p=$(java_problem)
 	[[ -z $p ]] || die "$p"
@@ -174,20 +269,23 @@ cmd_start() {
 	if pid_alive "$DIR/kafka.pid" "$(proc_pattern)"; then
 		local running
 		running=$(configured_port)
-		[[ $running == "$port" ]] ||
-			die "a broker from $DIR is already running on port $running, not $port: run 'scripts/kafka.sh stop $DIR' first"
+		[[ $running == "$port" && $(configured_scram_port) == "$sport" ]] ||
+			die "a broker from $DIR is already running on port $running (SCRAM port '$(configured_scram_port)'), not $port ('$sport'): run 'scripts/kafka.sh stop $DIR' first"
 		log "already running on 127.0.0.1:$port (pid $(<"$DIR/kafka.pid"))"
 		printf '127.0.0.1:%s\n' "$port"
 		return 0
 	fi
 	local q
-	for q in "$port" "$cport"; do
+	for q in "$port" "$cport" $sport; do
 		if port_open 127.0.0.1 "$q"; then
 			die "port $q on 127.0.0.1 is already in use by another process: pick another port"
 		fi
 	done
 
-	write_config "$port" "$cport"
+	if [[ -n $sport && -f $DIR/logs/meta.properties && ! -s $DIR/scram.secrets ]]; then
+		die "$DIR was formatted without SCRAM users: start it without SCRAM_PORT, or remove $DIR to start afresh"
+	fi
+	write_config "$port" "$cport" "$sport"
 	local jvm_log=(-Dlog4j2.configurationFile="$DIR/log4j2.properties")
 	local cp="$LIBS/*"
 	local t0=$SECONDS
@@ -202,8 +300,10 @@ cmd_start() {
 			printf '%s\n' "$cluster_id" >"$DIR/cluster.id"
 		fi
 		log "formatting storage in $DIR/logs (cluster id $cluster_id)"
+		local scram=()
+		[[ -z $sport ]] || mapfile -t scram < <(scram_users)
 		if ! java "${jvm_log[@]}" -cp "$cp" kafka.tools.StorageTool format --standalone \
-			-t "$cluster_id" -c "$DIR/server.properties" >>"$DIR/kafka.out" 2>&1; then
+			-t "$cluster_id" -c "$DIR/server.properties" "${scram[@]}" >>"$DIR/kafka.out" 2>&1; then
 			log_tail "$DIR/kafka.out" >&2
 			die "formatting Kafka storage failed (full output: $DIR/kafka.out)"
 		fi
@@ -242,6 +342,11 @@ cmd_start() {
 		fi
 		sleep 0.2
 	done
+	if [[ -n $sport ]]; then
+		grant_acls "$port"
+		write_scram_env "$sport"
+		log "SCRAM listener on 127.0.0.1:$sport (users crier and reader; see $DIR/scram.env)"
+	fi
 	log "ready on 127.0.0.1:$port in $((SECONDS - t0))s (pid $pid)"
 	printf '127.0.0.1:%s\n' "$port"
 }
@@ -268,9 +373,9 @@ check)
 	cmd_check
 	;;
 start)
-	[[ $# -eq 3 ]] || usage
+	[[ $# -eq 3 || $# -eq 4 ]] || usage
 	DIR=$(abs_path "$1")
-	cmd_start "$2" "$3"
+	cmd_start "$2" "$3" "${4:-}"
 	;;
 stop)
 	[[ $# -eq 1 ]] || usage

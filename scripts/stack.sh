@@ -15,7 +15,9 @@
 #       scripts/stack.sh up .state/dev dev && . .state/dev/services.env
 #       eval "$(scripts/stack.sh up .state/dev dev)"
 #   services.env holds `export DATABASE_URL=...`, `export KAFKA_BROKERS=...`,
-#   `export TEMPORAL_ADDRESS=...` and, in dev mode, `export TEMPORAL_UI_URL=...`.
+#   `export TEMPORAL_ADDRESS=...` and, in dev mode, `export TEMPORAL_UI_URL=...`;
+#   in test mode, with a local Kafka, also the KAFKA_SCRAM_* lines of its SCRAM
+#   listener (see scripts/kafka.sh).
 #
 #   dev:  durable PostgreSQL, Temporal with its Web UI and state in
 #         STATE_DIR/temporal/temporal.db; the ports chosen are kept in
@@ -53,14 +55,14 @@ svc_die() { LOG_TAG=$1 die "${@:2}"; }
 pg_url() { printf 'postgres://postgres@127.0.0.1:%s/crier?sslmode=disable' "$1"; }
 
 # load_ports: read STATE_DIR/ports (KEY=VALUE lines) into the P_* variables.
-P_MODE='' P_PG_PORT='' P_KAFKA_PORT='' P_KAFKA_CONTROLLER_PORT='' P_KAFKA_EMBEDDED=''
+P_MODE='' P_PG_PORT='' P_KAFKA_PORT='' P_KAFKA_CONTROLLER_PORT='' P_KAFKA_SCRAM_PORT='' P_KAFKA_EMBEDDED=''
 P_TEMPORAL_PORT='' P_TEMPORAL_UI_PORT=''
 load_ports() {
 	[[ -f $STATE/ports ]] || return 0
 	local key value
 	while IFS='=' read -r key value; do
 		case $key in
-		MODE | PG_PORT | KAFKA_PORT | KAFKA_CONTROLLER_PORT | KAFKA_EMBEDDED | TEMPORAL_PORT | TEMPORAL_UI_PORT)
+		MODE | PG_PORT | KAFKA_PORT | KAFKA_CONTROLLER_PORT | KAFKA_SCRAM_PORT | KAFKA_EMBEDDED | TEMPORAL_PORT | TEMPORAL_UI_PORT)
 			[[ $value =~ ^[a-z0-9]*$ ]] && printf -v "P_$key" '%s' "$value"
 			;;
 		esac
@@ -169,7 +171,7 @@ cmd_up() {
 	fi
 
 	# Ports: running services keep theirs; dev reuses last run's when free.
-	local pg_port='' k_port='' k_cport='' t_port='' t_ui=''
+	local pg_port='' k_port='' k_cport='' k_sport='' t_port='' t_ui=''
 	if [[ $pg == local ]]; then
 		if [[ -n $pg_running ]]; then
 			pg_port=$pg_running
@@ -182,10 +184,13 @@ cmd_up() {
 		if [[ -n $kafka_running ]]; then
 			k_port=$kafka_running
 			k_cport=$P_KAFKA_CONTROLLER_PORT
-			TAKEN+="$k_port $k_cport "
+			k_sport=$P_KAFKA_SCRAM_PORT
+			TAKEN+="$k_port $k_cport $k_sport "
 		else
 			pick_port k_port "$P_KAFKA_PORT"
 			pick_port k_cport "$P_KAFKA_CONTROLLER_PORT"
+			# Tests of authentication use the SCRAM listener; dev stays PLAINTEXT.
+			[[ $MODE != test ]] || pick_port k_sport "$P_KAFKA_SCRAM_PORT"
 		fi
 	fi
 	if [[ $temporal == local ]]; then
@@ -206,6 +211,7 @@ cmd_up() {
 		printf 'PG_PORT=%s\n' "${pg_port:-$P_PG_PORT}"
 		printf 'KAFKA_PORT=%s\n' "${k_port:-$P_KAFKA_PORT}"
 		printf 'KAFKA_CONTROLLER_PORT=%s\n' "${k_cport:-$P_KAFKA_CONTROLLER_PORT}"
+		printf 'KAFKA_SCRAM_PORT=%s\n' "${k_sport:-$P_KAFKA_SCRAM_PORT}"
 		printf 'KAFKA_EMBEDDED=%s\n' "$([[ $kafka == embedded ]] && echo 1 || echo 0)"
 		printf 'TEMPORAL_PORT=%s\n' "${t_port:-$P_TEMPORAL_PORT}"
 		printf 'TEMPORAL_UI_PORT=%s\n' "${t_ui:-$P_TEMPORAL_UI_PORT}"
@@ -241,7 +247,7 @@ cmd_up() {
 		pids[postgres]=$!
 	fi
 	if [[ $kafka == local ]]; then
-		"$SCRIPTS/kafka.sh" start "$STATE/kafka" "$k_port" "$k_cport" >"$out/kafka" &
+		"$SCRIPTS/kafka.sh" start "$STATE/kafka" "$k_port" "$k_cport" $k_sport >"$out/kafka" &
 		pids[kafka]=$!
 	fi
 
@@ -290,6 +296,9 @@ cmd_up() {
 		env_line DATABASE_URL "$db_url"
 		env_line KAFKA_BROKERS "$kafka_brokers"
 		env_line TEMPORAL_ADDRESS "$temporal_addr"
+		if [[ $kafka == local && -n $k_sport ]]; then
+			cat "$STATE/kafka/scram.env"
+		fi
 		if [[ $MODE == dev && $temporal == local ]]; then
 			env_line TEMPORAL_UI_URL "http://127.0.0.1:$t_ui"
 		elif [[ $MODE == dev && -n ${TEMPORAL_UI_URL:-} ]]; then

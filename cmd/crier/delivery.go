@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crier/crier/api"
@@ -27,14 +28,15 @@ type delivery struct {
 
 // startDelivery starts the node's tail, delivery recorder, stream log
 // pruner and presence heartbeat in g; they stop when ctx ends.
-func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, pool *pgxpool.Pool, aud *audience.Audience, logger *slog.Logger) *delivery {
+func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, dialer *kafka.Dialer, pool *pgxpool.Pool,
+	aud *audience.Audience, logger *slog.Logger) *delivery {
 	cache := inbox.NewCache(pool)
 	cache.Logger = logger
 	in := inbox.New(pool, cache)
 	hub := stream.NewHub()
 	hub.QueueSize = cfg.SSEQueue
 	tail := stream.NewTail(pool, hub, stream.TailConfig{
-		Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, OnEvent: cache.Apply, Logger: logger,
+		Brokers: cfg.KafkaBrokers, Dialer: dialer, Topic: cfg.KafkaTopic, OnEvent: cache.Apply, Logger: logger,
 	})
 	recorder := stream.NewRecorder(pool, logger)
 	pres := presence.New(pool)

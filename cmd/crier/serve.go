@@ -27,6 +27,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/kafkaconn"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/outbox"
 	"github.com/crier/crier/internal/presence"
@@ -51,6 +52,13 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	}
 	logger := newLogger(cfg, stderr).With("process", cmd)
 	slog.SetDefault(logger)
+	for _, w := range cfg.EngineWarnings() {
+		logger.Warn(w)
+	}
+	kafkaLink, err := kafkaconn.New(cfg.KafkaSecurity)
+	if err != nil {
+		return fmt.Errorf("Kafka link: %w", err)
+	}
 	runAPI, runWorker, runRelay := cmd == "api" || cmd == "all", cmd == "worker" || cmd == "all", cmd == "relay" || cmd == "all"
 	for _, l := range cfg.ExposedInDevelopment(runAPI) {
 		logger.Warn("DEVELOPMENT MODE on an address other machines can reach: its checks are relaxed for a developer's machine; "+
@@ -77,6 +85,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		defer cluster.Close()
 		cfg.KafkaBrokers = cluster.ListenAddrs()
 	}
+	logger.Info("Kafka link", "brokers", cfg.KafkaBrokers, "security", cfg.KafkaSecurity.String())
 
 	stopTracing, err := tracing.Setup(ctx, "crier-"+cmd)
 	if err != nil {
@@ -115,7 +124,8 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	if runWorker {
 		// Fan-out on write and audience counts, from the topic; workers
 		// share the partitions through their consumer group.
-		m, err := audience.NewMaterializer(pool, audience.MaterializerConfig{Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, Logger: logger})
+		m, err := audience.NewMaterializer(pool, audience.MaterializerConfig{Brokers: cfg.KafkaBrokers, Dialer: kafkaLink.Dialer,
+			Topic: cfg.KafkaTopic, Logger: logger})
 		if err != nil {
 			return err
 		}
@@ -141,7 +151,7 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	}
 	if runRelay {
 		relay, err := outbox.New(pool, outbox.Config{
-			Brokers: cfg.KafkaBrokers, Topic: cfg.KafkaTopic, Partitions: cfg.KafkaPartitions,
+			Brokers: cfg.KafkaBrokers, Transport: kafkaLink.Transport, Topic: cfg.KafkaTopic, Partitions: cfg.KafkaPartitions,
 			ReplicationFactor: cfg.KafkaReplicationFactor, BatchSize: cfg.RelayBatchSize,
 			PollInterval: cfg.RelayPollInterval, Logger: logger,
 		})
@@ -166,12 +176,12 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		if err != nil {
 			return fmt.Errorf("token verification: %w", err)
 		}
-		d := startDelivery(ctx, g, cfg, pool, aud, logger)
+		d := startDelivery(ctx, g, cfg, kafkaLink.Dialer, pool, aud, logger)
 		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue,
 			Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{
 			Verifier: verifier,
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
-			Ready:    readinessChecks(cfg, pool, tc),
+			Ready:    readinessChecks(cfg, kafkaLink.Dialer, pool, tc),
 			Logger:   logger,
 			Presence: d.presence,
 			Audience: aud,
@@ -229,15 +239,15 @@ func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, log
 	return nil
 }
 
-// dialTemporal connects to Temporal, retrying for a minute so processes may
-// start in any order.
+// dialTemporal connects to Temporal with the link's TLS and API key,
+// retrying for a minute so processes may start in any order.
 func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
-	opts := client.Options{
-		HostPort:       cfg.TemporalAddress,
-		Namespace:      cfg.TemporalNamespace,
-		Logger:         tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		MetricsHandler: metrics,
+	opts, err := cfg.TemporalClientOptions()
+	if err != nil {
+		return nil, err
 	}
+	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
+	opts.MetricsHandler = metrics
 	if tracing.Enabled() {
 		// Workflow starts, updates, workflows and activities join the
 		// caller's trace, so one trace runs from the API call onwards.
@@ -264,7 +274,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 	}
 }
 
-func readinessChecks(cfg config.Config, pool *pgxpool.Pool, tc client.Client) []api.Check {
+func readinessChecks(cfg config.Config, dialer *kafka.Dialer, pool *pgxpool.Pool, tc client.Client) []api.Check {
 	return []api.Check{
 		{Name: "postgres", Check: pool.Ping},
 		{Name: "temporal", Check: func(ctx context.Context) error {
@@ -274,7 +284,7 @@ func readinessChecks(cfg config.Config, pool *pgxpool.Pool, tc client.Client) []
 		{Name: "kafka", Check: func(ctx context.Context) error {
 			var errs []error
 			for _, b := range cfg.KafkaBrokers {
-				conn, err := kafka.DialContext(ctx, "tcp", b)
+				conn, err := dialer.DialContext(ctx, "tcp", b) // authenticates, as the clients do
 				if err == nil {
 					return conn.Close()
 				}

@@ -27,6 +27,9 @@ const Consumer = "audience"
 type MaterializerConfig struct {
 	// Brokers are Kafka bootstrap addresses. Required.
 	Brokers []string
+	// Dialer connects to the brokers with the link's TLS and SASL
+	// (kafkaconn.New). Default kafka.DefaultDialer (plaintext, no credentials).
+	Dialer *kafka.Dialer
 	// Topic carries the broadcast events. Default "broadcast_messages".
 	Topic string
 	// GroupID is the Kafka consumer group; Materializers sharing it share
@@ -64,6 +67,9 @@ func (c *MaterializerConfig) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Dialer == nil {
+		c.Dialer = kafka.DefaultDialer
+	}
 	return nil
 }
 
@@ -99,11 +105,11 @@ func NewMaterializer(pool *pgxpool.Pool, cfg MaterializerConfig) (*Materializer,
 func (m *Materializer) Run(ctx context.Context) error {
 	// Joining the group before the topic exists would leave this consumer
 	// without partitions until kafka-go's next metadata check.
-	if _, err := kafkatopic.Partitions(ctx, m.cfg.Brokers, m.cfg.Topic, m.log); err != nil {
+	if _, err := kafkatopic.Partitions(ctx, m.cfg.Dialer, m.cfg.Brokers, m.cfg.Topic, m.log); err != nil {
 		return nil // ctx ended
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: m.cfg.Brokers, Topic: m.cfg.Topic, GroupID: m.cfg.GroupID,
+		Brokers: m.cfg.Brokers, Topic: m.cfg.Topic, GroupID: m.cfg.GroupID, Dialer: m.cfg.Dialer,
 		// A new group starts at the oldest retained event, so no publication
 		// is missed; processed_events drops what was already applied.
 		StartOffset: kafka.FirstOffset,

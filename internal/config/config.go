@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/contrib/envconfig"
+
 	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/kafkaconn"
 	"github.com/crier/crier/internal/ratelimit"
 )
 
@@ -39,10 +42,16 @@ type Config struct {
 	// KafkaReplicationFactor is used when Crier creates the topic
 	// (CRIER_KAFKA_REPLICATION_FACTOR, default 1).
 	KafkaReplicationFactor int
+	// KafkaSecurity authenticates and encrypts every Kafka client's link
+	// (KAFKA_SASL_*, KAFKA_TLS*; default PLAINTEXT without credentials; see engines.go).
+	KafkaSecurity kafkaconn.Security
 	// TemporalAddress is the Temporal frontend (TEMPORAL_ADDRESS, default 127.0.0.1:7233).
 	TemporalAddress string
 	// TemporalNamespace (TEMPORAL_NAMESPACE, default "default").
 	TemporalNamespace string
+	// Temporal is the Temporal client's mTLS and API key, from the variables
+	// Temporal's CLI reads (TEMPORAL_TLS*, TEMPORAL_API_KEY; default none; see engines.go).
+	Temporal envconfig.ClientConfigProfile
 	// TaskQueue of broadcast workflows (CRIER_TASK_QUEUE, default crier-broadcasts).
 	TaskQueue string
 	// PublishLead is how long before its scheduled time a broadcast's
@@ -207,8 +216,10 @@ func parse(get func(string) string) (Config, error) {
 		KafkaTopic:             p.str("CRIER_KAFKA_TOPIC", "broadcast_messages"),
 		KafkaPartitions:        p.int("CRIER_KAFKA_PARTITIONS", 6),
 		KafkaReplicationFactor: p.int("CRIER_KAFKA_REPLICATION_FACTOR", 1),
+		KafkaSecurity:          p.kafkaSecurity(),
 		TemporalAddress:        p.str("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE", "default"),
+		Temporal:               p.temporal(),
 		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
 		PublishLead:            p.durationUpTo("CRIER_PUBLISH_LEAD", DefaultPublishLead, maxPublishLead),
 		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE", DefaultBurstWakeRate),
@@ -295,6 +306,7 @@ func (c *Config) validate() error {
 	}
 	errs = append(errs, c.tokenErrors()...)
 	errs = append(errs, c.listenErrors()...)
+	errs = append(errs, c.engineErrors()...)
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
 	}

@@ -13,11 +13,12 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Partitions waits until topic has partitions and returns them. It returns
+// Partitions waits until topic has partitions and returns them, asking the
+// brokers through dialer (which carries the link's TLS and SASL). It returns
 // ctx's error only when ctx ends first.
-func Partitions(ctx context.Context, brokers []string, topic string, logger *slog.Logger) ([]kafka.Partition, error) {
+func Partitions(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string, logger *slog.Logger) ([]kafka.Partition, error) {
 	for attempt := 1; ; attempt++ {
-		parts, err := read(ctx, brokers, topic)
+		parts, err := read(ctx, dialer, brokers, topic)
 		if err == nil && len(parts) > 0 {
 			return parts, nil
 		}
@@ -35,10 +36,10 @@ func Partitions(ctx context.Context, brokers []string, topic string, logger *slo
 	}
 }
 
-func read(ctx context.Context, brokers []string, topic string) ([]kafka.Partition, error) {
+func read(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string) ([]kafka.Partition, error) {
 	var lastErr error
 	for _, b := range brokers {
-		conn, err := kafka.DialContext(ctx, "tcp", b)
+		conn, err := dialer.DialContext(ctx, "tcp", b)
 		if err != nil {
 			lastErr = err
 			continue

@@ -23,6 +23,10 @@ import (
 type Config struct {
 	// Brokers are Kafka bootstrap addresses. Required.
 	Brokers []string
+	// Transport carries the writer's and topic creation's requests, with
+	// the link's TLS and SASL (kafkaconn.New). Default kafka.DefaultTransport
+	// (plaintext, no credentials).
+	Transport kafka.RoundTripper
 	// Topic receives the events. Default "broadcast_messages".
 	Topic string
 	// Partitions is the partition count used when the topic is created.
@@ -90,8 +94,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Relay, error) {
 		return nil, err
 	}
 	w := &kafka.Writer{
-		Addr:  kafka.TCP(cfg.Brokers...),
-		Topic: cfg.Topic,
+		Addr:      kafka.TCP(cfg.Brokers...),
+		Topic:     cfg.Topic,
+		Transport: cfg.Transport,
 		// The same partitioner as Java clients, so any producer keying by
 		// broadcast id lands on the same partition.
 		Balancer:     &kafka.Murmur2Balancer{},
@@ -112,7 +117,7 @@ func (r *Relay) Close() error { return r.writer.Close() }
 // EnsureTopic creates the topic when it is missing, retrying until Kafka
 // answers or ctx ends.
 func (r *Relay) EnsureTopic(ctx context.Context) error {
-	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(r.cfg.Brokers...), Timeout: 10 * time.Second, Transport: r.cfg.Transport}
 	for attempt := 1; ; attempt++ {
 		err := r.createTopic(ctx, client)
 		if err == nil {

@@ -22,6 +22,9 @@ import (
 type TailConfig struct {
 	// Brokers are Kafka bootstrap addresses. Required.
 	Brokers []string
+	// Dialer connects to the brokers with the link's TLS and SASL
+	// (kafkaconn.New). Default kafka.DefaultDialer (plaintext, no credentials).
+	Dialer *kafka.Dialer
 	// Topic carries the lifecycle events. Default "broadcast_messages".
 	Topic string
 	// OnEvent is called with every consumed event before it is dispatched
@@ -56,6 +59,9 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, cfg TailConfig) *Tail {
 	if cfg.OnEvent == nil {
 		cfg.OnEvent = func(broadcast.Event) {}
 	}
+	if cfg.Dialer == nil {
+		cfg.Dialer = kafka.DefaultDialer
+	}
 	return &Tail{pool: pool, hub: hub, cfg: cfg, log: cfg.Logger.With("component", "stream-tail"), seen: newRecentIDs(1 << 16)}
 }
 
@@ -71,7 +77,7 @@ func (t *Tail) Run(ctx context.Context) error {
 	)
 	for attempt := 1; ; attempt++ {
 		var err error
-		if partitions, err = kafkatopic.Partitions(ctx, t.cfg.Brokers, t.cfg.Topic, t.log); err != nil {
+		if partitions, err = kafkatopic.Partitions(ctx, t.cfg.Dialer, t.cfg.Brokers, t.cfg.Topic, t.log); err != nil {
 			return nil // ctx ended
 		}
 		if start, err = t.startOffsets(ctx, partitions); err == nil {
@@ -95,7 +101,7 @@ func (t *Tail) Run(ctx context.Context) error {
 	msgs := make(chan kafka.Message, 1024)
 	for _, p := range partitions {
 		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers: t.cfg.Brokers, Topic: t.cfg.Topic, Partition: p.ID,
+			Brokers: t.cfg.Brokers, Topic: t.cfg.Topic, Partition: p.ID, Dialer: t.cfg.Dialer,
 			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 50 * time.Millisecond,
 		})
 		if err := r.SetOffset(start[p.ID]); err != nil {
@@ -274,7 +280,7 @@ func (t *Tail) startOffsets(ctx context.Context, partitions []kafka.Partition) (
 			start[p.ID] = off + 1
 			continue
 		}
-		conn, err := kafka.DialLeader(ctx, "tcp", t.cfg.Brokers[0], t.cfg.Topic, p.ID)
+		conn, err := t.cfg.Dialer.DialLeader(ctx, "tcp", t.cfg.Brokers[0], t.cfg.Topic, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("find the start of partition %d: %w", p.ID, err)
 		}

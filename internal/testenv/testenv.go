@@ -1,9 +1,9 @@
 // Package testenv gives tests the real services that `make test` started:
 // PostgreSQL, Kafka and Temporal, found through DATABASE_URL, KAFKA_BROKERS
-// and TEMPORAL_ADDRESS. In a bare `go test ./...` without them a test that
-// needs one is skipped with a message; under `make test`, which sets
-// CRIER_TEST_SERVICES=required, it fails instead, so a broken harness can
-// never pass by skipping.
+// (and KAFKA_SCRAM_* for its SCRAM listener) and TEMPORAL_ADDRESS. In a bare
+// `go test ./...` without them a test that needs one is skipped with a
+// message; under `make test`, which sets CRIER_TEST_SERVICES=required, it
+// fails instead, so a broken harness can never pass by skipping.
 package testenv
 
 import (
@@ -94,6 +94,31 @@ func Pool(t testing.TB) *pgxpool.Pool {
 func KafkaBrokers(t testing.TB) []string {
 	t.Helper()
 	return strings.Split(need(t, "KAFKA_BROKERS", "Kafka broker"), ",")
+}
+
+// KafkaSCRAM is the test broker's SCRAM listener (SASL_PLAINTEXT, SCRAM-SHA-512
+// and -256, ACLs enforced) and its two users, as scripts/kafka.sh made them.
+type KafkaSCRAM struct {
+	// Brokers are the listener's bootstrap addresses.
+	Brokers []string
+	// Crier may create, write and read every topic and consumer group.
+	Crier SCRAMUser
+	// Reader may read and describe topics and groups, but not write.
+	Reader SCRAMUser
+}
+
+// SCRAMUser is one SCRAM principal of the test broker.
+type SCRAMUser struct{ Username, Password string }
+
+// KafkaSCRAMListener returns the test Kafka's SCRAM listener and users.
+func KafkaSCRAMListener(t testing.TB) KafkaSCRAM {
+	t.Helper()
+	const service = "Kafka broker with a SCRAM listener"
+	return KafkaSCRAM{
+		Brokers: strings.Split(need(t, "KAFKA_SCRAM_BROKERS", service), ","),
+		Crier:   SCRAMUser{need(t, "KAFKA_SCRAM_CRIER_USER", service), need(t, "KAFKA_SCRAM_CRIER_PASSWORD", service)},
+		Reader:  SCRAMUser{need(t, "KAFKA_SCRAM_READER_USER", service), need(t, "KAFKA_SCRAM_READER_PASSWORD", service)},
+	}
 }
 
 // TemporalAddress returns the test Temporal frontend's address.
