@@ -243,8 +243,8 @@ func (tb *testBundle) insert(t *testing.T, status broadcast.Status) broadcast.Br
 	require.NoError(t, err)
 	require.True(t, created)
 	steps := map[broadcast.Status][]func(context.Context, uuid.UUID) (store.Result, error){
-		broadcast.StatusSent:      {tb.store.Publish},
-		broadcast.StatusExpired:   {tb.store.Publish, tb.store.Expire},
+		broadcast.StatusSent:    {tb.store.Publish},
+		broadcast.StatusExpired: {tb.store.Publish, tb.store.Expire},
 		broadcast.StatusCancelled: {func(ctx context.Context, id uuid.UUID) (store.Result, error) {
 			return tb.store.Cancel(ctx, seeder, id)
 		}},
