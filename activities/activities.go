@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
 )
@@ -30,9 +31,9 @@ const ErrTypeRefused = "ChangeRefused"
 // Store is what the activities need of the broadcast store.
 type Store interface {
 	Publish(ctx context.Context, id uuid.UUID) (store.Result, error)
-	Cancel(ctx context.Context, id uuid.UUID) (store.Result, error)
+	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (store.Result, error)
 	Expire(ctx context.Context, id uuid.UUID) (store.Result, error)
-	Reschedule(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
+	Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	Fail(ctx context.Context, id uuid.UUID, reason string) (store.Result, error)
 }
 
@@ -52,11 +53,20 @@ type TransitionInput struct {
 	NotBefore time.Time `json:",omitzero"`
 }
 
-// RescheduleInput carries new times; nil keeps the current one.
+// CancelInput names the broadcast to cancel and who asked, for the audit
+// entry the cancel commits with.
+type CancelInput struct {
+	BroadcastID uuid.UUID
+	By          audit.Origin
+}
+
+// RescheduleInput carries new times (nil keeps the current one) and who
+// asked, for the audit entry the change commits with.
 type RescheduleInput struct {
 	BroadcastID uuid.UUID
 	ScheduledAt *time.Time
 	ExpiresAt   *time.Time
+	By          audit.Origin
 }
 
 // FailInput carries the reason publication failed for good.
@@ -95,9 +105,10 @@ func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, 
 }
 
 // Cancel moves the broadcast to CANCELLED, with BROADCAST_CANCELLED when it
-// had been published.
-func (a *Activities) Cancel(ctx context.Context, in TransitionInput) (Outcome, error) {
-	return outcome(a.Store.Cancel(ctx, in.BroadcastID))
+// had been published, and records in.By's cancel in the audit log in the
+// same transaction.
+func (a *Activities) Cancel(ctx context.Context, in CancelInput) (Outcome, error) {
+	return outcome(a.Store.Cancel(ctx, in.By, in.BroadcastID))
 }
 
 // Expire moves the broadcast to EXPIRED and records BROADCAST_EXPIRED.
@@ -105,9 +116,10 @@ func (a *Activities) Expire(ctx context.Context, in TransitionInput) (Outcome, e
 	return outcome(a.Store.Expire(ctx, in.BroadcastID))
 }
 
-// Reschedule sets new times and records BROADCAST_RESCHEDULED.
+// Reschedule sets new times, records BROADCAST_RESCHEDULED and records
+// in.By's reschedule in the audit log, in one transaction.
 func (a *Activities) Reschedule(ctx context.Context, in RescheduleInput) (Outcome, error) {
-	return outcome(a.Store.Reschedule(ctx, in.BroadcastID, in.ScheduledAt, in.ExpiresAt))
+	return outcome(a.Store.Reschedule(ctx, in.By, in.BroadcastID, in.ScheduledAt, in.ExpiresAt))
 }
 
 // Fail moves the broadcast to FAILED with its reason.

@@ -9,8 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/testenv"
 )
 
 // stillScheduled is a store whose publish changes nothing and leaves the
@@ -48,4 +50,41 @@ func TestPublishHoldEndsWithTheContext(t *testing.T) {
 	// The default hold is a real timer; the store is never reached.
 	_, err := (&activities.Activities{}).Publish(ctx, activities.TransitionInput{BroadcastID: uuid.New(), NotBefore: time.Now().Add(time.Hour)})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// TestChangesRecordWhoAsked: the cancel and reschedule activities commit
+// the audit entry of whoever the workflow says asked, with their change.
+func TestChangesRecordWhoAsked(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.Pool(t)
+	st := store.New(pool)
+	by := audit.Origin{Actor: audit.Actor{ID: "ada", Name: "Ada", Roles: []string{"admin"}}, RequestID: "req-1", ClientRequestID: "client-1"}
+	id := uuid.Must(uuid.NewV7())
+	at := time.Now().Add(time.Hour).UTC().Truncate(broadcast.Precision)
+	exp := at.Add(time.Hour)
+	_, _, err := st.Insert(ctx, by, broadcast.Broadcast{ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "ada", Name: "Ada"},
+		Title: "t", Content: "c", Category: "ops", Priority: broadcast.PriorityNormal, Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}},
+		ScheduledAt: &at, ExpiresAt: &exp, WorkflowID: broadcast.WorkflowID(id)}, []byte("h"), nil)
+	require.NoError(t, err)
+	a := &activities.Activities{Store: st}
+	signal := audit.Origin{Actor: audit.Actor{ID: "temporal-signal", Name: "temporal-signal", Roles: []string{}}}
+
+	later := at.Add(10 * time.Minute)
+	out, err := a.Reschedule(ctx, activities.RescheduleInput{BroadcastID: id, ScheduledAt: &later, By: by})
+	require.NoError(t, err)
+	require.True(t, out.Applied)
+	out, err = a.Cancel(ctx, activities.CancelInput{BroadcastID: id, By: signal})
+	require.NoError(t, err)
+	require.True(t, out.Applied)
+
+	log, err := audit.New(pool)
+	require.NoError(t, err)
+	page, _, err := log.List(ctx, audit.Filter{TargetID: id.String()})
+	require.NoError(t, err)
+	require.Len(t, page, 3)
+	require.Equal(t, audit.ActionBroadcastCancel, page[0].Action)
+	require.Equal(t, signal, page[0].Origin)
+	require.Equal(t, audit.ActionBroadcastReschedule, page[1].Action)
+	require.Equal(t, by, page[1].Origin)
 }

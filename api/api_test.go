@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crier/crier/api"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
@@ -48,7 +49,7 @@ type fakeWorkflows struct {
 type call struct {
 	Op     string
 	ID     uuid.UUID
-	Change workflows.RescheduleRequest
+	Change broadcast.Change
 }
 
 func (f *fakeWorkflows) record(c call) {
@@ -87,7 +88,7 @@ func (f *fakeWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 	return f.startErr
 }
 
-func (f *fakeWorkflows) Cancel(ctx context.Context, id uuid.UUID) (workflows.State, error) {
+func (f *fakeWorkflows) Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error) {
 	f.record(call{Op: "cancel", ID: id})
 	f.mu.Lock()
 	err, anyway := f.cancelErr, f.cancelAnyway
@@ -95,7 +96,10 @@ func (f *fakeWorkflows) Cancel(ctx context.Context, id uuid.UUID) (workflows.Sta
 	if err != nil && !anyway {
 		return workflows.State{}, err
 	}
-	res, storeErr := f.store.Cancel(ctx, id)
+	if anyway {
+		by = seeder // cancelled by someone else, before this request's update failed
+	}
+	res, storeErr := f.store.Cancel(ctx, by, id)
 	if storeErr != nil {
 		return workflows.State{}, storeErr
 	}
@@ -109,14 +113,14 @@ func (f *fakeWorkflows) Cancel(ctx context.Context, id uuid.UUID) (workflows.Sta
 }
 
 func (f *fakeWorkflows) Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error) {
-	f.record(call{Op: "reschedule", ID: id, Change: req})
+	f.record(call{Op: "reschedule", ID: id, Change: req.Change})
 	f.mu.Lock()
 	err := f.rescheduleErr
 	f.mu.Unlock()
 	if err != nil {
 		return workflows.State{}, err
 	}
-	res, err := f.store.Reschedule(ctx, id, req.ScheduledAt, req.ExpiresAt)
+	res, err := f.store.Reschedule(ctx, req.By, id, req.ScheduledAt, req.ExpiresAt)
 	if err != nil {
 		return workflows.State{}, err
 	}
@@ -138,6 +142,9 @@ func stateOf(b broadcast.Broadcast) workflows.State {
 }
 
 var _ api.Workflows = (*fakeWorkflows)(nil)
+
+// seeder is who the broadcasts a test stores directly are recorded as made by.
+var seeder = audit.Origin{Actor: audit.Actor{ID: "test-seeder", Name: "Test seeder"}}
 
 // testBundle is one API on a fresh database with a fake Temporal.
 type testBundle struct {
@@ -227,7 +234,7 @@ func (tb *testBundle) insert(t *testing.T, status broadcast.Status) broadcast.Br
 	if status == broadcast.StatusDraft {
 		initial = broadcast.StatusDraft
 	}
-	b, created, err := tb.store.Insert(ctx, broadcast.Broadcast{
+	b, created, err := tb.store.Insert(ctx, seeder, broadcast.Broadcast{
 		ID: id, Status: initial, Sender: broadcast.Sender{ID: "admin-1", Name: "Ada Admin"},
 		Title: "Stored broadcast", Content: "Inserted by the test", Category: "general",
 		Priority: broadcast.PriorityNormal, Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}},
@@ -236,9 +243,11 @@ func (tb *testBundle) insert(t *testing.T, status broadcast.Status) broadcast.Br
 	require.NoError(t, err)
 	require.True(t, created)
 	steps := map[broadcast.Status][]func(context.Context, uuid.UUID) (store.Result, error){
-		broadcast.StatusSent:      {tb.store.Publish},
-		broadcast.StatusExpired:   {tb.store.Publish, tb.store.Expire},
-		broadcast.StatusCancelled: {tb.store.Cancel},
+		broadcast.StatusSent:    {tb.store.Publish},
+		broadcast.StatusExpired: {tb.store.Publish, tb.store.Expire},
+		broadcast.StatusCancelled: {func(ctx context.Context, id uuid.UUID) (store.Result, error) {
+			return tb.store.Cancel(ctx, seeder, id)
+		}},
 		broadcast.StatusFailed: {func(ctx context.Context, id uuid.UUID) (store.Result, error) {
 			return tb.store.Fail(ctx, id, "no recipients")
 		}},

@@ -22,9 +22,9 @@ import (
 
 // Audience is what the API needs of the user directory and statistics.
 type Audience interface {
-	Upsert(ctx context.Context, u audience.User) (audience.User, error)
+	Upsert(ctx context.Context, by audit.Origin, u audience.User) (audience.User, error)
 	Get(ctx context.Context, id string) (audience.User, error)
-	Import(ctx context.Context, users []audience.User) (int, error)
+	Import(ctx context.Context, by audit.Origin, users []audience.User) (int, error)
 	Stats(ctx context.Context, broadcastID uuid.UUID) (audience.Stats, error)
 	Deliveries(ctx context.Context, broadcastID uuid.UUID, cursor string, limit int) ([]audience.Delivery, string, error)
 }
@@ -72,15 +72,10 @@ func (h *handlers) putUser(c echo.Context) error {
 	if errs := u.Normalize(); len(errs) > 0 {
 		return usersProblem("the user is not valid", errs)
 	}
-	before, err := h.userBefore(c, u.ID)
+	stored, err := h.cfg.Audience.Upsert(c.Request().Context(), origin(c), u)
 	if err != nil {
 		return err
 	}
-	stored, err := h.cfg.Audience.Upsert(c.Request().Context(), u)
-	if err != nil {
-		return err
-	}
-	h.auditUserUpsert(c, before, stored)
 	return c.JSON(http.StatusOK, stored)
 }
 
@@ -205,16 +200,13 @@ func (h *handlers) importUsers(c echo.Context) error {
 		return usersProblem(fmt.Sprintf("%d of %d users are not valid, so none was imported (the first %d listed)",
 			bad, len(users), min(bad, maxListedEntries)), errs)
 	}
-	n, err := h.cfg.Audience.Import(c.Request().Context(), users)
+	n, err := h.cfg.Audience.Import(c.Request().Context(), origin(c), users)
 	var v *audience.ValidationError
 	if errors.As(err, &v) {
 		return usersProblem("the import is not valid", v.Errors)
 	}
 	if err != nil {
 		return err
-	}
-	if n > 0 { // an empty import changed nothing
-		h.audit(c, audit.ActionUserImport, audit.TargetUser, "", nil, nil, map[string]int{"imported": n})
 	}
 	return c.JSON(http.StatusOK, map[string]int{"imported": n})
 }

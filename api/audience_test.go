@@ -92,7 +92,7 @@ func (ab *audienceBundle) insertBroadcast(t *testing.T) broadcast.Broadcast {
 	id := uuid.New()
 	at := time.Now().Add(time.Hour).UTC()
 	exp := at.Add(time.Hour)
-	b, _, err := ab.store.Insert(context.Background(), broadcast.Broadcast{
+	b, _, err := ab.store.Insert(context.Background(), seeder, broadcast.Broadcast{
 		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "admin-1", Name: "Ada Admin"},
 		Title: "Hello", Content: "World", Category: "general", Priority: broadcast.PriorityNormal,
 		Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}}, ScheduledAt: &at, ExpiresAt: &exp,

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
@@ -59,7 +58,7 @@ func (h *handlers) create(c echo.Context) error {
 		Title: spec.Title, Content: spec.Content, Category: spec.Category, Priority: spec.Priority, Target: spec.Target,
 		ScheduledAt: spec.ScheduledAt, ExpiresAt: spec.ExpiresAt, WorkflowID: broadcast.WorkflowID(id),
 	}
-	stored, created, err := h.store.Insert(c.Request().Context(), b, requestHash(req), h.workflows.Start)
+	stored, created, err := h.store.Insert(c.Request().Context(), origin(c), b, requestHash(req), h.workflows.Start)
 	switch {
 	case errors.Is(err, store.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %q was already used for a different request; use a new key for a new broadcast", c.Request().Header.Get("Idempotency-Key"))
@@ -72,7 +71,6 @@ func (h *handlers) create(c echo.Context) error {
 	if !created {
 		return c.JSON(http.StatusOK, stored)
 	}
-	h.audit(c, audit.ActionBroadcastCreate, audit.TargetBroadcast, stored.ID.String(), nil, stored, nil)
 	return c.JSON(http.StatusCreated, stored)
 }
 
@@ -166,7 +164,6 @@ func (h *handlers) cancel(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	record := audit.ActionBroadcastCancel // cleared when this request is not the one that cancelled
 	switch {
 	case b.Status == broadcast.StatusCancelled:
 		return c.JSON(http.StatusOK, b) // a retried cancel succeeds
@@ -175,23 +172,18 @@ func (h *handlers) cancel(c echo.Context) error {
 	case b.Status == broadcast.StatusDraft:
 		// A draft has no workflow yet; the guarded update races safely with
 		// a concurrent schedule.
-		res, err := h.store.Cancel(ctx, b.ID)
-		if err != nil {
+		if _, err := h.store.Cancel(ctx, origin(c), b.ID); err != nil {
 			return err
 		}
-		if !res.Applied {
-			record = "" // another request cancelled it first
-		}
 	default:
-		_, err := h.workflows.Cancel(ctx, b.ID)
-		switch {
-		case errors.Is(err, workflows.ErrNotRunning):
-			record = "" // it had ended: cancelled by someone else, or expired (409)
-		case err != nil:
+		// The workflow's cancel activity records the entry; an ended
+		// workflow (cancelled by someone else, or expired: 409) changes
+		// nothing.
+		if _, err := h.workflows.Cancel(ctx, origin(c), b.ID); err != nil && !errors.Is(err, workflows.ErrNotRunning) {
 			return workflowProblem(err)
 		}
 	}
-	return h.answerAfter(c, b, broadcast.StatusCancelled, record)
+	return h.answerAfter(c, b, broadcast.StatusCancelled)
 }
 
 func (h *handlers) reschedule(c echo.Context) error {
@@ -217,20 +209,19 @@ func (h *handlers) reschedule(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if b.Status == broadcast.StatusDraft {
-		res, err := h.store.RescheduleDraft(ctx, b.ID, change.ScheduledAt, change.ExpiresAt)
+		res, err := h.store.RescheduleDraft(ctx, origin(c), b.ID, change.ScheduledAt, change.ExpiresAt)
 		if err != nil {
 			return err
 		}
 		if !res.Applied {
 			return problem(http.StatusConflict, "broadcast is now %s; reschedule it again", res.Broadcast.Status)
 		}
-		h.audit(c, audit.ActionBroadcastReschedule, audit.TargetBroadcast, b.ID.String(), b, res.Broadcast, nil)
 		return c.JSON(http.StatusOK, res.Broadcast)
 	}
-	if _, err := h.workflows.Reschedule(ctx, b.ID, change); err != nil {
+	if _, err := h.workflows.Reschedule(ctx, b.ID, workflows.RescheduleRequest{Change: change, By: origin(c)}); err != nil {
 		return workflowProblem(err)
 	}
-	return h.answerAfter(c, b, "", audit.ActionBroadcastReschedule)
+	return h.answerAfter(c, b, "")
 }
 
 // schedule moves a draft to SCHEDULED (optionally with new times) and starts
@@ -263,31 +254,25 @@ func (h *handlers) schedule(c echo.Context) error {
 	if err := spec.Normalize(rules, false); err != nil {
 		return asProblem(err)
 	}
-	res, err := h.store.ScheduleDraft(c.Request().Context(), b.ID, *spec.ScheduledAt, *spec.ExpiresAt, h.workflows.Start)
+	res, err := h.store.ScheduleDraft(c.Request().Context(), origin(c), b.ID, *spec.ScheduledAt, *spec.ExpiresAt, h.workflows.Start)
 	if err != nil {
 		return workflowProblem(err)
 	}
 	if !res.Applied {
 		return problem(http.StatusConflict, "only a DRAFT can be scheduled; this broadcast is now %s", res.Broadcast.Status)
 	}
-	h.audit(c, audit.ActionBroadcastSchedule, audit.TargetBroadcast, b.ID.String(), b, res.Broadcast, nil)
 	return c.JSON(http.StatusOK, res.Broadcast)
 }
 
 // answerAfter answers with the broadcast as stored after a change. When want
 // is set and the broadcast did not reach it, the change lost a race: 409.
-// Otherwise a non-empty record is the action to record in the audit log,
-// from before to the answer.
-func (h *handlers) answerAfter(c echo.Context, before broadcast.Broadcast, want broadcast.Status, record audit.Action) error {
+func (h *handlers) answerAfter(c echo.Context, before broadcast.Broadcast, want broadcast.Status) error {
 	b, err := h.store.Get(c.Request().Context(), before.ID)
 	if err != nil {
 		return err
 	}
 	if want != "" && b.Status != want {
 		return problem(http.StatusConflict, "broadcast is %s and cannot be changed that way", b.Status)
-	}
-	if record != "" {
-		h.audit(c, record, audit.TargetBroadcast, b.ID.String(), before, b, nil)
 	}
 	return c.JSON(http.StatusOK, b)
 }

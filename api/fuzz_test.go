@@ -271,7 +271,7 @@ func FuzzRescheduleRequest(f *testing.F) {
 			if len(changes) != 1 {
 				t.Fatalf("a %s broadcast's reschedule made %d workflow calls", current.Status, len(changes))
 			}
-			change = changes[0]
+			change = changes[0].Change
 			if change.ScheduledAt != nil && current.Status.Published() {
 				t.Fatalf("a %s broadcast got a new scheduled_at", current.Status)
 			}

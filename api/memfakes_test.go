@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/api"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
@@ -112,7 +113,7 @@ func pgRow(b broadcast.Broadcast) (broadcast.Broadcast, error) {
 	return b, nil
 }
 
-func (m *memStore) Insert(ctx context.Context, b broadcast.Broadcast, requestHash []byte,
+func (m *memStore) Insert(ctx context.Context, _ audit.Origin, b broadcast.Broadcast, requestHash []byte,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (broadcast.Broadcast, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -153,18 +154,18 @@ func (m *memStore) List(context.Context, store.ListParams) ([]broadcast.Broadcas
 	return nil, "", errNotFuzzed
 }
 
-func (m *memStore) Cancel(context.Context, uuid.UUID) (store.Result, error) {
+func (m *memStore) Cancel(context.Context, audit.Origin, uuid.UUID) (store.Result, error) {
 	return store.Result{}, errNotFuzzed
 }
 
-func (m *memStore) ScheduleDraft(context.Context, uuid.UUID, time.Time, time.Time,
+func (m *memStore) ScheduleDraft(context.Context, audit.Origin, uuid.UUID, time.Time, time.Time,
 	func(context.Context, broadcast.Broadcast) error) (store.Result, error) {
 	return store.Result{}, errNotFuzzed
 }
 
 // RescheduleDraft is the guarded UPDATE of the real store: a draft only,
 // nil keeps a time.
-func (m *memStore) RescheduleDraft(_ context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
+func (m *memStore) RescheduleDraft(_ context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
 	m.mu.Lock()
 	m.draftChange = broadcast.Change{ScheduledAt: scheduledAt, ExpiresAt: expiresAt}
 	m.mu.Unlock()
@@ -239,7 +240,7 @@ func (w *memWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 	return nil
 }
 
-func (w *memWorkflows) Cancel(context.Context, uuid.UUID) (workflows.State, error) {
+func (w *memWorkflows) Cancel(context.Context, audit.Origin, uuid.UUID) (workflows.State, error) {
 	return workflows.State{}, errNotFuzzed
 }
 

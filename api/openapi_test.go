@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -227,7 +228,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 				}
 				return nil
 			}}},
-			Audience: newSpecAudience(), Presence: specPresence{}, Audit: &specAuditor{},
+			Audience: newSpecAudience(), Presence: specPresence{}, Audit: newSpecAuditor(),
 			Users:    api.UserConfig{Inbox: specInbox{}, Streams: specStreams{}, Tickets: specTickets{}},
 			Security: sec,
 			Metrics:  specMetrics{},
@@ -373,7 +374,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"stream limit", byUser, "GET", "/api/v1/me/stream", "", nil, uma, 200, validRequest},
 		{"stream limit reached", byUser, "GET", "/api/v1/me/stream", "", nil, uma, 429, validRequest},
 
-		// Last: the audit log holds what the cases above changed.
+		// Last: the audit log's entries.
 		{"audit", nil, "GET", "/api/v1/audit?limit=200", "", nil, admin, 200, validRequest},
 		{"audit filtered", nil, "GET", "/api/v1/audit?target_type=user&action=user.upsert&actor=root&target_id=dave", "", nil, admin, 200, validRequest},
 		{"audit bad action", nil, "GET", "/api/v1/audit?action=nope", "", nil, admin, 400, invalidRequest},
@@ -592,7 +593,7 @@ func newSpecStore(now time.Time) *specStore {
 	return s
 }
 
-func (s *specStore) Insert(ctx context.Context, b broadcast.Broadcast, hash []byte,
+func (s *specStore) Insert(ctx context.Context, _ audit.Origin, b broadcast.Broadcast, hash []byte,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (broadcast.Broadcast, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -667,14 +668,14 @@ func (s *specStore) update(id uuid.UUID, guard func(broadcast.Broadcast) bool, c
 
 func isDraft(b broadcast.Broadcast) bool { return b.Status == broadcast.StatusDraft }
 
-func (s *specStore) Cancel(_ context.Context, id uuid.UUID) (store.Result, error) {
+func (s *specStore) Cancel(_ context.Context, _ audit.Origin, id uuid.UUID) (store.Result, error) {
 	return s.update(id, isDraft, func(b *broadcast.Broadcast) {
 		now := time.Now().UTC()
 		b.Status, b.CancelledAt = broadcast.StatusCancelled, &now
 	})
 }
 
-func (s *specStore) RescheduleDraft(_ context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
+func (s *specStore) RescheduleDraft(_ context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
 	return s.update(id, isDraft, func(b *broadcast.Broadcast) {
 		if scheduledAt != nil {
 			b.ScheduledAt = scheduledAt
@@ -687,7 +688,7 @@ func (s *specStore) RescheduleDraft(_ context.Context, id uuid.UUID, scheduledAt
 
 // ScheduleDraft starts the workflow before it commits, as the real store
 // does: a workflow that cannot start leaves the draft as it was.
-func (s *specStore) ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt time.Time,
+func (s *specStore) ScheduleDraft(ctx context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -719,7 +720,7 @@ func (w *specWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 	return nil
 }
 
-func (w *specWorkflows) Cancel(_ context.Context, id uuid.UUID) (workflows.State, error) {
+func (w *specWorkflows) Cancel(_ context.Context, _ audit.Origin, id uuid.UUID) (workflows.State, error) {
 	res, err := w.store.update(id, func(b broadcast.Broadcast) bool { return b.Title != "unavailable" && !b.Status.Terminal() },
 		func(b *broadcast.Broadcast) {
 			now := time.Now().UTC()
@@ -764,7 +765,7 @@ type specAudience struct {
 
 func newSpecAudience() *specAudience { return &specAudience{users: map[string]audience.User{}} }
 
-func (a *specAudience) Upsert(_ context.Context, u audience.User) (audience.User, error) {
+func (a *specAudience) Upsert(_ context.Context, _ audit.Origin, u audience.User) (audience.User, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := time.Now().UTC()
@@ -786,12 +787,12 @@ func (a *specAudience) Get(_ context.Context, id string) (audience.User, error) 
 	return u, nil
 }
 
-func (a *specAudience) Import(ctx context.Context, users []audience.User) (int, error) {
+func (a *specAudience) Import(ctx context.Context, by audit.Origin, users []audience.User) (int, error) {
 	for _, u := range users {
 		if errs := u.Normalize(); len(errs) > 0 {
 			return 0, &audience.ValidationError{Errors: errs}
 		}
-		if _, err := a.Upsert(ctx, u); err != nil {
+		if _, err := a.Upsert(ctx, by, u); err != nil {
 			return 0, err
 		}
 	}
@@ -834,26 +835,48 @@ func (specPresence) Summary(context.Context) (presence.Summary, error) {
 	}}, nil
 }
 
-// specAuditor keeps entries as the audit log stores them.
+// specAuditor serves entries as the audit log stores them. The store and
+// the audience write entries in their own transactions, so the fakes above
+// write none: these stand for what the cases change.
 type specAuditor struct {
 	mu      sync.Mutex
 	entries []audit.Entry
 }
 
-func (a *specAuditor) Record(_ context.Context, e audit.Entry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e.ID, e.OccurredAt = int64(len(a.entries)+1), time.Now().UTC()
-	if e.Actor.Roles == nil {
-		e.Actor.Roles = []string{}
-	}
-	for _, raw := range []*[]byte{(*[]byte)(&e.Before), (*[]byte)(&e.After), (*[]byte)(&e.Detail)} {
-		if string(*raw) == "null" {
-			*raw = nil
+func newSpecAuditor() *specAuditor {
+	root := audit.Origin{Actor: audit.Actor{ID: "root", Name: "Root", Roles: []string{auth.RoleAdmin}},
+		RequestID: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", ClientRequestID: "client-chosen id"}
+	now := time.Now().UTC()
+	at, exp := now.Add(time.Hour), now.Add(2*time.Hour)
+	b := broadcast.Broadcast{ID: specSent, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "root", Name: "Root"},
+		Title: "Sent", Content: "Body", Category: "general", Priority: broadcast.PriorityNormal,
+		Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}}, ScheduledAt: &at, ExpiresAt: &exp,
+		CreatedAt: now, UpdatedAt: now, WorkflowID: broadcast.WorkflowID(specSent)}
+	cancelled := b
+	cancelled.Status, cancelled.CancelledAt = broadcast.StatusCancelled, &now
+	dave := audience.User{ID: "dave", Name: "Dave", Roles: []string{}, Source: audience.SourceToken, CreatedAt: now, UpdatedAt: now}
+	daveOps := dave
+	daveOps.Roles, daveOps.Source = []string{"ops"}, audience.SourceAdmin
+	raw := func(v any) json.RawMessage {
+		out, err := json.Marshal(v)
+		if err != nil {
+			panic(err)
 		}
+		return out
 	}
-	a.entries = append(a.entries, e)
-	return nil
+	return &specAuditor{entries: []audit.Entry{
+		{ID: 1, OccurredAt: now, Origin: root, Action: audit.ActionBroadcastCreate, TargetType: audit.TargetBroadcast,
+			TargetID: specSent.String(), After: raw(b)},
+		{ID: 2, OccurredAt: now, Origin: audit.Origin{Actor: root.Actor, RequestID: root.RequestID}, Action: audit.ActionUserUpsert,
+			TargetType: audit.TargetUser, TargetID: "dave", Before: raw(dave), After: raw(daveOps)},
+		{ID: 3, OccurredAt: now, Origin: root, Action: audit.ActionUserImport, TargetType: audit.TargetUser,
+			Detail: json.RawMessage(`{"imported": 2, "roles_changed": 1}`)},
+		{ID: 4, OccurredAt: now, Origin: root, Action: audit.ActionUserImport, TargetType: audit.TargetUser, TargetID: "erin",
+			After: json.RawMessage(`{"roles": ["ops"]}`)},
+		{ID: 5, OccurredAt: now, Origin: audit.Origin{Actor: audit.Actor{ID: "temporal-signal", Name: "temporal-signal", Roles: []string{}}},
+			Action: audit.ActionBroadcastCancel, TargetType: audit.TargetBroadcast, TargetID: specSent.String(),
+			Before: raw(b), After: raw(cancelled)},
+	}}
 }
 
 func (a *specAuditor) List(_ context.Context, f audit.Filter) ([]audit.Entry, string, error) {

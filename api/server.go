@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/metrics"
@@ -24,22 +25,24 @@ import (
 	"github.com/crier/crier/workflows"
 )
 
-// Store is what the API needs of the broadcast store.
+// Store is what the API needs of the broadcast store. Each change takes its
+// audit.Origin (the caller and the request) and commits its audit entry in
+// its own transaction.
 type Store interface {
-	Insert(ctx context.Context, b broadcast.Broadcast, requestHash []byte,
+	Insert(ctx context.Context, by audit.Origin, b broadcast.Broadcast, requestHash []byte,
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (broadcast.Broadcast, bool, error)
 	Get(ctx context.Context, id uuid.UUID) (broadcast.Broadcast, error)
 	List(ctx context.Context, p store.ListParams) ([]broadcast.Broadcast, string, error)
-	Cancel(ctx context.Context, id uuid.UUID) (store.Result, error)
-	RescheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
-	ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt time.Time,
+	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (store.Result, error)
+	RescheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
+	ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
 }
 
 // Workflows is what the API needs of the broadcast workflows.
 type Workflows interface {
 	Start(ctx context.Context, b broadcast.Broadcast) error
-	Cancel(ctx context.Context, id uuid.UUID) (workflows.State, error)
+	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error)
 	Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error)
 }
 
@@ -72,8 +75,9 @@ type Config struct {
 	Security SecurityConfig
 	// Metrics serves GET /metrics (Prometheus); nil leaves it out.
 	Metrics http.Handler
-	// Audit records every admin change and serves GET /api/v1/audit; nil
-	// records nothing and leaves the route out.
+	// Audit serves GET /api/v1/audit; nil leaves the route out. The
+	// entries themselves are written by the store and the audience, in the
+	// transaction of each change.
 	Audit Auditor
 }
 
@@ -95,7 +99,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	e.IPExtractor = ext
 	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security)}
-	e.Use(middleware.RequestID())
+	e.Use(requestIDs)
 	e.Use(tracing.HTTP)
 	e.Use(metrics.HTTP)
 	e.Use(middleware.Recover())
@@ -186,7 +190,7 @@ func (h *handlers) guardAny(roles ...string) echo.MiddlewareFunc {
 
 func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
@@ -195,7 +199,8 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 			}
 			logger.LogAttrs(c.Request().Context(), level, "HTTP request",
 				slog.String("method", v.Method), slog.String("uri", redactURI(c.Request().URL)), slog.Int("status", v.Status),
-				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID))
+				slog.Duration("latency", v.Latency), slog.String("request_id", requestID(c)),
+				slog.String("client_request_id", clientRequestID(c)))
 			return nil
 		},
 	})

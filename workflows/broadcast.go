@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/metrics"
 )
@@ -35,10 +36,19 @@ type BroadcastResult struct {
 }
 
 // CancelRequest asks a broadcast to cancel.
-type CancelRequest struct{}
+type CancelRequest struct {
+	// By is who asked and under which request, for the audit entry the
+	// cancel activity commits with the change. The API always sets it; a
+	// signal's is replaced by ActorSignal (see originOf).
+	By audit.Origin `json:",omitzero"`
+}
 
-// RescheduleRequest gives a broadcast new times; a nil time is kept.
-type RescheduleRequest = broadcast.Change
+// RescheduleRequest gives a broadcast new times (a nil time is kept), asked
+// by By (as in CancelRequest).
+type RescheduleRequest struct {
+	broadcast.Change
+	By audit.Origin `json:",omitzero"`
+}
 
 // UpdateResult answers an update with the broadcast's state after it.
 type UpdateResult = State
@@ -171,6 +181,7 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 		var change RescheduleRequest
 		switch {
 		case w.cancelCh.ReceiveAsync(&cancel):
+			cancel.By = temporalOrigin(ActorSignal)
 			if err := w.validateCancel(ctx, cancel); err != nil {
 				w.logger.Warn("Cancel signal refused", "error", err)
 				continue
@@ -179,6 +190,7 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 				w.logger.Warn("Cancel signal failed", "error", err)
 			}
 		case w.rescheduleCh.ReceiveAsync(&change):
+			change.By = temporalOrigin(ActorSignal)
 			if err := w.validateReschedule(ctx, change); err != nil {
 				w.logger.Warn("Reschedule signal refused", "error", err)
 				continue
@@ -237,7 +249,7 @@ func (w *broadcastWorkflow) cancelAfterWorkflowCancel(ctx workflow.Context) {
 		return
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if _, err := w.cancel(dctx, CancelRequest{}); err != nil {
+	if _, err := w.cancel(dctx, CancelRequest{By: temporalOrigin(ActorWorkflowCancel)}); err != nil {
 		w.logger.Error("Cancel after workflow cancellation failed", "error", err)
 	}
 }

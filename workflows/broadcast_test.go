@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
@@ -35,6 +36,9 @@ type memStore struct {
 	downUntil time.Time
 	events    []broadcast.EventType
 	at        map[string]time.Time // when each applied transition ran, in workflow time
+	// by is who each cancel and reschedule was asked by, in order: what
+	// the real store records in the audit log.
+	by []audit.Origin
 }
 
 func (m *memStore) apply(name string, from []broadcast.Status, change func(b *broadcast.Broadcast), event broadcast.EventType) (store.Result, error) {
@@ -57,12 +61,19 @@ func (m *memStore) apply(name string, from []broadcast.Status, change func(b *br
 	return store.Result{Broadcast: m.b, Applied: true}, nil
 }
 
+func (m *memStore) asked(by audit.Origin) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.by = append(m.by, by)
+}
+
 func (m *memStore) Publish(_ context.Context, _ uuid.UUID) (store.Result, error) {
 	return m.apply("publish", []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress},
 		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusSent }, broadcast.EventPublished)
 }
 
-func (m *memStore) Cancel(_ context.Context, _ uuid.UUID) (store.Result, error) {
+func (m *memStore) Cancel(_ context.Context, by audit.Origin, _ uuid.UUID) (store.Result, error) {
+	m.asked(by)
 	published := m.b.Status.Published()
 	event := broadcast.EventType("")
 	if published {
@@ -77,7 +88,8 @@ func (m *memStore) Expire(_ context.Context, _ uuid.UUID) (store.Result, error) 
 		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusExpired }, broadcast.EventExpired)
 }
 
-func (m *memStore) Reschedule(_ context.Context, _ uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
+func (m *memStore) Reschedule(_ context.Context, by audit.Origin, _ uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
+	m.asked(by)
 	from := []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent}
 	if scheduledAt != nil {
 		from = []broadcast.Status{broadcast.StatusScheduled}
@@ -255,7 +267,7 @@ func TestRescheduleMovesTheWait(t *testing.T) {
 			newTime := tb.start.Add(tc.newOffset)
 			var outcome func() (error, error)
 			tb.after(10*time.Minute, func() {
-				outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{ScheduledAt: &newTime})
+				outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: &newTime}})
 			})
 
 			res := tb.run(t)
@@ -278,13 +290,13 @@ func TestRescheduleRefusals(t *testing.T) {
 		change func(start time.Time) workflows.RescheduleRequest
 	}{
 		{"scheduled_at after publication", 90 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
-			return workflows.RescheduleRequest{ScheduledAt: ptr(s.Add(100 * time.Minute))}
+			return workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: ptr(s.Add(100 * time.Minute))}}
 		}},
 		{"scheduled_at in the past", 30 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
-			return workflows.RescheduleRequest{ScheduledAt: ptr(s.Add(10 * time.Minute))}
+			return workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: ptr(s.Add(10 * time.Minute))}}
 		}},
 		{"expires_at before scheduled_at", 30 * time.Minute, func(s time.Time) workflows.RescheduleRequest {
-			return workflows.RescheduleRequest{ExpiresAt: ptr(s.Add(50 * time.Minute))}
+			return workflows.RescheduleRequest{Change: broadcast.Change{ExpiresAt: ptr(s.Add(50 * time.Minute))}}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +324,7 @@ func TestNewExpiryAfterPublicationIsHonoured(t *testing.T) {
 	newExpiry := tb.start.Add(5 * time.Hour)
 	var outcome func() (error, error)
 	tb.after(90*time.Minute, func() {
-		outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{ExpiresAt: &newExpiry})
+		outcome = tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ExpiresAt: &newExpiry}})
 	})
 
 	res := tb.run(t)
@@ -347,7 +359,7 @@ func TestDuplicateSignalsAreHarmless(t *testing.T) {
 	newTime := tb.start.Add(30 * time.Minute)
 	tb.after(10*time.Minute, func() {
 		for range 2 {
-			tb.env.SignalWorkflow(workflows.SignalReschedule, workflows.RescheduleRequest{ScheduledAt: &newTime})
+			tb.env.SignalWorkflow(workflows.SignalReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: &newTime}})
 		}
 	})
 	tb.after(40*time.Minute, func() {
@@ -402,4 +414,60 @@ func TestALongOutageOnlyDelaysPublication(t *testing.T) {
 	require.Equal(t, broadcast.StatusExpired, res.Status)
 	require.False(t, tb.store.at["publish"].Before(tb.store.downUntil), "published once the database was back")
 	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
+}
+
+// TestChangesCarryWhoAsked: the activity of a cancel or reschedule gets who
+// asked, for the audit entry it commits with the change: the API's caller
+// from an update, and a Temporal actor for what came another way (a signal
+// cannot say who sent it, whatever its payload claims).
+func TestChangesCarryWhoAsked(t *testing.T) {
+	t.Parallel()
+	ada := audit.Origin{Actor: audit.Actor{ID: "ada", Name: "Ada", Roles: []string{"admin"}}, RequestID: "req-1", ClientRequestID: "client-1"}
+	temporalActor := func(id string) audit.Origin {
+		return audit.Origin{Actor: audit.Actor{ID: id, Name: id, Roles: []string{}}}
+	}
+	tests := []struct {
+		name   string
+		ask    func(tb *testBundle, newTime *time.Time)
+		cancel func(tb *testBundle) // nil: the workflow itself is cancelled
+		want   []audit.Origin
+	}{
+		{"updates from the API", func(tb *testBundle, at *time.Time) {
+			tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: at}, By: ada})
+		}, func(tb *testBundle) {
+			tb.update(workflows.UpdateCancel, workflows.CancelRequest{By: ada})
+		}, []audit.Origin{ada, ada}},
+		{"updates sent by hand", func(tb *testBundle, at *time.Time) {
+			tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: at}})
+		}, func(tb *testBundle) {
+			tb.update(workflows.UpdateCancel, workflows.CancelRequest{})
+		}, []audit.Origin{temporalActor(workflows.ActorUpdate), temporalActor(workflows.ActorUpdate)}},
+		{"signals claiming an actor", func(tb *testBundle, at *time.Time) {
+			tb.env.SignalWorkflow(workflows.SignalReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: at}, By: ada})
+		}, func(tb *testBundle) {
+			tb.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{By: ada})
+		}, []audit.Origin{temporalActor(workflows.ActorSignal), temporalActor(workflows.ActorSignal)}},
+		{"the workflow cancelled", func(tb *testBundle, at *time.Time) {
+			tb.update(workflows.UpdateReschedule, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: at}, By: ada})
+		}, nil, []audit.Origin{ada, temporalActor(workflows.ActorWorkflowCancel)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			at := tb.start.Add(50 * time.Minute)
+			tb.after(10*time.Minute, func() { tt.ask(tb, &at) })
+			if tt.cancel == nil {
+				tb.after(20*time.Minute, tb.env.CancelWorkflow)
+			} else {
+				tb.after(20*time.Minute, func() { tt.cancel(tb) })
+			}
+
+			tb.env.ExecuteWorkflow(workflows.Broadcast, tb.input)
+
+			require.True(t, tb.env.IsWorkflowCompleted())
+			require.Equal(t, broadcast.StatusCancelled, tb.store.b.Status)
+			require.Equal(t, tt.want, tb.store.by)
+		})
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 )
 
@@ -61,13 +62,15 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 	return nil
 }
 
-// Cancel cancels a broadcast through its workflow and waits for the answer.
-func (c *Client) Cancel(ctx context.Context, id uuid.UUID) (State, error) {
-	return c.update(ctx, id, UpdateCancel, CancelRequest{})
+// Cancel cancels a broadcast through its workflow, as asked by by, and waits
+// for the answer. The workflow's activity records by's cancel in the audit
+// log in the change's transaction.
+func (c *Client) Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (State, error) {
+	return c.update(ctx, id, UpdateCancel, CancelRequest{By: by})
 }
 
 // Reschedule gives a broadcast new times through its workflow and waits for
-// the answer.
+// the answer; req.By is recorded as in Cancel.
 func (c *Client) Reschedule(ctx context.Context, id uuid.UUID, req RescheduleRequest) (State, error) {
 	return c.update(ctx, id, UpdateReschedule, req)
 }

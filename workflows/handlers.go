@@ -6,12 +6,40 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 )
 
 // pastGrace is how far in the past a new scheduled_at may lie and still be
 // taken (as "now"): the API's clock and the workflow's differ a little.
 const pastGrace = 5 * time.Second
+
+// The actors the audit log names for changes that reach a workflow other
+// than through the API, which always says who asked.
+const (
+	// ActorSignal is a cancel or reschedule signal, sent with the Temporal
+	// CLI or Web UI: Temporal does not say by whom.
+	ActorSignal = "temporal-signal"
+	// ActorWorkflowCancel is a cancel of the workflow itself (Web UI's
+	// Cancel button), which cancels the broadcast.
+	ActorWorkflowCancel = "temporal-workflow-cancel"
+	// ActorUpdate is an update that names no actor: sent by hand with the
+	// Temporal CLI.
+	ActorUpdate = "temporal-update"
+)
+
+// temporalOrigin is the origin of a change made through Temporal by actor.
+func temporalOrigin(actor string) audit.Origin {
+	return audit.Origin{Actor: audit.Actor{ID: actor, Name: actor, Roles: []string{}}}
+}
+
+// originOf is by, or ActorUpdate when by names no actor.
+func originOf(by audit.Origin) audit.Origin {
+	if by.Actor.ID == "" {
+		return temporalOrigin(ActorUpdate)
+	}
+	return by
+}
 
 func (w *broadcastWorkflow) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (State, error) { return w.state(), nil }); err != nil {
@@ -38,12 +66,12 @@ func (w *broadcastWorkflow) validateCancel(_ workflow.Context, _ CancelRequest) 
 	return nil
 }
 
-func (w *broadcastWorkflow) cancel(ctx workflow.Context, _ CancelRequest) (UpdateResult, error) {
+func (w *broadcastWorkflow) cancel(ctx workflow.Context, req CancelRequest) (UpdateResult, error) {
 	w.cancelRequested = true
 	if w.status == broadcast.StatusCancelled {
 		return w.state(), nil
 	}
-	out, err := w.execute(ctx, acts.Cancel, activities.TransitionInput{BroadcastID: w.id})
+	out, err := w.execute(ctx, acts.Cancel, activities.CancelInput{BroadcastID: w.id, By: originOf(req.By)})
 	if err != nil {
 		return w.state(), err
 	}
@@ -94,7 +122,7 @@ func (w *broadcastWorkflow) finalStatus() broadcast.Status {
 
 func (w *broadcastWorkflow) reschedule(ctx workflow.Context, req RescheduleRequest) (UpdateResult, error) {
 	out, err := w.execute(ctx, acts.Reschedule, activities.RescheduleInput{
-		BroadcastID: w.id, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt,
+		BroadcastID: w.id, ScheduledAt: req.ScheduledAt, ExpiresAt: req.ExpiresAt, By: originOf(req.By),
 	})
 	if err != nil {
 		return w.state(), err

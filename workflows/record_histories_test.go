@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -21,6 +22,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crier/crier/activities"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
@@ -66,7 +68,13 @@ var recordings = []recording{
 	{file: "presence_cleanup.json", timers: 0, record: (*recorder).presenceCleanup},
 	{file: "broadcast_woke_early_published_expired.json", timers: 2, record: (*recorder).wokeEarly},
 	{file: "broadcast_cancelled_while_holding_signal.json", timers: 2, record: (*recorder).cancelledWhileHolding},
+	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
 }
+
+// recorderOrigin is who the recorder's changes are made by, as the API names
+// its caller in an update's request.
+var recorderOrigin = audit.Origin{Actor: audit.Actor{ID: "recorder-admin", Name: "History recorder", Roles: []string{"admin"}},
+	RequestID: "01890000-0000-7000-8000-000000000000", ClientRequestID: "client-id"}
 
 // TestRecordHistories runs the real workflows, with the real activities and
 // store, on a real Temporal server, through every path in recordings, and
@@ -146,7 +154,7 @@ func (r *recorder) schedule(t *testing.T, in, lasts time.Duration) broadcast.Bro
 
 func (r *recorder) insert(t *testing.T, b broadcast.Broadcast) broadcast.Broadcast {
 	t.Helper()
-	stored, created, err := r.store.Insert(r.ctx, b, []byte("record-histories"), r.workflows.Start)
+	stored, created, err := r.store.Insert(r.ctx, recorderOrigin, b, []byte("record-histories"), r.workflows.Start)
 	require.NoError(t, err)
 	require.True(t, created)
 	return stored
@@ -273,7 +281,7 @@ func (r *recorder) cancelledWhileHolding(t *testing.T) client.WorkflowRun {
 
 func (r *recorder) scheduleEarly(t *testing.T, in time.Duration) broadcast.Broadcast {
 	t.Helper()
-	stored, created, err := r.store.Insert(r.ctx, newBroadcast(in, 2*time.Second), []byte("record-histories"), r.early.Start)
+	stored, created, err := r.store.Insert(r.ctx, recorderOrigin, newBroadcast(in, 2*time.Second), []byte("record-histories"), r.early.Start)
 	require.NoError(t, err)
 	require.True(t, created)
 	return stored
@@ -282,7 +290,7 @@ func (r *recorder) scheduleEarly(t *testing.T, in time.Duration) broadcast.Broad
 func (r *recorder) cancelledBeforePublication(t *testing.T) client.WorkflowRun {
 	b := r.schedule(t, time.Hour, time.Hour)
 	r.waitForTimers(t, b, 1)
-	state, err := r.workflows.Cancel(r.ctx, b.ID)
+	state, err := r.workflows.Cancel(r.ctx, recorderOrigin, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, broadcast.StatusCancelled, state.Status)
 	return r.finish(t, b, broadcast.StatusCancelled)
@@ -300,7 +308,7 @@ func (r *recorder) rescheduledEarlier(t *testing.T) client.WorkflowRun {
 	r.waitForTimers(t, b, 1)
 	at := fromNow(2 * time.Second)
 	exp := at.Add(2 * time.Second)
-	state, err := r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{ScheduledAt: at, ExpiresAt: &exp})
+	state, err := r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: at, ExpiresAt: &exp}})
 	require.NoError(t, err)
 	require.True(t, state.ScheduledAt.Equal(*at), "scheduled_at is now %s", state.ScheduledAt)
 	return r.finish(t, b, broadcast.StatusExpired)
@@ -312,10 +320,10 @@ func (r *recorder) rescheduledEarlier(t *testing.T) client.WorkflowRun {
 func (r *recorder) rescheduleAfterPublication(t *testing.T) client.WorkflowRun {
 	b := r.schedule(t, time.Second, time.Hour)
 	r.waitForTimers(t, b, 2)
-	_, err := r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{ScheduledAt: fromNow(time.Hour)})
+	_, err := r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: fromNow(time.Hour)}})
 	_, conflict := workflows.IsConflict(err)
 	require.True(t, conflict, "a new scheduled_at after publication is refused, got %v", err)
-	_, err = r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{ExpiresAt: fromNow(2 * time.Second)})
+	_, err = r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{Change: broadcast.Change{ExpiresAt: fromNow(2 * time.Second)}})
 	require.NoError(t, err)
 	return r.finish(t, b, broadcast.StatusExpired)
 }
@@ -330,7 +338,7 @@ func (r *recorder) publishRetried(t *testing.T) client.WorkflowRun {
 	r.store.failPublish(b.ID, outage, outage, outage, outage) // retried after 0.2, 0.4, 0.8, 1.6 s
 	b = r.insert(t, b)
 	r.waitForTimers(t, b, 1)
-	_, err := r.workflows.Cancel(r.ctx, b.ID)
+	_, err := r.workflows.Cancel(r.ctx, recorderOrigin, b.ID)
 	require.NoError(t, err)
 	return r.finish(t, b, broadcast.StatusCancelled)
 }
@@ -365,6 +373,30 @@ func (r *recorder) notFound(t *testing.T) client.WorkflowRun {
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
 	require.Equal(t, activities.ErrTypeNotFound, appErr.Type())
+	return run
+}
+
+// changedByAnActor is rescheduled, then cancelled, by updates that say who
+// asked (as the API sends them): each activity records that actor in the
+// audit log with its change.
+func (r *recorder) changedByAnActor(t *testing.T) client.WorkflowRun {
+	b := r.schedule(t, time.Hour, time.Hour)
+	r.waitForTimers(t, b, 1)
+	_, err := r.workflows.Reschedule(r.ctx, b.ID, workflows.RescheduleRequest{
+		Change: broadcast.Change{ScheduledAt: fromNow(90 * time.Minute)}, By: recorderOrigin})
+	require.NoError(t, err)
+	r.waitForTimers(t, b, 2)
+	_, err = r.workflows.Cancel(r.ctx, recorderOrigin, b.ID)
+	require.NoError(t, err)
+	run := r.finish(t, b, broadcast.StatusCancelled)
+
+	rows, err := r.store.Pool().Query(r.ctx, `SELECT action || ' by ' || actor_id || ' in ' || request_id
+		FROM audit_log WHERE target_id = $1 ORDER BY id`, b.ID.String())
+	require.NoError(t, err)
+	entries, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	in := " by recorder-admin in " + recorderOrigin.RequestID
+	require.Equal(t, []string{"broadcast.create" + in, "broadcast.reschedule" + in, "broadcast.cancel" + in}, entries)
 	return run
 }
 

@@ -5,6 +5,7 @@
 //	crier relay    relay outbox events to Kafka
 //	crier all      api, worker and relay in one process
 //	crier migrate  apply database migrations and exit
+//	crier audit verify  check the audit log's hash chain
 //	crier token    print a signed bearer token
 //
 // Every command reads its configuration from the environment, falling back
@@ -32,6 +33,7 @@ Commands:
   relay     relay outbox events from PostgreSQL to Kafka
   all       api, worker and relay in one process
   migrate   apply database migrations and exit
+  audit     audit verify: check the audit log's hash chain (exit 1 if broken)
   token     print a signed bearer token: crier token --sub alice --role admin
 
 Configuration comes from environment variables, falling back to .dev/env.
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cmd, rest, stderr)
 	case "migrate":
 		return migrateCmd(rest, stderr)
+	case "audit":
+		return auditCmd(ctx, rest, stdout, stderr)
 	case "token":
 		return tokenCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":

@@ -13,10 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/audience"
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
 )
+
+// by is who the tests' changes are recorded as made by in the audit log.
+var by = audit.Origin{Actor: audit.Actor{ID: "admin-1", Name: "Ada Admin", Roles: []string{"admin"}}, RequestID: "req-1"}
 
 type testBundle struct {
 	ctx      context.Context
@@ -63,7 +67,7 @@ func (q *queryCounter) count() int64 { return q.n.Load() }
 func (tb *testBundle) users(t *testing.T, roles map[string][]string) {
 	t.Helper()
 	for id, r := range roles {
-		_, err := tb.audience.Upsert(tb.ctx, audience.User{ID: id, Name: "User " + id, Roles: r})
+		_, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: id, Name: "User " + id, Roles: r})
 		require.NoError(t, err)
 	}
 }
@@ -74,7 +78,7 @@ func (tb *testBundle) insert(t *testing.T, target broadcast.Target) broadcast.Br
 	id := uuid.Must(uuid.NewV7())
 	at := time.Now().UTC()
 	exp := at.Add(time.Hour)
-	b, created, err := tb.store.Insert(tb.ctx, broadcast.Broadcast{
+	b, created, err := tb.store.Insert(tb.ctx, by, broadcast.Broadcast{
 		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "alice", Name: "Alice"},
 		Title: "Maintenance", Content: "Tonight at 22:00", Category: "ops", Priority: broadcast.PriorityNormal,
 		Target: target, ScheduledAt: &at, ExpiresAt: &exp, WorkflowID: broadcast.WorkflowID(id),

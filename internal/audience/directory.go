@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crier/crier/internal/audit"
 )
 
 const userColumns = `id, name, roles, source, created_at, updated_at`
@@ -35,12 +38,35 @@ SELECT ` + userColumns + ` FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FRO
 
 // Upsert creates or replaces the entry of u.ID as an admin sets it: its name
 // and roles become authoritative (source admin), and Learn no longer changes
-// them. Invalid input is a *ValidationError.
-func (a *Audience) Upsert(ctx context.Context, u User) (User, error) {
+// them. Invalid input is a *ValidationError. A change is recorded in the
+// audit log as by's, in the same transaction; an unchanged entry records
+// nothing.
+func (a *Audience) Upsert(ctx context.Context, by audit.Origin, u User) (User, error) {
 	if err := invalid(u.Normalize()); err != nil {
 		return User{}, err
 	}
-	stored, err := scanUser(a.pool.QueryRow(ctx, upsertSQL, u.ID, u.Name, u.Roles))
+	var stored User
+	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		before, err := getUser(ctx, tx, u.ID, " FOR UPDATE")
+		var was *User
+		switch {
+		case err == nil:
+			was = &before
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if stored, err = scanUser(tx.QueryRow(ctx, upsertSQL, u.ID, u.Name, u.Roles)); err != nil {
+			return err
+		}
+		if was != nil && was.Name == stored.Name && slices.Equal(was.Roles, stored.Roles) && was.Source == stored.Source {
+			return nil // unchanged: upsertSQL left the row alone
+		}
+		e, err := audit.NewEntry(by, audit.ActionUserUpsert, audit.TargetUser, stored.ID, was, stored, nil)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, e)
+	})
 	if err != nil {
 		return User{}, fmt.Errorf("upsert user %q: %w", u.ID, err)
 	}
@@ -49,7 +75,12 @@ func (a *Audience) Upsert(ctx context.Context, u User) (User, error) {
 
 // Get returns the user with the given id, or ErrNotFound.
 func (a *Audience) Get(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(a.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return getUser(ctx, a.pool, id, "")
+}
+
+// getUser reads a user; lock is "" or a locking clause such as " FOR UPDATE".
+func getUser(ctx context.Context, q querier, id, lock string) (User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, fmt.Errorf("user %q: %w", id, ErrNotFound)
 	}

@@ -15,7 +15,7 @@ func TestUpsertAndGet(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 
-	created, err := tb.audience.Upsert(tb.ctx, audience.User{ID: " u1 ", Name: " Ada ", Roles: []string{"ops", " dev", "ops"}})
+	created, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: " u1 ", Name: " Ada ", Roles: []string{"ops", " dev", "ops"}})
 	require.NoError(t, err)
 	require.Equal(t, "u1", created.ID)
 	require.Equal(t, "Ada", created.Name)
@@ -28,11 +28,11 @@ func TestUpsertAndGet(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, created, got)
 
-	same, err := tb.audience.Upsert(tb.ctx, audience.User{ID: "u1", Name: "Ada", Roles: []string{"ops", "dev"}})
+	same, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "u1", Name: "Ada", Roles: []string{"ops", "dev"}})
 	require.NoError(t, err)
 	require.Equal(t, created, same, "an unchanged entry is not rewritten")
 
-	changed, err := tb.audience.Upsert(tb.ctx, audience.User{ID: "u1", Name: "Ada L."})
+	changed, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "u1", Name: "Ada L."})
 	require.NoError(t, err)
 	require.Equal(t, []string{}, changed.Roles)
 	require.Equal(t, created.CreatedAt, changed.CreatedAt)
@@ -66,7 +66,7 @@ func TestUpsertRefusesInvalidUsers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := tb.audience.Upsert(tb.ctx, tt.user)
+			_, err := tb.audience.Upsert(tb.ctx, by, tt.user)
 			var v *audience.ValidationError
 			require.ErrorAs(t, err, &v)
 			require.Equal(t, tt.field, v.Errors[0].Field)
@@ -82,13 +82,13 @@ func TestImport(t *testing.T) {
 	for i := range users {
 		users[i] = audience.User{ID: fmt.Sprintf("user-%05d", i), Name: fmt.Sprintf("User %d", i), Roles: []string{"staff", fmt.Sprint("team-", i%10)}}
 	}
-	_, err := tb.audience.Upsert(tb.ctx, audience.User{ID: "user-00000", Name: "Before", Roles: []string{"old"}})
+	_, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "user-00000", Name: "Before", Roles: []string{"old"}})
 	require.NoError(t, err)
 	require.NoError(t, tb.audience.Learn(tb.ctx, "user-00001", "Learned", []string{"old"}))
 
 	queries := tb.queries.count()
 	started := time.Now()
-	imported, err := tb.audience.Import(tb.ctx, users)
+	imported, err := tb.audience.Import(tb.ctx, by, users)
 	elapsed := time.Since(started)
 	require.NoError(t, err)
 	t.Logf("imported %d users in %s (%d statements)", imported, elapsed, tb.queries.count()-queries)
@@ -110,7 +110,7 @@ func TestImport(t *testing.T) {
 	var firstDone time.Time
 	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT max(updated_at) FROM users`).Scan(&firstDone))
 	users[5].Roles = []string{"moved"}
-	again, err := tb.audience.Import(tb.ctx, append(users, audience.User{ID: "user-00007", Name: "Seven"}))
+	again, err := tb.audience.Import(tb.ctx, by, append(users, audience.User{ID: "user-00007", Name: "Seven"}))
 	require.NoError(t, err)
 	require.Equal(t, n, again)
 	got, err = tb.audience.Get(tb.ctx, "user-00005")
@@ -126,13 +126,13 @@ func TestImport(t *testing.T) {
 func TestImportIsAllOrNothing(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
-	_, err := tb.audience.Import(tb.ctx, []audience.User{{ID: "ok"}, {ID: ""}, {ID: "ok2"}, {ID: "x", Roles: []string{""}}})
+	_, err := tb.audience.Import(tb.ctx, by, []audience.User{{ID: "ok"}, {ID: ""}, {ID: "ok2"}, {ID: "x", Roles: []string{""}}})
 	var v *audience.ValidationError
 	require.ErrorAs(t, err, &v)
 	require.Equal(t, []string{"[1].id", "[3].roles[0]"}, []string{v.Errors[0].Field, v.Errors[1].Field})
 	require.Zero(t, tb.count(t, `SELECT count(*) FROM users`))
 
-	imported, err := tb.audience.Import(tb.ctx, nil)
+	imported, err := tb.audience.Import(tb.ctx, by, nil)
 	require.NoError(t, err)
 	require.Zero(t, imported)
 }
@@ -165,7 +165,7 @@ func TestLearn(t *testing.T) {
 func TestLearnNeverOverridesAnAdmin(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
-	set, err := tb.audience.Upsert(tb.ctx, audience.User{ID: "carol", Name: "Carol (HR)", Roles: []string{"hr"}})
+	set, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "carol", Name: "Carol (HR)", Roles: []string{"hr"}})
 	require.NoError(t, err)
 
 	require.NoError(t, tb.audience.Learn(tb.ctx, "carol", "carol", []string{"intern"}))
@@ -179,7 +179,7 @@ func TestLearnNeverOverridesAnAdmin(t *testing.T) {
 
 	// A learned user an admin then sets is the admin's from then on.
 	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev"}))
-	_, err = tb.audience.Upsert(tb.ctx, audience.User{ID: "dave", Name: "Dave", Roles: []string{"lead"}})
+	_, err = tb.audience.Upsert(tb.ctx, by, audience.User{ID: "dave", Name: "Dave", Roles: []string{"lead"}})
 	require.NoError(t, err)
 	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev", "new"}))
 	got, err = tb.audience.Get(tb.ctx, "dave")

@@ -1,6 +1,9 @@
 // Package audit keeps the audit log: who changed what through the admin API,
 // when, under which request, and the target as it stood before and after.
-// The log is append-only; retention is left to operators.
+// Each entry is written in the transaction of the change it records. The log
+// is append-only (the application's role may only insert and read it) and
+// hash-chained, so Verify finds an entry changed, inserted or deleted
+// afterwards; retention is left to operators.
 package audit
 
 import (
@@ -9,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,11 +55,27 @@ var TargetTypes = []TargetType{TargetBroadcast, TargetUser}
 // Valid reports whether t is one of TargetTypes.
 func (t TargetType) Valid() bool { return slices.Contains(TargetTypes, t) }
 
-// Actor is who made a change: the verified claims of their token.
+// Actor is who made a change: the verified claims of their token, or, for a
+// change that reached a workflow another way, one of the Temporal actors.
 type Actor struct {
 	ID    string   `json:"id"`
 	Name  string   `json:"name"`
 	Roles []string `json:"roles"`
+}
+
+// Origin is who made a change and under which request: what every entry of
+// the change carries. It travels with a change that a workflow activity makes
+// (in the update's request and the activity's input), so the entry is written
+// in the activity's transaction.
+type Origin struct {
+	Actor Actor `json:"actor"`
+	// RequestID is the id Crier gave the request that made the change (the
+	// X-Request-Id it answered); empty for a change no request made.
+	RequestID string `json:"request_id,omitempty"`
+	// ClientRequestID is the X-Request-Id the client sent, if any: a hint
+	// for joining with the client's own logs, never trusted (any client can
+	// send any value).
+	ClientRequestID string `json:"client_request_id,omitempty"`
 }
 
 // Entry is one recorded change.
@@ -65,14 +85,13 @@ type Entry struct {
 	ID int64 `json:"id"`
 	// OccurredAt is when the entry was recorded, in UTC. Set by the
 	// database.
-	OccurredAt time.Time  `json:"occurred_at"`
-	Actor      Actor      `json:"actor"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Origin
 	Action     Action     `json:"action"`
 	TargetType TargetType `json:"target_type"`
-	// TargetID is empty when the action has no single target (an import).
+	// TargetID is empty when the action has no single target (an import's
+	// summary).
 	TargetID string `json:"target_id,omitempty"`
-	// RequestID is the X-Request-Id of the request that made the change.
-	RequestID string `json:"request_id,omitempty"`
 	// Before and After are the target as the API shows it; nil (JSON null)
 	// when there is none, such as Before of a creation.
 	Before json.RawMessage `json:"before"`
@@ -82,7 +101,27 @@ type Entry struct {
 	Detail json.RawMessage `json:"detail"`
 }
 
-// Log records and lists audit entries in PostgreSQL.
+// NewEntry is the entry of by doing action to a target, with before, after
+// and detail encoded as JSON (nil: none).
+func NewEntry(by Origin, action Action, targetType TargetType, targetID string, before, after, detail any) (Entry, error) {
+	e := Entry{Origin: by, Action: action, TargetType: targetType, TargetID: targetID}
+	err := errors.Join(marshalInto(&e.Before, before), marshalInto(&e.After, after), marshalInto(&e.Detail, detail))
+	if err != nil {
+		return Entry{}, fmt.Errorf("encode audit entry %s of %s %q: %w", action, targetType, targetID, err)
+	}
+	return e, nil
+}
+
+func marshalInto(dst *json.RawMessage, v any) error {
+	if v == nil {
+		return nil
+	}
+	raw, err := json.Marshal(v)
+	*dst = raw
+	return err
+}
+
+// Log lists audit entries in PostgreSQL.
 type Log struct {
 	pool *pgxpool.Pool
 }
@@ -96,11 +135,53 @@ func New(pool *pgxpool.Pool) (*Log, error) {
 }
 
 const entryColumns = `id, occurred_at, actor_id, actor_name, actor_roles, action, target_type,
-	coalesce(target_id, ''), coalesce(request_id, ''), before, after, detail`
+	coalesce(target_id, ''), coalesce(request_id, ''), coalesce(client_request_id, ''), before, after, detail`
 
-// Record appends e to the log. e's ID and OccurredAt are ignored: the
-// database sets them.
-func (l *Log) Record(ctx context.Context, e Entry) error {
+// recordColumns are the columns an entry is inserted with; the database sets
+// the others (id, occurred_at and the chain's hashes, see migration 0008).
+var recordColumns = []string{"actor_id", "actor_name", "actor_roles", "action", "target_type", "target_id",
+	"request_id", "client_request_id", "before", "after", "detail"}
+
+// Record appends e to the log inside tx, the transaction that makes the
+// change e records: the entry commits with the change or neither does, and a
+// failure to record is the change's failure. e's ID and OccurredAt are
+// ignored: the database sets them. Recording takes the log's lock until tx
+// ends (the entries form one chain), so a transaction records its change
+// last, just before it commits.
+func Record(ctx context.Context, tx pgx.Tx, e Entry) error {
+	if err := e.validate(); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_log (`+strings.Join(recordColumns, ", ")+`)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, $10, $11)`, e.values()...)
+	if err != nil {
+		return fmt.Errorf("record audit entry %s of %s %q: %w", e.Action, e.TargetType, e.TargetID, err)
+	}
+	return nil
+}
+
+// RecordAll appends entries in order, as Record does, with one COPY: an
+// import records one entry per user it changed.
+func RecordAll(ctx context.Context, tx pgx.Tx, entries []Entry) error {
+	rows := make([][]any, len(entries))
+	for i, e := range entries {
+		if err := e.validate(); err != nil {
+			return err
+		}
+		rows[i] = e.values()
+		for _, j := range []int{5, 6, 7} { // target_id, request_id, client_request_id: NULL when empty
+			if rows[i][j] == "" {
+				rows[i][j] = nil
+			}
+		}
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, recordColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("record %d audit entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+func (e Entry) validate() error {
 	switch {
 	case e.Actor.ID == "":
 		return errors.New("audit: an entry needs an actor")
@@ -109,19 +190,17 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	case !e.TargetType.Valid():
 		return fmt.Errorf("audit: target type %q is not one of %v", e.TargetType, TargetTypes)
 	}
+	return nil
+}
+
+// values are e's recordColumns.
+func (e Entry) values() []any {
 	roles := e.Actor.Roles
 	if roles == nil {
 		roles = []string{}
 	}
-	_, err := l.pool.Exec(ctx, `
-		INSERT INTO audit_log (actor_id, actor_name, actor_roles, action, target_type, target_id, request_id, before, after, detail)
-		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), $8, $9, $10)`,
-		e.Actor.ID, e.Actor.Name, roles, e.Action, e.TargetType, e.TargetID, e.RequestID,
-		jsonOrNull(e.Before), jsonOrNull(e.After), jsonOrNull(e.Detail))
-	if err != nil {
-		return fmt.Errorf("record audit entry %s of %s %q: %w", e.Action, e.TargetType, e.TargetID, err)
-	}
-	return nil
+	return []any{e.Actor.ID, e.Actor.Name, roles, string(e.Action), string(e.TargetType), e.TargetID,
+		e.RequestID, e.ClientRequestID, jsonOrNull(e.Before), jsonOrNull(e.After), jsonOrNull(e.Detail)}
 }
 
 // jsonOrNull stores an absent value, and a JSON null, as SQL NULL, so that
@@ -139,7 +218,7 @@ func scanEntry(r pgx.Row) (Entry, error) {
 		before, after, detail []byte
 	)
 	err := r.Scan(&e.ID, &e.OccurredAt, &e.Actor.ID, &e.Actor.Name, &e.Actor.Roles, &e.Action, &e.TargetType,
-		&e.TargetID, &e.RequestID, &before, &after, &detail)
+		&e.TargetID, &e.RequestID, &e.ClientRequestID, &before, &after, &detail)
 	if err != nil {
 		return Entry{}, err
 	}

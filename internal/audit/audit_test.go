@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -34,8 +35,13 @@ var ada = audit.Actor{ID: "admin-1", Name: "Ada Admin", Roles: []string{"admin"}
 // as its after.
 func (tb *testBundle) record(t *testing.T, actor audit.Actor, action audit.Action, targetType audit.TargetType, targetID string) {
 	t.Helper()
-	require.NoError(t, tb.log.Record(tb.ctx, audit.Entry{Actor: actor, Action: action, TargetType: targetType,
-		TargetID: targetID, RequestID: "req-" + targetID, After: json.RawMessage(`{"id": "` + targetID + `"}`)}))
+	require.NoError(t, tb.recordEntry(audit.Entry{Origin: audit.Origin{Actor: actor, RequestID: "req-" + targetID},
+		Action: action, TargetType: targetType, TargetID: targetID, After: json.RawMessage(`{"id": "` + targetID + `"}`)}))
+}
+
+// recordEntry records e in a transaction of its own.
+func (tb *testBundle) recordEntry(e audit.Entry) error {
+	return pgx.BeginFunc(tb.ctx, tb.pool, func(tx pgx.Tx) error { return audit.Record(tb.ctx, tx, e) })
 }
 
 // list requires List to succeed and returns its page and cursor.
@@ -51,13 +57,14 @@ func TestRecordAndList(t *testing.T) {
 	tb := setup(t)
 	before := json.RawMessage(`{"id": "b1", "status": "SCHEDULED"}`)
 	after := json.RawMessage(`{"id": "b1", "status": "CANCELLED"}`)
-	require.NoError(t, tb.log.Record(tb.ctx, audit.Entry{
+	require.NoError(t, tb.recordEntry(audit.Entry{
 		ID: 99, OccurredAt: time.Unix(0, 0), // ignored
-		Actor: ada, Action: audit.ActionBroadcastCancel, TargetType: audit.TargetBroadcast, TargetID: "b1",
-		RequestID: "req-1", Before: before, After: after,
+		Origin: audit.Origin{Actor: ada, RequestID: "req-1", ClientRequestID: "client-1"},
+		Action: audit.ActionBroadcastCancel, TargetType: audit.TargetBroadcast, TargetID: "b1",
+		Before: before, After: after,
 	}))
-	require.NoError(t, tb.log.Record(tb.ctx, audit.Entry{
-		Actor: audit.Actor{ID: "bob", Name: "bob"}, Action: audit.ActionUserImport, TargetType: audit.TargetUser,
+	require.NoError(t, tb.recordEntry(audit.Entry{
+		Origin: audit.Origin{Actor: audit.Actor{ID: "bob", Name: "bob"}}, Action: audit.ActionUserImport, TargetType: audit.TargetUser,
 		Detail: json.RawMessage(`{"imported": 3}`),
 	}))
 
@@ -82,6 +89,7 @@ func TestRecordAndList(t *testing.T) {
 	require.Equal(t, audit.TargetBroadcast, cancelled.TargetType)
 	require.Equal(t, "b1", cancelled.TargetID)
 	require.Equal(t, "req-1", cancelled.RequestID)
+	require.Equal(t, "client-1", cancelled.ClientRequestID)
 	require.JSONEq(t, string(before), string(cancelled.Before))
 	require.JSONEq(t, string(after), string(cancelled.After))
 	require.Nil(t, cancelled.Detail)
@@ -91,7 +99,7 @@ func TestRecordAndList(t *testing.T) {
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal(raw, &fields))
 	require.ElementsMatch(t, []string{"id", "occurred_at", "actor", "action", "target_type", "target_id",
-		"request_id", "before", "after", "detail"}, keysOf(fields))
+		"request_id", "client_request_id", "before", "after", "detail"}, keysOf(fields))
 }
 
 func keysOf(m map[string]any) []string {
@@ -106,7 +114,7 @@ func keysOf(m map[string]any) []string {
 func TestRecordStoresJSONNullAsNull(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
-	require.NoError(t, tb.log.Record(tb.ctx, audit.Entry{Actor: ada, Action: audit.ActionBroadcastCreate,
+	require.NoError(t, tb.recordEntry(audit.Entry{Origin: audit.Origin{Actor: ada}, Action: audit.ActionBroadcastCreate,
 		TargetType: audit.TargetBroadcast, TargetID: "b1", Before: json.RawMessage("null"), After: json.RawMessage(`{}`)}))
 	var creations int
 	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT count(*) FROM audit_log WHERE before IS NULL`).Scan(&creations))
@@ -122,13 +130,13 @@ func TestRecordRefusesIncompleteEntries(t *testing.T) {
 		want  string
 	}{
 		{"no actor", audit.Entry{Action: audit.ActionUserUpsert, TargetType: audit.TargetUser}, "needs an actor"},
-		{"unknown action", audit.Entry{Actor: ada, Action: "broadcast.delete", TargetType: audit.TargetBroadcast}, `"broadcast.delete"`},
-		{"unknown target type", audit.Entry{Actor: ada, Action: audit.ActionUserUpsert, TargetType: "group"}, `"group"`},
+		{"unknown action", audit.Entry{Origin: audit.Origin{Actor: ada}, Action: "broadcast.delete", TargetType: audit.TargetBroadcast}, `"broadcast.delete"`},
+		{"unknown target type", audit.Entry{Origin: audit.Origin{Actor: ada}, Action: audit.ActionUserUpsert, TargetType: "group"}, `"group"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := tb.log.Record(tb.ctx, tt.entry)
+			err := tb.recordEntry(tt.entry)
 			require.ErrorContains(t, err, tt.want)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
 )
@@ -58,6 +59,10 @@ func NewBroadcasts(n int, due time.Time, label string) []broadcast.Broadcast {
 // PostgreSQL and Temporal busy on a small machine.
 const creators = 16
 
+// benchOrigin is who the bench's broadcasts are created by in the audit log,
+// which the store writes in each creation's transaction as for the API.
+var benchOrigin = audit.Origin{Actor: audit.Actor{ID: "crierbench", Name: "crierbench"}}
+
 // insertAll stores bs through store.Insert, creators at a time, running
 // beforeCommit in each one's transaction as the API does.
 func insertAll(ctx context.Context, s *store.Store, bs []broadcast.Broadcast,
@@ -67,7 +72,7 @@ func insertAll(ctx context.Context, s *store.Store, bs []broadcast.Broadcast,
 	for _, b := range bs {
 		g.Go(func() error {
 			hash := sha256.Sum256(b.ID[:])
-			_, _, err := s.Insert(ctx, b, hash[:], beforeCommit)
+			_, _, err := s.Insert(ctx, benchOrigin, b, hash[:], beforeCommit)
 			return err
 		})
 	}

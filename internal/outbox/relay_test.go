@@ -12,11 +12,15 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/outbox"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
 )
+
+// by is who the tests' changes are recorded as made by in the audit log.
+var by = audit.Origin{Actor: audit.Actor{ID: "admin-1", Name: "Ada Admin", Roles: []string{"admin"}}, RequestID: "req-1"}
 
 type testBundle struct {
 	ctx     context.Context
@@ -46,7 +50,7 @@ func (tb *testBundle) insert(t *testing.T) broadcast.Broadcast {
 	id := uuid.New()
 	now := time.Now().UTC()
 	exp := now.Add(time.Hour)
-	b, _, err := tb.store.Insert(tb.ctx, broadcast.Broadcast{
+	b, _, err := tb.store.Insert(tb.ctx, by, broadcast.Broadcast{
 		ID: id, Status: broadcast.StatusScheduled, Sender: broadcast.Sender{ID: "alice", Name: "Alice"},
 		Title: "Hello", Content: "World", Category: "general", Priority: broadcast.PriorityNormal,
 		Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}}, ScheduledAt: &now, ExpiresAt: &exp,
@@ -88,7 +92,7 @@ func TestRelayWritesEventsKeyedAndInOrder(t *testing.T) {
 	b := tb.insert(t)
 	_, err := tb.store.Publish(tb.ctx, b.ID)
 	require.NoError(t, err)
-	_, err = tb.store.Cancel(tb.ctx, b.ID)
+	_, err = tb.store.Cancel(tb.ctx, by, b.ID)
 	require.NoError(t, err)
 
 	// The cancel waits behind its broadcast's publication: two passes.

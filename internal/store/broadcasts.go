@@ -10,21 +10,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/cursor"
 )
 
-// Insert stores b (whose ID is chosen by the caller) and runs beforeCommit
-// inside the same transaction, so a failing beforeCommit leaves nothing
-// behind. The API starts the broadcast's workflow there: a broadcast row then
+// Insert stores b (whose ID is chosen by the caller), runs beforeCommit and
+// records the creation by by in the audit log, all in one transaction, so a
+// failing beforeCommit or audit entry leaves nothing behind. The API starts the broadcast's workflow there: a broadcast row then
 // never exists without its workflow. The workflow may start acting before the
 // commit; its first change waits on the advisory lock taken here.
 //
 // When a broadcast with b.ID already exists (a retried request with the same
 // Idempotency-Key), Insert returns it with created false, or
 // ErrIdempotencyMismatch when requestHash differs from the stored one.
-// beforeCommit also runs then, so a retry finishes what a failed attempt began.
-func (s *Store) Insert(ctx context.Context, b broadcast.Broadcast, requestHash []byte,
+// beforeCommit also runs then, so a retry finishes what a failed attempt began;
+// only the creation is recorded.
+func (s *Store) Insert(ctx context.Context, by audit.Origin, b broadcast.Broadcast, requestHash []byte,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (stored broadcast.Broadcast, created bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockBroadcast(ctx, tx, b.ID); err != nil {
@@ -52,10 +54,15 @@ func (s *Store) Insert(ctx context.Context, b broadcast.Broadcast, requestHash [
 		if err != nil {
 			return fmt.Errorf("insert broadcast %s: %w", b.ID, err)
 		}
-		if beforeCommit == nil || stored.Status != broadcast.StatusScheduled {
+		if beforeCommit != nil && stored.Status == broadcast.StatusScheduled {
+			if err := beforeCommit(ctx, stored); err != nil {
+				return err
+			}
+		}
+		if !created {
 			return nil
 		}
-		return beforeCommit(ctx, stored)
+		return record(ctx, tx, by, audit.ActionBroadcastCreate, nil, stored)
 	})
 	return stored, created, err
 }

@@ -28,7 +28,7 @@ func TestPublishBatcherPublishesEachOnce(t *testing.T) {
 		bs[i] = tb.insert(t, broadcast.StatusScheduled)
 	}
 	cancelled := bs[0]
-	_, err := tb.store.Cancel(tb.ctx, cancelled.ID)
+	_, err := tb.store.Cancel(tb.ctx, by, cancelled.ID)
 	require.NoError(t, err)
 
 	type answer struct {
@@ -99,7 +99,7 @@ func TestCountDueAround(t *testing.T) {
 	// A moment no other test uses, so parallel tests do not disturb it.
 	due := time.Now().Add(time.Duration(1000+rand.IntN(1_000_000)) * time.Hour).Truncate(time.Second).UTC()
 	for _, at := range []time.Time{due, due.Add(400 * time.Millisecond), due.Add(-time.Second), due.Add(3 * time.Second)} {
-		_, _, err := tb.store.Insert(tb.ctx, scheduled(uuid.Must(uuid.NewV7()), at), []byte("h"), nil)
+		_, _, err := tb.store.Insert(tb.ctx, by, scheduled(uuid.Must(uuid.NewV7()), at), []byte("h"), nil)
 		require.NoError(t, err)
 	}
 	n, err := tb.store.CountDueAround(tb.ctx, due, time.Second)

@@ -138,6 +138,19 @@ func get(ctx context.Context, q querier, id uuid.UUID) (broadcast.Broadcast, err
 	return b, nil
 }
 
+// getForUpdate is get, locking the row until the transaction ends: the
+// broadcast as it stands before a change that tx makes.
+func getForUpdate(ctx context.Context, tx pgx.Tx, id uuid.UUID) (broadcast.Broadcast, error) {
+	b, err := scanBroadcast(tx.QueryRow(ctx, `SELECT `+columns+` FROM broadcasts WHERE id = $1 FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	if err != nil {
+		return b, fmt.Errorf("read broadcast %s: %w", id, err)
+	}
+	return b, nil
+}
+
 // lockBroadcast takes the transaction-scoped advisory lock that serialises a
 // broadcast's creation with the first change made to it. See Insert.
 func lockBroadcast(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {

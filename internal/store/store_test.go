@@ -12,10 +12,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
 )
+
+// by is who the tests' changes are recorded as made by in the audit log.
+var by = audit.Origin{Actor: audit.Actor{ID: "admin-1", Name: "Ada Admin", Roles: []string{"admin"}}, RequestID: "req-1"}
 
 type testBundle struct {
 	ctx   context.Context
@@ -35,7 +39,7 @@ func (tb *testBundle) insert(t *testing.T, status broadcast.Status) broadcast.Br
 	id := uuid.Must(uuid.NewV7())
 	at := time.Now().Add(time.Hour).UTC()
 	exp := at.Add(time.Hour)
-	b, created, err := tb.store.Insert(tb.ctx, broadcast.Broadcast{
+	b, created, err := tb.store.Insert(tb.ctx, by, broadcast.Broadcast{
 		ID: id, Status: status, Sender: broadcast.Sender{ID: "alice", Name: "Alice"},
 		Title: "Maintenance", Content: "Tonight at 22:00", Category: "ops", Priority: broadcast.PriorityHigh,
 		Target:      broadcast.Target{Type: broadcast.TargetRole, IDs: []string{"ops"}},
@@ -86,11 +90,11 @@ func TestTransitionsMoveOnlyForward(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Applied, "a retried publish changes nothing")
 
-	res, err = tb.store.Reschedule(tb.ctx, b.ID, &later, nil)
+	res, err = tb.store.Reschedule(tb.ctx, by, b.ID, &later, nil)
 	require.NoError(t, err)
 	require.False(t, res.Applied, "scheduled_at cannot change after publication")
 
-	res, err = tb.store.Reschedule(tb.ctx, b.ID, nil, &later)
+	res, err = tb.store.Reschedule(tb.ctx, by, b.ID, nil, &later)
 	require.NoError(t, err)
 	require.True(t, res.Applied, "expires_at can change until expiry")
 	require.WithinDuration(t, later, *res.Broadcast.ExpiresAt, time.Millisecond)
@@ -103,9 +107,9 @@ func TestTransitionsMoveOnlyForward(t *testing.T) {
 
 	for name, change := range map[string]func() (store.Result, error){
 		"publish":    func() (store.Result, error) { return tb.store.Publish(tb.ctx, b.ID) },
-		"cancel":     func() (store.Result, error) { return tb.store.Cancel(tb.ctx, b.ID) },
+		"cancel":     func() (store.Result, error) { return tb.store.Cancel(tb.ctx, by, b.ID) },
 		"expire":     func() (store.Result, error) { return tb.store.Expire(tb.ctx, b.ID) },
-		"reschedule": func() (store.Result, error) { return tb.store.Reschedule(tb.ctx, b.ID, nil, &later) },
+		"reschedule": func() (store.Result, error) { return tb.store.Reschedule(tb.ctx, by, b.ID, nil, &later) },
 		"fail":       func() (store.Result, error) { return tb.store.Fail(tb.ctx, b.ID, "late") },
 	} {
 		res, err := change()
@@ -121,7 +125,7 @@ func TestCancelRetractsOnlyWhatWasPublished(t *testing.T) {
 	tb := setup(t)
 
 	unpublished := tb.insert(t, broadcast.StatusScheduled)
-	res, err := tb.store.Cancel(tb.ctx, unpublished.ID)
+	res, err := tb.store.Cancel(tb.ctx, by, unpublished.ID)
 	require.NoError(t, err)
 	require.True(t, res.Applied)
 	require.Equal(t, broadcast.StatusCancelled, res.Broadcast.Status)
@@ -133,7 +137,7 @@ func TestCancelRetractsOnlyWhatWasPublished(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tb.pool.Exec(tb.ctx, `INSERT INTO deliveries (broadcast_id, user_id) VALUES ($1, 'bob')`, published.ID)
 	require.NoError(t, err)
-	res, err = tb.store.Cancel(tb.ctx, published.ID)
+	res, err = tb.store.Cancel(tb.ctx, by, published.ID)
 	require.NoError(t, err)
 	require.True(t, res.Applied)
 	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventCancelled}, tb.events(t, published.ID))
@@ -152,7 +156,7 @@ func TestCancelRacingPublish(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() { defer wg.Done(); _, err := tb.store.Publish(tb.ctx, b.ID); require.NoError(t, err) }()
-		go func() { defer wg.Done(); _, err := tb.store.Cancel(tb.ctx, b.ID); require.NoError(t, err) }()
+		go func() { defer wg.Done(); _, err := tb.store.Cancel(tb.ctx, by, b.ID); require.NoError(t, err) }()
 		wg.Wait()
 
 		got, err := tb.store.Get(tb.ctx, b.ID)
@@ -170,12 +174,12 @@ func TestInsertIsIdempotent(t *testing.T) {
 	tb := setup(t)
 	b := tb.insert(t, broadcast.StatusScheduled)
 
-	again, created, err := tb.store.Insert(tb.ctx, b, []byte("hash"), nil)
+	again, created, err := tb.store.Insert(tb.ctx, by, b, []byte("hash"), nil)
 	require.NoError(t, err)
 	require.False(t, created)
 	require.Equal(t, b.ID, again.ID)
 
-	_, _, err = tb.store.Insert(tb.ctx, b, []byte("other"), nil)
+	_, _, err = tb.store.Insert(tb.ctx, by, b, []byte("other"), nil)
 	require.ErrorIs(t, err, store.ErrIdempotencyMismatch)
 }
 
@@ -186,7 +190,7 @@ func TestInsertLeavesNothingWhenBeforeCommitFails(t *testing.T) {
 	at := time.Now().Add(time.Hour)
 	boom := errors.New("temporal down")
 
-	_, _, err := tb.store.Insert(tb.ctx, scheduled(id, at), nil, func(context.Context, broadcast.Broadcast) error { return boom })
+	_, _, err := tb.store.Insert(tb.ctx, by, scheduled(id, at), nil, func(context.Context, broadcast.Broadcast) error { return boom })
 
 	require.ErrorIs(t, err, boom)
 	_, err = tb.store.Get(tb.ctx, id)
@@ -203,7 +207,7 @@ func TestPublishWaitsForTheCreatingTransaction(t *testing.T) {
 	now := time.Now()
 	published := make(chan store.Result, 1)
 
-	_, _, err := tb.store.Insert(tb.ctx, scheduled(id, now), nil, func(context.Context, broadcast.Broadcast) error {
+	_, _, err := tb.store.Insert(tb.ctx, by, scheduled(id, now), nil, func(context.Context, broadcast.Broadcast) error {
 		go func() {
 			res, err := tb.store.Publish(tb.ctx, id)
 			require.NoError(t, err)
@@ -241,7 +245,7 @@ func TestListPagesNewestFirst(t *testing.T) {
 	for range 5 {
 		ids = append(ids, tb.insert(t, broadcast.StatusScheduled).ID)
 	}
-	_, err := tb.store.Cancel(tb.ctx, ids[0])
+	_, err := tb.store.Cancel(tb.ctx, by, ids[0])
 	require.NoError(t, err)
 
 	var seen []uuid.UUID

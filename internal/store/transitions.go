@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/tracing"
 )
@@ -140,9 +141,10 @@ func (s *Store) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
 
 // Cancel moves a broadcast that has not ended to CANCELLED, supersedes its
 // pending deliveries and, when it had been published, records
-// BROADCAST_CANCELLED so clients retract it.
-func (s *Store) Cancel(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "cancel", cancelSQL, id, tracing.TraceParent(ctx))
+// BROADCAST_CANCELLED so clients retract it. The audit entry of by's cancel
+// commits with it.
+func (s *Store) Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (Result, error) {
+	return s.applyAudited(ctx, by, audit.ActionBroadcastCancel, "cancel", cancelSQL, id, tracing.TraceParent(ctx))
 }
 
 // Expire moves a published broadcast to EXPIRED, supersedes its pending
@@ -153,14 +155,17 @@ func (s *Store) Expire(ctx context.Context, id uuid.UUID) (Result, error) {
 
 // Reschedule sets new times (nil keeps the current one) and records
 // BROADCAST_RESCHEDULED. A new scheduled_at applies only to a SCHEDULED
-// broadcast; a new expires_at alone also to a published one.
-func (s *Store) Reschedule(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
-	return s.apply(ctx, "reschedule", rescheduleSQL, id, scheduledAt, expiresAt, tracing.TraceParent(ctx))
+// broadcast; a new expires_at alone also to a published one. The audit entry
+// of by's reschedule commits with it.
+func (s *Store) Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
+	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, "reschedule", rescheduleSQL, id,
+		scheduledAt, expiresAt, tracing.TraceParent(ctx))
 }
 
-// RescheduleDraft sets new times on a draft (nil keeps the current one).
-func (s *Store) RescheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
-	return s.apply(ctx, "reschedule draft", rescheduleDraftSQL, id, scheduledAt, expiresAt)
+// RescheduleDraft sets new times on a draft (nil keeps the current one),
+// with the audit entry of by's reschedule.
+func (s *Store) RescheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
+	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, "reschedule draft", rescheduleDraftSQL, id, scheduledAt, expiresAt)
 }
 
 // Fail moves a broadcast that has not ended to FAILED with the reason, when
@@ -170,20 +175,27 @@ func (s *Store) Fail(ctx context.Context, id uuid.UUID, reason string) (Result, 
 }
 
 // ScheduleDraft moves a draft to SCHEDULED with its times and runs
-// beforeCommit in the same transaction (the API starts the workflow there).
-func (s *Store) ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, expiresAt time.Time,
+// beforeCommit in the same transaction (the API starts the workflow there),
+// which also records by's schedule in the audit log.
+func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (Result, error) {
 	var res Result
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockBroadcast(ctx, tx, id); err != nil {
 			return err
 		}
-		var err error
+		before, err := getForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		res, err = applyOnce(ctx, tx, scheduleDraftSQL, id, scheduledAt, expiresAt)
 		if err != nil || !res.Applied {
 			return err
 		}
-		return beforeCommit(ctx, res.Broadcast)
+		if err := beforeCommit(ctx, res.Broadcast); err != nil {
+			return err
+		}
+		return record(ctx, tx, by, audit.ActionBroadcastSchedule, &before, res.Broadcast)
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("schedule draft %s: %w", id, err)
@@ -198,16 +210,56 @@ func (s *Store) ScheduleDraft(ctx context.Context, id uuid.UUID, scheduledAt, ex
 // and runs the statement once more, so "not applied" is always the answer
 // of a statement that saw the committed row.
 func (s *Store) apply(ctx context.Context, name, sql string, id uuid.UUID, args ...any) (Result, error) {
-	res, err := applyOnce(ctx, s.pool, sql, id, args...)
+	return s.afterCreator(ctx, name, id, func() (Result, error) {
+		return applyOnce(ctx, s.pool, sql, id, args...)
+	})
+}
+
+// applyAudited is apply for a change someone asked for: in one transaction
+// it reads the broadcast as it was (locking the row), runs the transition
+// and, when applied, records by's action in the audit log. A failure to
+// record rolls the change back.
+func (s *Store) applyAudited(ctx context.Context, by audit.Origin, action audit.Action, name, sql string,
+	id uuid.UUID, args ...any) (Result, error) {
+	return s.afterCreator(ctx, name, id, func() (Result, error) {
+		var res Result
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			before, err := getForUpdate(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if res, err = applyOnce(ctx, tx, sql, id, args...); err != nil || !res.Applied {
+				return err
+			}
+			return record(ctx, tx, by, action, &before, res.Broadcast)
+		})
+		return res, err
+	})
+}
+
+// afterCreator runs attempt, and once more after the broadcast's creating
+// transaction ended when the first attempt found nothing to change (see apply).
+func (s *Store) afterCreator(ctx context.Context, name string, id uuid.UUID, attempt func() (Result, error)) (Result, error) {
+	res, err := attempt()
 	if errors.Is(err, ErrNotFound) || (err == nil && !res.Applied) {
 		if err = s.waitForCreator(ctx, id); err == nil {
-			res, err = applyOnce(ctx, s.pool, sql, id, args...)
+			res, err = attempt()
 		}
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("%s broadcast %s: %w", name, id, err)
 	}
 	return res, err
+}
+
+// record writes the audit entry of by's action on a broadcast, from before
+// (nil for a creation) to after, in tx.
+func record(ctx context.Context, tx pgx.Tx, by audit.Origin, action audit.Action, before *broadcast.Broadcast, after broadcast.Broadcast) error {
+	e, err := audit.NewEntry(by, action, audit.TargetBroadcast, after.ID.String(), before, after, nil)
+	if err != nil {
+		return err
+	}
+	return audit.Record(ctx, tx, e)
 }
 
 func applyOnce(ctx context.Context, q querier, sql string, id uuid.UUID, args ...any) (Result, error) {
