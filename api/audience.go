@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -83,7 +82,7 @@ func (h *handlers) getUser(c echo.Context) error {
 	id := userParam(c)
 	u, err := h.cfg.Audience.Get(c.Request().Context(), id)
 	if errors.Is(err, audience.ErrNotFound) {
-		return problem(http.StatusNotFound, "no user has id %q; PUT /api/v1/users/{id} adds one", id)
+		return problem(http.StatusNotFound, "no user has id %s; PUT /api/v1/users/{id} adds one", broadcast.Quote(id))
 	}
 	if err != nil {
 		return err
@@ -93,13 +92,7 @@ func (h *handlers) getUser(c echo.Context) error {
 
 // usersProblem is a 422 answer listing field errors.
 func usersProblem(what string, errs []broadcast.FieldError) *Problem {
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Field + ": " + e.Message
-	}
-	p := problem(http.StatusUnprocessableEntity, "%s: %s", what, strings.Join(msgs, "; "))
-	p.Errors = errs
-	return p
+	return fieldsProblem(what, errs)
 }
 
 func (h *handlers) stats(c echo.Context) error {
@@ -131,7 +124,7 @@ func (h *handlers) deliveries(c echo.Context) error {
 	limit := audience.DefaultDeliveriesLimit
 	if raw := c.QueryParam("limit"); raw != "" {
 		if limit, err = strconv.Atoi(raw); err != nil || limit < 1 || limit > audience.MaxDeliveriesLimit {
-			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to %d, got %q", audience.MaxDeliveriesLimit, raw)
+			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to %d, got %s", audience.MaxDeliveriesLimit, broadcast.Quote(raw))
 		}
 	}
 	page, next, err := h.cfg.Audience.Deliveries(c.Request().Context(), id, c.QueryParam("cursor"), limit)
@@ -154,23 +147,19 @@ func (h *handlers) deliveries(c echo.Context) error {
 func broadcastParam(c echo.Context) (uuid.UUID, error) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
-		return uuid.Nil, problem(http.StatusNotFound, "no broadcast has id %q", c.Param("id"))
+		return uuid.Nil, problem(http.StatusNotFound, "no broadcast has id %s", broadcast.Quote(c.Param("id")))
 	}
 	return id, nil
 }
 
-// Limits of POST /users/import.
-const (
-	maxImportBytes = 32 << 20
-	// maxListedEntries is how many bad entries a refused import lists.
-	maxListedEntries = 20
-)
+// maxImportBytes is the largest body of POST /users/import.
+const maxImportBytes = 32 << 20
 
 // importUsers upserts many users at once, all or none. The body is a JSON
 // array of users, or NDJSON (one user per line) with Content-Type
 // application/x-ndjson.
 func (h *handlers) importUsers(c echo.Context) error {
-	ndjson, err := importFormat(c.Request().Header.Get(echo.HeaderContentType))
+	ndjson, err := importFormat(c.Request())
 	if err != nil {
 		return err
 	}
@@ -188,17 +177,14 @@ func (h *handlers) importUsers(c echo.Context) error {
 		users[i] = e.user()
 		check := e.user() // Import normalizes users[i] itself
 		if fieldErrs := check.Normalize(); len(fieldErrs) > 0 {
-			if bad < maxListedEntries {
-				for _, fe := range fieldErrs {
-					errs = append(errs, broadcast.FieldError{Field: fmt.Sprintf("[%d].%s", i, fe.Field), Message: fe.Message})
-				}
+			for _, fe := range fieldErrs {
+				errs = append(errs, broadcast.FieldError{Field: fmt.Sprintf("[%d].%s", i, fe.Field), Message: fe.Message})
 			}
 			bad++
 		}
 	}
 	if bad > 0 {
-		return usersProblem(fmt.Sprintf("%d of %d users are not valid, so none was imported (the first %d listed)",
-			bad, len(users), min(bad, maxListedEntries)), errs)
+		return usersProblem(fmt.Sprintf("%d of %d users are not valid, so none was imported", bad, len(users)), errs)
 	}
 	n, err := h.cfg.Audience.Import(c.Request().Context(), origin(c), users)
 	var v *audience.ValidationError
@@ -212,19 +198,19 @@ func (h *handlers) importUsers(c echo.Context) error {
 }
 
 // importFormat reports whether the body is NDJSON (true) or a JSON array.
-func importFormat(contentType string) (bool, error) {
-	if contentType == "" {
-		return false, nil
-	}
-	media, _, err := mime.ParseMediaType(contentType)
+func importFormat(r *http.Request) (bool, error) {
+	media, err := bodyMediaType(r)
 	switch {
-	case err == nil && media == echo.MIMEApplicationJSON:
-		return false, nil
-	case err == nil && media == "application/x-ndjson":
+	case err != nil:
+		return false, err
+	case media == "application/x-ndjson":
 		return true, nil
+	case media == "" || isJSONMediaType(media):
+		return false, nil
 	}
 	return false, problem(http.StatusUnsupportedMediaType,
-		"send the users as a JSON array (Content-Type application/json) or as NDJSON (application/x-ndjson), not %q", contentType)
+		"send the users as a JSON array (Content-Type application/json) or as NDJSON (application/x-ndjson), not %s",
+		broadcast.Quote(r.Header.Get(echo.HeaderContentType)))
 }
 
 // readImport decodes the users of an import strictly, stopping at the first
@@ -298,9 +284,9 @@ func importProblem(i int, err error) error {
 	case errors.As(err, &typeErr) && typeErr.Field == "":
 		return problem(http.StatusBadRequest, "%s must be a JSON object, not a JSON %s", where, typeErr.Value)
 	case errors.As(err, &typeErr):
-		return problem(http.StatusBadRequest, "field %q of %s must be %s, not a JSON %s", typeErr.Field, where, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+		return problem(http.StatusBadRequest, "field %s of %s must be %s, not a JSON %s", broadcast.Quote(typeErr.Field), where, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return problem(http.StatusBadRequest, "unknown field %s in %s; a user has id, name and roles", strings.TrimPrefix(err.Error(), "json: unknown field "), where)
+		return problem(http.StatusBadRequest, "unknown field %s in %s; a user has id, name and roles", unknownField(err), where)
 	}
 	return problem(http.StatusBadRequest, "%s is not valid JSON for a user: %v", where, err)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
 )
 
 // Auditor is what the API needs of the audit log: its entries are written
@@ -51,15 +52,15 @@ func (h *handlers) listAudit(c echo.Context) error {
 		Cursor:     c.QueryParam("cursor"),
 	}
 	if f.TargetType != "" && !f.TargetType.Valid() {
-		return problem(http.StatusBadRequest, "target_type %q is not one of %v", f.TargetType, audit.TargetTypes)
+		return problem(http.StatusBadRequest, "target_type %s is not one of %v", broadcast.Quote(string(f.TargetType)), audit.TargetTypes)
 	}
 	if f.Action != "" && !f.Action.Valid() {
-		return problem(http.StatusBadRequest, "action %q is not one of %v", f.Action, audit.Actions)
+		return problem(http.StatusBadRequest, "action %s is not one of %v", broadcast.Quote(string(f.Action)), audit.Actions)
 	}
 	if raw := c.QueryParam("limit"); raw != "" {
 		var err error
 		if f.Limit, err = strconv.Atoi(raw); err != nil || f.Limit < 1 || f.Limit > audit.MaxLimit {
-			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to %d, got %q", audit.MaxLimit, raw)
+			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to %d, got %s", audit.MaxLimit, broadcast.Quote(raw))
 		}
 	}
 	page, next, err := h.cfg.Audit.List(c.Request().Context(), f)

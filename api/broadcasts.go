@@ -23,6 +23,7 @@ type handlers struct {
 	workflows Workflows
 	cfg       Config
 	limits    *limits
+	ready     *readiness
 }
 
 // idempotencyNamespace derives broadcast ids from Idempotency-Key headers.
@@ -61,7 +62,7 @@ func (h *handlers) create(c echo.Context) error {
 	stored, created, err := h.store.Insert(c.Request().Context(), origin(c), b, requestHash(req), h.workflows.Start)
 	switch {
 	case errors.Is(err, store.ErrIdempotencyMismatch):
-		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %q was already used for a different request; use a new key for a new broadcast", c.Request().Header.Get("Idempotency-Key"))
+		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %s was already used for a different request; use a new key for a new broadcast", broadcast.Quote(c.Request().Header.Get("Idempotency-Key")))
 	case errors.Is(err, workflows.ErrUnavailable):
 		return problem(http.StatusServiceUnavailable, "Temporal did not accept the broadcast's workflow, so the broadcast is not scheduled; retry shortly (with the same Idempotency-Key to be safe)")
 	case err != nil:
@@ -106,14 +107,14 @@ func (h *handlers) list(c echo.Context) error {
 			}
 			st := broadcast.Status(strings.ToUpper(strings.TrimSpace(s)))
 			if !st.Valid() {
-				return problem(http.StatusBadRequest, "status %q is not one of %v", s, broadcast.Statuses)
+				return problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), broadcast.Statuses)
 			}
 			p.Statuses = append(p.Statuses, st)
 		}
 	}
 	if raw := c.QueryParam("limit"); raw != "" {
 		if err := echo.QueryParamsBinder(c).Int("limit", &p.Limit).BindError(); err != nil || p.Limit < 1 || p.Limit > 100 {
-			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %q", raw)
+			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %s", broadcast.Quote(raw))
 		}
 	}
 	page, next, err := h.store.List(c.Request().Context(), p)
@@ -142,7 +143,7 @@ func (h *handlers) get(c echo.Context) error {
 func (h *handlers) load(c echo.Context) (broadcast.Broadcast, error) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
-		return broadcast.Broadcast{}, problem(http.StatusNotFound, "no broadcast has id %q", c.Param("id"))
+		return broadcast.Broadcast{}, problem(http.StatusNotFound, "no broadcast has id %s", broadcast.Quote(c.Param("id")))
 	}
 	b, err := h.store.Get(c.Request().Context(), id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !mayManage(auth.ClaimsFrom(c), b)) {

@@ -111,3 +111,32 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 	require.Equal(t, "true", preflight("https://app.example.com").Get("Access-Control-Allow-Credentials"))
 	require.Empty(t, preflight("https://evil.example.com").Get("Access-Control-Allow-Origin"))
 }
+
+// Without configured origins no answer carries a CORS header (Echo's CORS
+// middleware answered "*" with credentials to an empty list); with them, only
+// an exact origin is reflected, never a pattern's or a subdomain's match.
+func TestCORSOnlyForExactOrigins(t *testing.T) {
+	t.Parallel()
+	ask := func(e http.Handler, method, origin string) http.Header {
+		req, _ := http.NewRequest(method, "/api/v1/me/broadcasts", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		return recorder(e, req).Header()
+	}
+	none := limited(api.SecurityConfig{})
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		h := ask(none, method, "https://evil.example")
+		for name := range h {
+			require.NotContains(t, name, "Access-Control-", "%s: no CORS header without configured origins", method)
+		}
+	}
+
+	some := limited(api.SecurityConfig{CORSOrigins: []string{"https://console.example.com", "https://*.example.com"}})
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		require.Equal(t, "https://console.example.com", ask(some, method, "https://console.example.com").Get("Access-Control-Allow-Origin"))
+		for _, origin := range []string{"https://evil.example.com", "https://a.console.example.com", "https://console.example.com.evil.example",
+			"http://console.example.com", "null"} {
+			require.Empty(t, ask(some, method, origin).Get("Access-Control-Allow-Origin"), "%s %s", method, origin)
+		}
+	}
+}

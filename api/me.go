@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
 	"github.com/crier/crier/internal/stream"
 )
@@ -97,14 +98,14 @@ func (h *handlers) myBroadcasts(c echo.Context) error {
 	if raw := c.QueryParam("unread"); raw != "" {
 		unread, err := strconv.ParseBool(raw)
 		if err != nil {
-			return problem(http.StatusBadRequest, "unread must be true or false, got %q", raw)
+			return problem(http.StatusBadRequest, "unread must be true or false, got %s", broadcast.Quote(raw))
 		}
 		p.UnreadOnly = unread
 	}
 	if raw := c.QueryParam("limit"); raw != "" {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 100 {
-			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %q", raw)
+			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %s", broadcast.Quote(raw))
 		}
 		p.Limit = n
 	}
@@ -124,7 +125,7 @@ func (h *handlers) myBroadcasts(c echo.Context) error {
 func (h *handlers) read(c echo.Context) error {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
-		return problem(http.StatusNotFound, "no broadcast %q in your inbox", c.Param("id"))
+		return problem(http.StatusNotFound, "no broadcast %s in your inbox", broadcast.Quote(c.Param("id")))
 	}
 	item, err := h.cfg.Users.Inbox.MarkRead(c.Request().Context(), userOf(auth.ClaimsFrom(c)), id)
 	if errors.Is(err, inbox.ErrNotFound) {

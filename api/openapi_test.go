@@ -217,10 +217,14 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		token("uma", "", "ops"), token("crowd", "", "ops")
 
 	st := newSpecStore(now)
-	var notReady atomic.Bool
+	var (
+		notReady atomic.Bool
+		later    atomic.Int64 // how far the API's clock is ahead, so a cached readiness goes stale
+	)
 	cfg := func(sec api.SecurityConfig) api.Config {
 		return api.Config{
 			Verifier: auth.NewVerifier(secret),
+			Clock:    func() time.Time { return time.Now().Add(time.Duration(later.Load())) },
 			Logger:   slog.New(slog.DiscardHandler),
 			Ready: []api.Check{{Name: "postgres", Check: func(context.Context) error {
 				if notReady.Load() {
@@ -267,6 +271,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	}{
 		{"healthz", nil, "GET", "/healthz", "", nil, "", 200, validRequest},
 		{"readyz", nil, "GET", "/readyz", "", nil, "", 200, validRequest},
+		{"readyz to an admin", nil, "GET", "/readyz", "", nil, admin, 200, validRequest},
 		{"openapi.yaml", nil, "GET", "/openapi.yaml", "", nil, "", 200, validRequest},
 		{"metrics", nil, "GET", "/metrics", "", nil, "", 200, validRequest},
 
@@ -282,6 +287,10 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"create no body", nil, "POST", "/api/v1/broadcasts", "", jsonCT, admin, 400, invalidRequest},
 		{"create long key", nil, "POST", "/api/v1/broadcasts", create, withKey(strings.Repeat("k", 256)), admin, 400, invalidRequest},
 		{"create invalid", nil, "POST", "/api/v1/broadcasts", `{"title":"a","content":"","priority":"SOON","target":{"type":"ALL"}}`, jsonCT, admin, 422, invalidRequest},
+		{"create many invalid", nil, "POST", "/api/v1/broadcasts", `{"title":"a","content":"b","target":{"type":"SELECTED","ids":[` + strings.Repeat(`"",`, 24) + `""]}}`, jsonCT, admin, 422, anyRequest},
+		{"create as text", nil, "POST", "/api/v1/broadcasts", create, map[string]string{"Content-Type": "text/plain"}, admin, 415, invalidRequest},
+		{"create cross-site", nil, "POST", "/api/v1/broadcasts", create, map[string]string{"Content-Type": "application/json",
+			"Origin": "https://evil.example", "Cookie": auth.CookieName + "=" + admin}, "", 403, anyRequest},
 		{"create expiry first", nil, "POST", "/api/v1/broadcasts", `{"title":"a","content":"b","target":{"type":"ALL"},"scheduled_at":"` + at(2*time.Hour) + `","expires_at":"` + at(time.Hour) + `"}`, jsonCT, admin, 422, validRequest},
 		{"create too large", nil, "POST", "/api/v1/broadcasts", huge, jsonCT, admin, 413, anyRequest},
 		{"create temporal down", nil, "POST", "/api/v1/broadcasts", `{"title":"unavailable","content":"b","target":{"type":"ALL"}}`, jsonCT, admin, 503, validRequest},
@@ -342,7 +351,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"get user", nil, "GET", "/api/v1/users/dave", "", nil, admin, 200, validRequest},
 		{"get unknown user", nil, "GET", "/api/v1/users/nobody", "", nil, admin, 404, validRequest},
 		{"import", nil, "POST", "/api/v1/users/import", `[{"id":"erin","name":"Erin","roles":["sales"]},{"id":"frank","roles":["ops"]}]`, jsonCT, admin, 200, validRequest},
-		{"import no content type", nil, "POST", "/api/v1/users/import", `[]`, nil, admin, 200, anyRequest},
+		{"import no content type", nil, "POST", "/api/v1/users/import", `[]`, nil, admin, 415, anyRequest},
+		{"import empty no content type", nil, "POST", "/api/v1/users/import", "", nil, admin, 400, anyRequest},
 		{"import ndjson", nil, "POST", "/api/v1/users/import", "{\"id\":\"gina\"}\n{\"id\":\"hal\",\"roles\":[\"ops\"]}\n", map[string]string{"Content-Type": "application/x-ndjson"}, admin, 200, validRequest},
 		{"import csv", nil, "POST", "/api/v1/users/import", "id\nerin\n", map[string]string{"Content-Type": "text/csv"}, admin, 415, invalidRequest},
 		{"import not an array", nil, "POST", "/api/v1/users/import", `{"id":"erin"}`, jsonCT, admin, 400, invalidRequest},
@@ -360,6 +370,8 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 		{"read", nil, "POST", "/api/v1/me/broadcasts/" + specSent.String() + "/read", "", nil, uma, 200, validRequest},
 		{"read unknown", nil, "POST", "/api/v1/me/broadcasts/" + uuid.NewString() + "/read", "", nil, uma, 404, validRequest},
 		{"read all", nil, "POST", "/api/v1/me/broadcasts/read-all", "", nil, uma, 200, validRequest},
+		{"read all cross-site", nil, "POST", "/api/v1/me/broadcasts/read-all", "", map[string]string{"Sec-Fetch-Site": "cross-site",
+			"Cookie": auth.CookieName + "=" + uma}, "", 403, anyRequest},
 		{"stream ticket", nil, "POST", "/api/v1/me/stream-ticket", "", nil, uma, 201, validRequest},
 		{"stream", nil, "GET", "/api/v1/me/stream", "", map[string]string{"Last-Event-ID": "v1:41.-1.7"}, uma, 200, validRequest},
 		{"stream with ticket", nil, "GET", "/api/v1/me/stream?ticket=good&last_event_id=v1:1", "", nil, "", 200, validRequest},
@@ -369,6 +381,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 
 		{"address limit", byAddress, "GET", "/openapi.yaml", "", nil, "", 200, validRequest},
 		{"address limit reached", byAddress, "GET", "/openapi.yaml", "", nil, "", 429, validRequest},
+		{"readyz limited", byAddress, "GET", "/readyz", "", nil, "", 429, validRequest},
 		{"user limit", byUser, "GET", "/api/v1/broadcasts", "", nil, admin, 200, validRequest},
 		{"user limit reached", byUser, "GET", "/api/v1/broadcasts", "", nil, admin, 429, validRequest},
 		{"stream limit", byUser, "GET", "/api/v1/me/stream", "", nil, uma, 200, validRequest},
@@ -420,6 +433,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 
 	// Readiness when a dependency is down answers 503 (JSON, not a problem).
 	notReady.Store(true)
+	later.Store(int64(2 * time.Second))
 	rec := recorder(e, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	req := httptest.NewRequest(http.MethodGet, "/readyz", nil)

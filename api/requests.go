@@ -3,12 +3,69 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/broadcast"
 )
+
+// bodyMediaType is the media type of the request's body, lower case and
+// without parameters, or "" when the body is empty (an empty body needs no
+// Content-Type). A body without a Content-Type, or with one that does not
+// parse, is refused with 415: a page on any site can send such a body, or a
+// text/plain one, without a CORS preflight.
+func bodyMediaType(r *http.Request) (string, error) {
+	if bodyEmpty(r) {
+		return "", nil
+	}
+	header := r.Header.Get(echo.HeaderContentType)
+	if header == "" {
+		return "", problem(http.StatusUnsupportedMediaType, "the body has no Content-Type; send it as JSON with Content-Type: application/json")
+	}
+	media, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return "", problem(http.StatusUnsupportedMediaType, "Content-Type %s does not parse; send the body as JSON with Content-Type: application/json", broadcast.Quote(header))
+	}
+	return media, nil
+}
+
+// isJSONMediaType reports whether media is JSON: application/json, or a
+// structured type such as application/problem+json.
+func isJSONMediaType(media string) bool {
+	return media == echo.MIMEApplicationJSON || strings.HasPrefix(media, "application/") && strings.HasSuffix(media, "+json")
+}
+
+// notJSON is the 415 answer to a body of another type.
+func notJSON(r *http.Request) *Problem {
+	return problem(http.StatusUnsupportedMediaType, "send the body as JSON with Content-Type: application/json, not %s",
+		broadcast.Quote(r.Header.Get(echo.HeaderContentType)))
+}
+
+// bodyEmpty reports whether the request has no body. When the length is not
+// known it reads one byte, and puts it back.
+func bodyEmpty(r *http.Request) bool {
+	if r.ContentLength > 0 {
+		return false
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return true
+	}
+	var first [1]byte
+	n, _ := io.ReadFull(r.Body, first[:])
+	if n == 0 {
+		return true
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return false
+}
 
 // Time is an RFC 3339 time in a request body, with any offset. It decodes
 // with an error message that says what is expected.
@@ -29,11 +86,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return &timeParseError{value: string(b)}
+		return &timeParseError{value: cutInput(string(b))}
 	}
 	parsed, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return &timeParseError{value: fmt.Sprintf("%q", s)}
+		return &timeParseError{value: broadcast.Quote(s)}
 	}
 	t.Time = parsed
 	return nil

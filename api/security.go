@@ -19,14 +19,17 @@ import (
 // The zero value has no limits and no CORS; cmd/crier fills the defaults.
 type SecurityConfig struct {
 	// PerAddress limits requests per client address (all routes but
-	// health and readiness).
+	// /healthz).
 	PerAddress ratelimit.Limit
 	// PerUser limits requests per authenticated user.
 	PerUser ratelimit.Limit
 	// StreamConnects limits how often one user may open an event stream.
 	StreamConnects ratelimit.Limit
-	// CORSOrigins may call the API from a browser (with credentials); empty
-	// allows none. "*" is refused by cmd/crier's configuration.
+	// CORSOrigins may call the API from a browser (with credentials), each
+	// an exact origin such as https://console.example.com; empty allows
+	// none and sends no CORS headers. They may also send cookie-authenticated
+	// changes (see originGuard). "*" and patterns are refused by the
+	// configuration.
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security; only behind HTTPS.
 	HSTS bool
@@ -72,22 +75,31 @@ func newLimits(s SecurityConfig) *limits {
 	return &limits{address: ratelimit.New(s.PerAddress), user: ratelimit.New(s.PerUser), streams: ratelimit.New(s.StreamConnects)}
 }
 
-// ipExtractor takes the client address from the connection, or from
-// X-Forwarded-For when the request came through a trusted proxy. Trusting
-// the header from anyone would let a client pick its own rate-limit key.
-func ipExtractor(trusted []string) (echo.IPExtractor, error) {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect(), nil
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+// parseProxies parses the trusted proxies' CIDRs.
+func parseProxies(trusted []string) ([]*net.IPNet, error) {
+	nets := make([]*net.IPNet, 0, len(trusted))
 	for _, cidr := range trusted {
 		_, ipNet, err := net.ParseCIDR(cidr)
 		if err != nil {
 			return nil, fmt.Errorf("trusted proxy %q is not a CIDR such as 10.0.0.0/8: %w", cidr, err)
 		}
+		nets = append(nets, ipNet)
+	}
+	return nets, nil
+}
+
+// ipExtractor takes the client address from the connection, or from
+// X-Forwarded-For when the request came through a trusted proxy. Trusting
+// the header from anyone would let a client pick its own rate-limit key.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, ipNet := range trusted {
 		opts = append(opts, echo.TrustIPRange(ipNet))
 	}
-	return echo.ExtractIPFromXFFHeader(opts...), nil
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // securityHeaders are the headers of every answer. The API serves JSON and
@@ -106,21 +118,39 @@ func securityHeaders(s SecurityConfig) echo.MiddlewareFunc {
 	return middleware.SecureWithConfig(cfg)
 }
 
-func cors(s SecurityConfig) echo.MiddlewareFunc {
+// cors answers browsers' cross-origin requests for the configured origins
+// only, each matched exactly (no wildcards or patterns). With none it is not
+// installed at all: Echo's CORS middleware would answer "*" to an empty list.
+func cors(s SecurityConfig) (echo.MiddlewareFunc, bool) {
+	if len(s.CORSOrigins) == 0 {
+		return nil, false
+	}
+	allowed := exactOrigins(s.CORSOrigins)
 	return middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins:     s.CORSOrigins,
+		AllowOriginFunc:  func(origin string) (bool, error) { return allowed[origin], nil },
 		AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodOptions},
 		AllowHeaders:     []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Last-Event-ID"},
 		ExposeHeaders:    []string{echo.HeaderLocation, echo.HeaderXRequestID, "Retry-After"},
 		AllowCredentials: true,
 		MaxAge:           600,
-	})
+	}), true
 }
 
-// limitByAddress refuses a client address over its rate with 429.
+// exactOrigins is the set of configured origins, compared byte for byte.
+func exactOrigins(origins []string) map[string]bool {
+	set := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		set[o] = true
+	}
+	return set
+}
+
+// limitByAddress refuses a client address over its rate with 429. Only
+// /healthz is exempt: it touches nothing, while /readyz reaches every
+// dependency.
 func (l *limits) limitByAddress(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if p := c.Path(); p == "/healthz" || p == "/readyz" {
+		if c.Path() == "/healthz" {
 			return next(c)
 		}
 		if ok, wait := l.address.Allow(c.RealIP()); !ok {

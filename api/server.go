@@ -92,21 +92,24 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	ext, err := ipExtractor(cfg.Security.TrustedProxies)
+	proxies, err := parseProxies(cfg.Security.TrustedProxies)
 	if err != nil {
 		cfg.Logger.Error("Ignoring the trusted proxies setting", "error", err)
-		ext = echo.ExtractIPDirect()
+		proxies = nil
 	}
-	e.IPExtractor = ext
-	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security)}
+	e.IPExtractor = ipExtractor(proxies)
+	h := &handlers{store: st, workflows: wf, cfg: cfg, limits: newLimits(cfg.Security), ready: newReadiness(cfg)}
 	e.Use(requestIDs)
 	e.Use(tracing.HTTP)
-	e.Use(metrics.HTTP)
+	e.Use(metrics.HTTP) // before the limiter, so refused requests are counted
 	e.Use(middleware.Recover())
 	e.Use(requestLogger(cfg.Logger))
 	e.Use(securityHeaders(cfg.Security))
-	e.Use(cors(cfg.Security))
+	if mw, ok := cors(cfg.Security); ok {
+		e.Use(mw)
+	}
 	e.Use(h.limits.limitByAddress)
+	e.Use(newOriginGuard(cfg.Security, proxies).middleware)
 
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
@@ -208,34 +211,4 @@ func requestLogger(logger *slog.Logger) echo.MiddlewareFunc {
 
 func (h *handlers) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz runs every readiness check in parallel, each bounded by 2 s.
-func (h *handlers) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	results := make([]error, len(h.cfg.Ready))
-	done := make(chan struct{})
-	for i, chk := range h.cfg.Ready {
-		go func() {
-			results[i] = chk.Check(ctx)
-			done <- struct{}{}
-		}()
-	}
-	for range h.cfg.Ready {
-		<-done
-	}
-	status, checks := http.StatusOK, map[string]string{}
-	for i, chk := range h.cfg.Ready {
-		checks[chk.Name] = "ok"
-		if results[i] != nil {
-			checks[chk.Name] = results[i].Error()
-			status = http.StatusServiceUnavailable
-		}
-	}
-	word := "ready"
-	if status != http.StatusOK {
-		word = "not ready"
-	}
-	return c.JSON(status, map[string]any{"status": word, "checks": checks})
 }

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,26 @@ const Precision = time.Microsecond
 // characters, which PostgreSQL refuses.
 func Storable(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// MaxQuotedBytes is how much of a client's value an error message quotes:
+// enough to recognise it, never enough to make an answer grow with its input.
+const MaxQuotedBytes = 64
+
+// Quote is s quoted for an error message (Go syntax, as %q), cut to
+// MaxQuotedBytes with an ellipsis.
+func Quote(s string) string { return strconv.Quote(Cut(s, MaxQuotedBytes)) }
+
+// Cut is s cut to at most n bytes, on a character boundary, with "…" added
+// when something was cut.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // FieldError is one reason a request was refused, tied to the field at fault.
@@ -134,7 +155,7 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 		s.Priority = PriorityNormal
 	}
 	if !slices.Contains(Priorities, s.Priority) {
-		v.add("priority", "must be one of LOW, NORMAL, HIGH, URGENT, got %q", s.Priority)
+		v.add("priority", "must be one of LOW, NORMAL, HIGH, URGENT, got %s", Quote(string(s.Priority)))
 	}
 	s.Target = normalizeTarget(s.Target, &v)
 
@@ -169,7 +190,7 @@ func normalizeTarget(t Target, v *ValidationError) Target {
 		if t.Type == "" {
 			v.add("target.type", "is required: one of ALL, ROLE, SELECTED")
 		} else {
-			v.add("target.type", "must be one of ALL, ROLE, SELECTED, got %q", t.Type)
+			v.add("target.type", "must be one of ALL, ROLE, SELECTED, got %s", Quote(string(t.Type)))
 		}
 		return t
 	}

@@ -74,16 +74,16 @@ var (
 // HTTP.
 var (
 	// HTTPRequests counts answered requests by route template, method and
-	// status code.
+	// status code, each from a fixed set (see HTTP).
 	HTTPRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crier_http_requests_total",
-		Help: "HTTP requests answered, by route template, method and status code.",
+		Help: "HTTP requests answered, by route template (or unmatched), method (or other) and status code (or class).",
 	}, []string{"route", "method", "status"})
 	// HTTPDuration is the time to answer, by route template and method.
 	// Event streams are left out: they last as long as the client stays.
 	HTTPDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "crier_http_request_duration_seconds",
-		Help:    "Time to answer HTTP requests (event streams excluded), by route template and method.",
+		Help:    "Time to answer HTTP requests (event streams excluded), by route template (or unmatched) and method (or other).",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route", "method"})
 )
