@@ -27,5 +27,6 @@ CREATE ROLE crier LOGIN PASSWORD :'crier_password' IN ROLE crier_app;
 CREATE DATABASE crier OWNER crier_owner;
 
 REVOKE ALL ON DATABASE temporal, temporal_visibility, crier FROM PUBLIC;
-GRANT CONNECT ON DATABASE crier TO crier_app;
+-- TEMPORARY too: the users import stages its rows in a temporary table.
+GRANT CONNECT, TEMPORARY ON DATABASE crier TO crier_app;
 SQL
