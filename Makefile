@@ -2,10 +2,12 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
+# Every go command runs the Go release named once, in scripts/lib.sh (CRIER_GO).
+export GOTOOLCHAIN := $(shell sed -n 's/^CRIER_GO=//p' scripts/lib.sh)
 GO ?= go
 BIN := bin/crier
 
-.PHONY: help dev test bench check-alerts fuzz build vet fmt tools clean
+.PHONY: help dev test bench check-alerts vulncheck fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,9 +37,13 @@ fmt: ## format the Go code
 check-alerts: ## check deploy/: alert rules (promtool unit tests), scrape config, dashboard queries (builds promtool on first use)
 	@scripts/check-alerts.sh
 
-tools: ## build the Temporal CLI and fetch the Kafka jars (make dev and make test do this when needed)
+vulncheck: ## govulncheck against the Go vulnerability database pinned in tools/vulncheck; fails on a reachable advisory
+	@scripts/vulncheck.sh
+
+tools: ## build the Temporal CLI and govulncheck, fetch the Kafka jars (make dev and make test do this when needed)
 	@scripts/temporal.sh build
 	@scripts/kafka.sh fetch
+	@scripts/vulncheck.sh build
 
 clean: ## remove build output and test state (keeps .dev data)
 	@scripts/stack.sh down .test >/dev/null 2>&1 || true
