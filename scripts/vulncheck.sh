@@ -113,13 +113,13 @@ check_dockerfile() {
 cmd_check() {
 	check_dockerfile
 	cmd_build
-	local go=${VULNCHECK_GO:-$CRIER_GO} out rc=0
-	out=$(mktemp)
-	trap 'rm -f "$out"' EXIT
+	local go=${VULNCHECK_GO:-$CRIER_GO} rc=0
+	SCAN_OUT=$(mktemp)
+	trap 'rm -f "$SCAN_OUT"' EXIT
 	log "govulncheck ${*:-./...} with $go's standard library (database $DB_VERSION)"
-	(cd "$ROOT" && GOTOOLCHAIN=$go "$GOVULNCHECK" -format json -db "file://$DB_DIR" "${@:-./...}" >"$out") ||
+	(cd "$ROOT" && GOTOOLCHAIN=$go "$GOVULNCHECK" -format json -db "file://$DB_DIR" "${@:-./...}" >"$SCAN_OUT") ||
 		die "govulncheck failed (exit $?)"
-	"$VULNGATE" -accepted "$MOD_DIR/accepted.txt" <"$out" >&2 || rc=$?
+	"$VULNGATE" -accepted "$MOD_DIR/accepted.txt" <"$SCAN_OUT" >&2 || rc=$?
 	case $rc in
 	0) log "no called advisory (accepted ones aside)" ;;
 	1) die "Crier calls code with a known vulnerability: upgrade (for the standard library, CRIER_GO in scripts/lib.sh and the Dockerfile) or, only when no fix exists, accept it with a reason in tools/vulncheck/accepted.txt" ;;
