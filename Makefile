@@ -5,6 +5,8 @@ SHELL := /bin/bash
 # Every go command runs the Go release named once, in scripts/lib.sh (CRIER_GO).
 export GOTOOLCHAIN := $(shell sed -n 's/^CRIER_GO=//p' scripts/lib.sh)
 GO ?= go
+# gofmt of that release (the one on PATH belongs to the machine's own Go).
+GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 BIN := bin/crier
 
 .PHONY: help dev test bench check-alerts vulncheck fuzz build vet fmt tools clean
@@ -29,10 +31,10 @@ build: ## build bin/crier
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+	@test -z "$$($(GOFMT) -l $$(git ls-files '*.go'))" || { $(GOFMT) -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
 
 fmt: ## format the Go code
-	gofmt -w $$(git ls-files '*.go')
+	$(GOFMT) -w $$(git ls-files '*.go')
 
 check-alerts: ## check deploy/: alert rules (promtool unit tests), scrape config, dashboard queries (builds promtool on first use)
 	@scripts/check-alerts.sh

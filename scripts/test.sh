@@ -32,7 +32,7 @@ log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*},
 
 log "go vet ./... and gofmt"
 go vet ./...
-unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
+unformatted=$(git ls-files -z '*.go' | xargs -0 "$(go env GOROOT)/bin/gofmt" -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
 
 log "govulncheck ./... (scripts/vulncheck.sh) and vulngate's tests"
