@@ -225,7 +225,7 @@ build_once() {
 		return 0
 	fi
 	command -v go >/dev/null 2>&1 ||
-		die "go not found: install Go (the version named in the tool's go.mod under tools/, from https://go.dev/dl) to build $what"
+		die "go not found: install Go 1.21 or later (https://go.dev/dl) to build $what; it then fetches $CRIER_GO itself"
 	log "building $what $note"
 	t0=$SECONDS
 	"$build" >"$log_file" 2>&1 &

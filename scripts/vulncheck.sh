@@ -23,7 +23,7 @@
 # tools/vulncheck/go.mod: govulncheck (golang.org/x/vuln) and the database
 # (golang.org/x/vulndb: its data/osv reports, indexed by its own cmd/indexdb
 # into the index/ and ID/ files that govulncheck's -db file:// reads). The
-# first run builds the tools (about 1 to 3 minutes on 2 cores) and the
+# first run builds the tools (about 3 minutes on 2 cores) and the
 # database (about 10 s); the database is rebuilt when the vulndb version in
 # go.mod changes. No other site is contacted.
 set -euo pipefail
@@ -96,7 +96,7 @@ build_db() {
 
 cmd_build() {
 	[[ -f $MOD_DIR/go.mod ]] || die "$MOD_DIR/go.mod is missing: is this a complete checkout of Crier?"
-	build_once "govulncheck, indexdb and vulngate" "into .tools/bin; the first build takes about 1 to 3 minutes on 2 cores" \
+	build_once "govulncheck, indexdb and vulngate" "into .tools/bin; the first build takes about 3 minutes on 2 cores" \
 		"$ROOT/.tools/vulncheck-build.lock" "$ROOT/.tools/vulncheck-build.log" needs_build - build_tools
 	db_locate
 	mkdir -p "$DB_ROOT"
