@@ -1,4 +1,4 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.20.0
 #
 # Crier's container image: one static binary, /crier, whose first argument
 # picks the process (api, worker, relay, all, migrate, token).
@@ -22,9 +22,13 @@
 # The runtime image is distroless: no shell, no curl. Probe GET /healthz
 # (alive) and GET /readyz (dependencies reachable) from outside the container.
 
-# The builder runs on the build machine's own platform and cross-compiles for
-# the target (docker buildx build --platform linux/arm64 ...).
-FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
+# Every image is named by an exact version, so a rebuild gets the same
+# toolchain, not whatever a floating tag points at that day. The builder is
+# Go 1.27.3, the release scripts/lib.sh names (CRIER_GO; scripts/vulncheck.sh
+# fails when the two differ): Go 1.26.8 has standard-library advisories
+# fixed since. It runs on the build machine's own platform and cross-compiles
+# for the target (docker buildx build --platform linux/arm64 ...).
+FROM --platform=$BUILDPLATFORM golang:1.27.3-bookworm AS build
 WORKDIR /src
 
 # Modules first, in a layer of their own: it is rebuilt only when go.mod or
@@ -42,6 +46,11 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     go build -mod=readonly -trimpath -ldflags "-s -w" -o /out/crier ./cmd/crier
 
 # Runtime: CA certificates, tzdata and a non-root user (uid 65532), nothing else.
+# Distroless publishes no version tags, only moving ones such as :nonroot, so
+# the exact pin is a digest. Take it from the registry when you release and
+# write it after the tag, which stays as the readable name:
+#   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot
+#   FROM gcr.io/distroless/static-debian12:nonroot@sha256:<the digest it printed>
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/crier /crier
 # The image's "nonroot" user, by number, so that Kubernetes' runAsNonRoot can

@@ -2,10 +2,14 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
+# Every go command runs the Go release named once, in scripts/lib.sh (CRIER_GO).
+export GOTOOLCHAIN := $(shell sed -n 's/^CRIER_GO=//p' scripts/lib.sh)
 GO ?= go
+# gofmt of that release (the one on PATH belongs to the machine's own Go).
+GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 BIN := bin/crier
 
-.PHONY: help dev test bench check-alerts fuzz build vet fmt tools clean
+.PHONY: help dev test bench check-alerts vulncheck fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,17 +31,21 @@ build: ## build bin/crier
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
+	@test -z "$$($(GOFMT) -l $$(git ls-files '*.go'))" || { $(GOFMT) -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
 
 fmt: ## format the Go code
-	gofmt -w $$(git ls-files '*.go')
+	$(GOFMT) -w $$(git ls-files '*.go')
 
 check-alerts: ## check deploy/: alert rules (promtool unit tests), scrape config, dashboard queries (builds promtool on first use)
 	@scripts/check-alerts.sh
 
-tools: ## build the Temporal CLI and fetch the Kafka jars (make dev and make test do this when needed)
+vulncheck: ## govulncheck against the Go vulnerability database pinned in tools/vulncheck; fails on a reachable advisory
+	@scripts/vulncheck.sh
+
+tools: ## build the Temporal CLI and govulncheck, fetch the Kafka jars (make dev and make test do this when needed)
 	@scripts/temporal.sh build
 	@scripts/kafka.sh fetch
+	@scripts/vulncheck.sh build
 
 clean: ## remove build output and test state (keeps .dev data)
 	@scripts/stack.sh down .test >/dev/null 2>&1 || true

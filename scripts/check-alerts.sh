@@ -16,8 +16,9 @@
 #                                    still defined in internal/metrics)
 #                                    exit 0 when all pass
 #   scripts/check-alerts.sh build    only build .tools/bin/promtool and
-#                                    .tools/bin/checkdashboard when missing or
-#                                    older than tools/promtool (first build takes
+#                                    .tools/bin/checkdashboard when missing,
+#                                    older than tools/promtool or built by another
+#                                    Go than CRIER_GO (first build takes
 #                                    a few minutes on 2 cores; later ones reuse
 #                                    Go's build cache)
 #
@@ -43,6 +44,7 @@ needs_build() {
 	local bin src
 	for bin in "$PROMTOOL" "$CHECKDASH"; do
 		[[ -x $bin ]] || return 0
+		built_with_other_go "$bin" && return 0
 		for src in "$MOD_DIR/go.mod" "$MOD_DIR/go.sum" "$MOD_DIR"/checkdashboard/*.go; do
 			[[ $src -nt $bin ]] && return 0
 		done

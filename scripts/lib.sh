@@ -7,6 +7,7 @@
 #   LOG_TAG=kafka            # prefix for log/die messages ("==> kafka: ...")
 #
 # Provides:
+#   CRIER_GO, GOTOOLCHAIN (exported)  the Go release every go command here runs
 #   log MSG...                        progress message on stderr: "==> TAG: MSG"
 #   die MSG...                        error message on stderr, then exit 1
 #   repo_root                         absolute path of the repository root
@@ -17,6 +18,7 @@
 #                                     wait until HOST:PORT accepts; on timeout (or
 #                                     when PID exits) die with the tail of LOGFILE
 #   usage_from_header FILE            print FILE's header comment to stderr, exit 2
+#   built_with_other_go BIN           true if BIN was not built by $CRIER_GO
 #   log_tail FILE [N]                 last N (default 30) lines of FILE, indented
 #   proc_running PID                  true if PID exists and is not a zombie
 #   pid_alive PIDFILE [PATTERN]       true if the pid in PIDFILE runs (and its
@@ -28,6 +30,16 @@
 # Everything here only ever talks to 127.0.0.1.
 
 LOG_TAG=${LOG_TAG:-crier}
+
+# CRIER_GO is the Go release that builds and tests Crier and its tools, the
+# one place it is named (the Makefile reads it from here; the Dockerfile's
+# builder tag must match, which scripts/vulncheck.sh checks). go1.26.8 has
+# standard-library advisories fixed in later releases (make vulncheck).
+# Exporting GOTOOLCHAIN makes any installed go (1.21 or later) fetch this
+# release from the module proxy on first use; a toolchain line in go.mod
+# would not, where the machine sets GOTOOLCHAIN=local.
+CRIER_GO=go1.27.3
+export GOTOOLCHAIN=$CRIER_GO
 
 # log and die never fail their caller: a progress line that cannot be shown
 # (the terminal or a pipe reading our output is gone) must not abort a
@@ -78,6 +90,12 @@ s.close()'
 		fi
 	done
 	die "could not find a free TCP port on 127.0.0.1"
+}
+
+# built_with_other_go BIN: a tool built by an older Go carries that Go's
+# standard library, so a change of CRIER_GO rebuilds it.
+built_with_other_go() {
+	[[ $(go version "$1" 2>/dev/null) != "$1: $CRIER_GO" ]]
 }
 
 usage_from_header() {
@@ -207,7 +225,7 @@ build_once() {
 		return 0
 	fi
 	command -v go >/dev/null 2>&1 ||
-		die "go not found: install Go (the version named in the tool's go.mod under tools/, from https://go.dev/dl) to build $what"
+		die "go not found: install Go 1.21 or later (https://go.dev/dl) to build $what; it then fetches $CRIER_GO itself"
 	log "building $what $note"
 	t0=$SECONDS
 	"$build" >"$log_file" 2>&1 &

@@ -9,7 +9,8 @@
 #   scripts/temporal-server.sh build       build .tools/bin/temporal-server and
 #                                          .tools/bin/temporal-sql-tool when missing
 #                                          or older than tools/temporal-server/go.mod
-#                                          / go.sum (~2.5 min on 2 cores with a cold
+#                                          / go.sum or built by another Go than
+#                                          CRIER_GO (~2.5 min on 2 cores with a cold
 #                                          Go build cache; ~10 s once the Temporal
 #                                          CLI's build warmed it: both modules pin the
 #                                          same dependency versions); also builds the
@@ -83,6 +84,7 @@ needs_build() {
 	local b
 	for b in "$SERVER_BIN" "$SQL_TOOL"; do
 		[[ -x $b && ! $MOD_DIR/go.mod -nt $b && ! $MOD_DIR/go.sum -nt $b ]] || return 0
+		built_with_other_go "$b" && return 0
 	done
 	return 1
 }

@@ -4,8 +4,9 @@
 # for Crier on 127.0.0.1.
 #
 # Usage:
-#   scripts/temporal.sh build              build .tools/bin/temporal when missing or
+#   scripts/temporal.sh build              build .tools/bin/temporal when missing,
 #                                          older than tools/temporal/go.mod / go.sum
+#                                          or built by another Go than CRIER_GO
 #                                          (first build takes ~6 min on 2 cores)
 #   scripts/temporal.sh start DIR PORT UI_PORT [headless]
 #                                          build if needed, start the dev server with
@@ -48,7 +49,7 @@ usage() {
 }
 
 needs_build() {
-	[[ ! -x $BIN || $MOD_DIR/go.mod -nt $BIN || $MOD_DIR/go.sum -nt $BIN ]]
+	[[ ! -x $BIN || $MOD_DIR/go.mod -nt $BIN || $MOD_DIR/go.sum -nt $BIN ]] || built_with_other_go "$BIN"
 }
 
 # build_running_elsewhere: a `go build` of this checkout's binary runs (started

@@ -5,9 +5,11 @@
 #
 # Starts PostgreSQL, Kafka and Temporal on free loopback ports under .test/
 # (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), runs
-# `go vet` and `go test ./...` with CRIER_TEST_SERVICES=required (so a test
-# that cannot reach a service fails instead of skipping), then stops what it
-# started. The full verbose log is kept in .test/go-test.log.
+# `go vet`, govulncheck (scripts/vulncheck.sh, which fails on a called
+# advisory, and must fail on VULNERABLE_GO below) and `go test ./...` with
+# CRIER_TEST_SERVICES=required (so a test that cannot reach a service fails
+# instead of skipping), then stops what it started. The full verbose log is
+# kept in .test/go-test.log.
 set -euo pipefail
 
 LOG_TAG='test'
@@ -30,8 +32,27 @@ log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*},
 
 log "go vet ./... and gofmt"
 go vet ./...
-unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
+unformatted=$(git ls-files -z '*.go' | xargs -0 "$(go env GOROOT)/bin/gofmt" -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
+
+log "govulncheck ./... (scripts/vulncheck.sh) and vulngate's tests"
+scripts/vulncheck.sh
+(cd tools/vulncheck && go test -count=1 ./...)
+
+# VULNERABLE_GO is a release whose standard library has advisories Crier
+# calls: the same check must fail on it, or the check itself is broken (an
+# empty database, a toolchain switch that does not happen). One package that
+# serves HTTP is enough to show it, and keeps this run short.
+VULNERABLE_GO=go1.26.8
+log "regression: scripts/vulncheck.sh must fail on $VULNERABLE_GO's standard library"
+if VULNCHECK_GO=$VULNERABLE_GO scripts/vulncheck.sh ./internal/auth >"$STATE/vulncheck-old-go.log" 2>&1; then
+	die "scripts/vulncheck.sh passed on $VULNERABLE_GO, whose net/http advisories Crier calls: the check is broken (log: .test/vulncheck-old-go.log)"
+fi
+grep -q 'Crier calls code with a known vulnerability' "$STATE/vulncheck-old-go.log" || {
+	log_tail "$STATE/vulncheck-old-go.log" >&2
+	die "scripts/vulncheck.sh on $VULNERABLE_GO failed, but not on an advisory"
+}
+log "ok: $(grep -E '^[0-9]+ advisories' "$STATE/vulncheck-old-go.log")"
 
 log "deploy/: alert rule tests and dashboard queries (scripts/check-alerts.sh)"
 scripts/check-alerts.sh
