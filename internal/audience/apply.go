@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/retry"
 )
 
 // outcome is what applying one event did.
@@ -48,7 +49,7 @@ func (m *Materializer) applyUntilDone(ctx context.Context, batch []message) bool
 			return true
 		}
 		m.log.Warn("Applying events failed; will retry", "attempt", attempt, "events", len(batch), "error", err)
-		if !sleep(ctx, backoff(attempt)) {
+		if !retry.Wait(ctx, attempt) {
 			return false
 		}
 	}

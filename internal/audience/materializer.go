@@ -16,6 +16,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/kafkatopic"
 	"github.com/crier/crier/internal/metrics"
+	"github.com/crier/crier/internal/retry"
 )
 
 // Consumer is the name under which the Materializer records the events it
@@ -139,7 +140,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 		case err != nil && len(batch) == 0:
 			failures++
 			m.log.Error("Fetching events failed; will retry", "attempt", failures, "error", err)
-			if !sleep(ctx, backoff(failures)) {
+			if !retry.Wait(ctx, failures) {
 				return nil
 			}
 			continue
@@ -223,21 +224,5 @@ func (m *Materializer) commit(ctx context.Context, r *kafka.Reader, batch []mess
 	}
 	if err := r.CommitMessages(ctx, msgs...); err != nil {
 		m.log.Warn("Committing offsets failed; the events will be redelivered and dropped as duplicates", "error", err)
-	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 6)
-	return min(d, 5*time.Second)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

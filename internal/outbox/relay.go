@@ -17,6 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/crier/crier/internal/retry"
 )
 
 // Config configures a Relay. Zero fields take the documented defaults.
@@ -124,10 +126,8 @@ func (r *Relay) EnsureTopic(ctx context.Context) error {
 			return nil
 		}
 		r.log.Warn("Kafka not ready to create the topic; retrying", "topic", r.cfg.Topic, "attempt", attempt, "error", err)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, attempt) {
 			return fmt.Errorf("create topic %s: %w", r.cfg.Topic, err)
-		case <-time.After(backoff(attempt)):
 		}
 	}
 }
@@ -153,9 +153,4 @@ func (r *Relay) createTopic(ctx context.Context, client *kafka.Client) error {
 	default:
 		return err
 	}
-}
-
-func backoff(attempt int) time.Duration {
-	d := 100 * time.Millisecond << min(attempt, 6)
-	return min(d, 5*time.Second)
 }

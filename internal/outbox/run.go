@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/crier/crier/internal/retry"
 	"github.com/crier/crier/internal/store"
 )
 
@@ -29,7 +30,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		case err != nil:
 			failures++
 			r.log.Error("Relaying outbox batch failed; will retry", "attempt", failures, "error", err)
-			if !sleep(ctx, backoff(failures)) {
+			if !retry.Wait(ctx, failures) {
 				return nil
 			}
 			continue
@@ -59,7 +60,7 @@ func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 			return
 		}
 		r.log.Warn("Outbox notification listener lost its connection; polling until it is back", "error", err)
-		if !sleep(ctx, backoff(attempt)) {
+		if !retry.Wait(ctx, attempt) {
 			return
 		}
 	}
@@ -106,16 +107,5 @@ func (r *Relay) deletePublished(ctx context.Context) {
 	}
 	if tag.RowsAffected() > 0 {
 		r.log.Info("Deleted old outbox rows", "rows", tag.RowsAffected())
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/kafkatopic"
 	"github.com/crier/crier/internal/metrics"
+	"github.com/crier/crier/internal/retry"
 	"github.com/crier/crier/internal/tracing"
 )
 
@@ -85,10 +86,8 @@ func (t *Tail) Run(ctx context.Context) error {
 		}
 		// A new topic's partitions may have no leader for a moment.
 		t.log.Warn("Could not find where to start reading; retrying", "attempt", attempt, "error", err)
-		select {
-		case <-ctx.Done():
+		if !retry.Wait(ctx, attempt) {
 			return nil
-		case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 5*time.Second)):
 		}
 	}
 	pos := make(Position, len(partitions))
@@ -124,7 +123,9 @@ func (t *Tail) Run(ctx context.Context) error {
 				return nil
 			}
 			t.log.Error("Writing consumed events to stream_events failed; retrying", "attempt", attempt, "error", err)
-			time.Sleep(min(time.Duration(attempt)*200*time.Millisecond, 5*time.Second))
+			if !retry.Wait(ctx, attempt) {
+				return nil
+			}
 		}
 		for _, ev := range events {
 			t.cfg.OnEvent(ev.Value)
