@@ -242,8 +242,7 @@ func requireMetrics(t *testing.T, n *node) {
 // connection counts per node.
 func requirePresence(t *testing.T, n *node, admin string, want map[string]int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		var got struct {
 			Nodes []struct {
 				NodeID      string `json:"node_id"`
@@ -255,14 +254,11 @@ func requirePresence(t *testing.T, n *node, admin string, want map[string]int) {
 		for _, nd := range got.Nodes {
 			counts[nd.NodeID] = nd.Connections
 		}
-		if fmt.Sprint(counts) == fmt.Sprint(want) {
-			return
+		if fmt.Sprint(counts) != fmt.Sprint(want) {
+			return fmt.Errorf("presence is %v, want %v", counts, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("presence is %v, want %v", counts, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 type stats struct {
@@ -275,18 +271,14 @@ type stats struct {
 // are recorded in batches, a moment after the stream write).
 func requireStats(t *testing.T, n *node, admin string, id uuid.UUID, want stats) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testenv.Eventually(t, 15*time.Second, func() error {
 		var got stats
 		require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodGet, "/api/v1/broadcasts/"+id.String()+"/stats", nil, &got))
-		if got == want {
-			return
+		if got != want {
+			return fmt.Errorf("stats of %s are %+v, want %+v", id, got, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats of %s are %+v, want %+v", id, got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestStreamAccess checks how a stream may be opened: a bearer header, the

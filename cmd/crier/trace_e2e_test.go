@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/crier/crier/internal/testenv"
 )
 
 // span is what the test receiver keeps of an exported span.
@@ -88,16 +91,13 @@ func TestOneTraceFromAPICallToStreamWrite(t *testing.T) {
 	want := []string{"POST /api/v1/broadcasts", "StartWorkflow:Broadcast", "StartActivity:Publish", "RunActivity:Publish",
 		"kafka.produce BROADCAST_PUBLISHED", "sse.write broadcast"}
 	var trace []span
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testenv.Eventually(t, 20*time.Second, func() error {
 		trace = traceOf(receiver.snapshot(), "POST /api/v1/broadcasts")
-		if missing := missingSpans(trace, want); len(missing) == 0 {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the broadcast's trace lacks %v; it has %v", missing, names(trace))
+		if missing := missingSpans(trace, want); len(missing) > 0 {
+			return fmt.Errorf("the broadcast's trace lacks %v; it has %v", missing, names(trace))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("one trace, %d spans: %s", len(trace), strings.Join(names(trace), " → "))
 }
 
