@@ -134,7 +134,7 @@ func TestREADME(t *testing.T) {
 				t.Skipf("README.md:%d is marked not run: %s", b.line, b.notRun)
 			}
 			for _, tool := range optionalTools {
-				if regexp.MustCompile(`\b`+tool+`\b`).MatchString(b.code) {
+				if regexp.MustCompile(`\b` + tool + `\b`).MatchString(b.code) {
 					if _, err := exec.LookPath(tool); err != nil {
 						t.Skipf("README.md:%d needs %s, which is not installed", b.line, tool)
 					}
