@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,6 +93,9 @@ func lineOf(b *readmeBlock) int {
 	return b.line
 }
 
+// blockTimeout bounds one block; the slowest takes about 10 s.
+const blockTimeout = 2 * time.Minute
+
 // optionalTools are commands a README block may use that CI does not
 // install; a block using one is skipped, saying so, where it is missing.
 var optionalTools = []string{"kcat"}
@@ -153,16 +157,19 @@ func TestREADME(t *testing.T) {
 // runBlock runs one block and fails with the README line of the command
 // that failed and everything the block printed.
 func runBlock(t *testing.T, b readmeBlock, dir string, env []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), blockTimeout)
 	defer cancel()
 	// The trap is on a line of its own before the block, so the block's line
 	// k is the script's line k+1 and README line b.line+k.
-	script := fmt.Sprintf("trap 'echo \"README.md:$((LINENO + %d)): exit $?: $BASH_COMMAND\" >&2' ERR\n%s", b.line-1, b.code)
+	script := fmt.Sprintf("trap 'printf \"\\nREADME.md:%%d: exit %%d: %%s\\n\" $((LINENO + %d)) $? \"$BASH_COMMAND\" >&2' ERR\n%s", b.line-1, b.code)
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir, cmd.Env = dir, env
+	// On timeout the whole block goes, curl included, not only its shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
-		t.Fatalf("README.md:%d: the block did not finish within 2 minutes (bound long-running commands, e.g. curl --max-time); output:\n%s", b.line, out)
+		t.Fatalf("README.md:%d: the block did not finish within %s (bound long-running commands, e.g. curl --max-time); output:\n%s", b.line, blockTimeout, out)
 	}
 	if err != nil {
 		t.Fatalf("README.md:%d: the block failed (%v); output:\n%s", b.line, err, out)
@@ -176,8 +183,8 @@ func runBlock(t *testing.T, b readmeBlock, dir string, env []string) {
 // (the repository's, when built).
 func devLayout(t *testing.T, s *stack, n *node) string {
 	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".dev/bin"), 0o755))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".tools/bin"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".dev/bin"), 0o750))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".tools/bin"), 0o750))
 	self, err := os.Executable()
 	require.NoError(t, err)
 	require.NoError(t, os.Symlink(self, filepath.Join(dir, ".dev/bin/crier")))
