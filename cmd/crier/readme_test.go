@@ -104,10 +104,12 @@ var optionalTools = []string{"kcat"}
 // it in a fresh shell after `make dev`: each in its own `bash -euo pipefail`,
 // in a directory laid out like the repository after `make dev` (.dev/env,
 // .dev/bin/crier, .tools/bin/temporal), against a `crier all` on the test's
-// own services, with nothing in the environment but PATH and HOME. Blocks
-// run in parallel, so one that leans on another's variables or files fails.
-// curl is made strict through $CURL_HOME/.curlrc (--fail-with-body), so an
-// HTTP error fails the block as a shell error would.
+// own services. The environment holds only PATH, HOME, LANG, CURL_HOME and
+// the test's topic (CRIER_KAFKA_TOPIC, for kcat): what a block needs it
+// sources from .dev/env. Blocks run in parallel, so one that leans on
+// another's variables or files fails. curl is made strict through
+// $CURL_HOME/.curlrc (--fail-with-body), so an HTTP error fails the block as
+// a shell error would.
 func TestREADME(t *testing.T) {
 	blocks := readmeBlocks(t, readmePath)
 	var shell []readmeBlock
