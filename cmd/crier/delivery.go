@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -28,7 +29,8 @@ type deliverySection struct {
 	hub               stream.HubConfig
 	tail              stream.TailConfig
 	streams           stream.Config
-	pruner            stream.Pruner
+	pruner            stream.PrunerConfig
+	heartbeat         presence.HeartbeatConfig
 	maxStreamLifetime time.Duration
 }
 
@@ -40,14 +42,15 @@ func deliveryConfig(cfg config.Config, s shared) deliverySection {
 			NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: s.logger,
 			ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,
 		},
-		pruner:            stream.Pruner{Pool: s.pool, Window: cfg.SSEReplayWindow, Logger: s.logger},
+		pruner:            stream.PrunerConfig{Window: cfg.SSEReplayWindow, Logger: s.logger},
+		heartbeat:         presence.HeartbeatConfig{NodeID: cfg.NodeID, Logger: s.logger},
 		maxStreamLifetime: cfg.SSEMaxLifetime,
 	}
 }
 
 // startDelivery starts the node's tail, delivery recorder, stream log
 // pruner and presence heartbeat in g; they stop when ctx ends.
-func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliverySection, aud *audience.Audience) *delivery {
+func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliverySection, aud *audience.Audience) (*delivery, error) {
 	pool, logger, nodeID := s.pool, s.logger, cfg.streams.NodeID
 	cache := inbox.NewCache(pool, inbox.CacheConfig{Logger: logger})
 	in := inbox.New(pool, cache)
@@ -56,6 +59,11 @@ func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliver
 	tail := stream.NewTail(pool, hub, cfg.tail)
 	recorder := stream.NewRecorder(pool, logger)
 	pres := presence.New(pool)
+	heartbeat, err := presence.NewHeartbeat(pres, cfg.heartbeat)
+	if err != nil {
+		return nil, err
+	}
+	pruner := stream.NewPruner(pool, cfg.pruner)
 	streams := stream.NewServer(pool, hub, in, pres, recorder, cfg.streams)
 	// A restarted node may reuse its predecessor's id: rows under it are dead.
 	if n, err := pres.RemoveNode(ctx, nodeID); err != nil {
@@ -65,26 +73,26 @@ func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliver
 	}
 	g.Go(func() error { return tail.Run(ctx) })
 	g.Go(func() error { recorder.Run(ctx); return nil })
-	g.Go(func() error { cfg.pruner.Run(ctx); return nil })
-	g.Go(func() error { return runHeartbeat(ctx, s, pres, nodeID) })
+	g.Go(func() error { pruner.Run(ctx); return nil })
+	g.Go(func() error { return runHeartbeat(ctx, heartbeat, pres, nodeID, logger) })
 	logger.Info("Delivery started", "node_id", nodeID)
 	return &delivery{
 		users: api.UserConfig{Inbox: in, Streams: streams, Tickets: auth.NewTickets(pool), Learner: aud,
 			MaxStreamLifetime: cfg.maxStreamLifetime},
 		presence: pres,
 		streams:  streams,
-	}
+	}, nil
 }
 
 // runHeartbeat keeps this node's connections live in presence until ctx
 // ends, then removes them.
-func runHeartbeat(ctx context.Context, s shared, pres *presence.Store, nodeID string) error {
-	err := presence.Heartbeat{Store: pres, NodeID: nodeID, Logger: s.logger}.Run(ctx)
+func runHeartbeat(ctx context.Context, heartbeat *presence.Heartbeat, pres *presence.Store, nodeID string, logger *slog.Logger) error {
+	err := heartbeat.Run(ctx)
 	// Leaving cleanly: this node's connections are gone now, not in two minutes.
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, rerr := pres.RemoveNode(cleanup, nodeID); rerr != nil {
-		s.logger.Warn("Could not remove this node's connections from presence", "node_id", nodeID, "error", rerr)
+		logger.Warn("Could not remove this node's connections from presence", "node_id", nodeID, "error", rerr)
 	}
 	if ctx.Err() != nil {
 		return nil

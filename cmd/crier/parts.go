@@ -130,7 +130,10 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 	if err != nil {
 		return err
 	}
-	d := startDelivery(ctx, g, s, deliveryConfig(cfg, s), aud)
+	d, err := startDelivery(ctx, g, s, deliveryConfig(cfg, s), aud)
+	if err != nil {
+		return err
+	}
 	st := store.New(s.pool)
 	handler := api.New(st, &workflows.Client{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
 		Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{

@@ -262,7 +262,7 @@ func TestReplayOfAPositionOlderThanTheWindowGetsReset(t *testing.T) {
 	body, _ := rb.catchUp(t, alice, Position{-1}.String())
 	rb.requireReset(t, body, resetTooOld)
 
-	deleted, err := Pruner{Pool: rb.pool, Window: 24 * time.Hour}.Prune(rb.ctx)
+	deleted, err := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour}).Prune(rb.ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, deleted)
 	body, _ = rb.catchUp(t, alice, Position{-1}.String())
@@ -322,7 +322,7 @@ func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
 		VALUES (1, $1, gen_random_uuid(), 'BROADCAST_EXPIRED', gen_random_uuid(), now(), '{}')`, old)
 	require.NoError(t, err)
 
-	p := Pruner{Pool: rb.pool, Window: 24 * time.Hour}
+	p := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour})
 	deleted, err := p.Prune(rb.ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, old, deleted)
