@@ -7,8 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -26,8 +25,6 @@ import (
 type Config struct {
 	// TaskQueue to poll. Default workflows.TaskQueue.
 	TaskQueue string
-	// Namespace the search attributes are registered in. Default "default".
-	Namespace string
 	// Logger receives the worker's own logs. Default slog.Default().
 	Logger *slog.Logger
 	// Presence, when set, runs the PresenceCleanup workflow and its activity
@@ -41,7 +38,6 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 	if cfg.TaskQueue == "" {
 		cfg.TaskQueue = workflows.TaskQueue
 	}
-	quietHeldTasks()
 	// Every held task pins its workflow in the SDK's workflow cache. Were
 	// the cache (10,000 by default) as large as the number of tasks held, a
 	// task for any other workflow during a burst would find it full of
@@ -75,17 +71,49 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 // worker runs at once: a burst's workflows hold theirs until the due time.
 const maxHeldTasks = 10000
 
-// taskWarnEnv is the SDK's threshold, in seconds, for warning that a
-// workflow task ran long (default 5).
-const taskWarnEnv = "TEMPORAL_WORKFLOW_TASK_DURATION_WARN_SECONDS"
+// longestHold is how long a workflow task may be held on purpose: the
+// longest publish lead, and a margin for the publish itself.
+const longestHold = workflows.MaxLead + 10*time.Second
 
-// quietHeldTasks raises the SDK's long-workflow-task warning above the
-// longest publish hold (workflows.MaxLead), unless the operator set it: a
-// burst holds thousands of tasks on purpose and would log a warning for each.
-func quietHeldTasks() {
-	if os.Getenv(taskWarnEnv) == "" {
-		_ = os.Setenv(taskWarnEnv, strconv.Itoa(int((workflows.MaxLead + 10*time.Second).Seconds())))
+// QuietHeldTasks wraps the handler of the Temporal client's logger so that
+// the SDK's warning that a workflow task ran long (TMPRL1104, past 5 s) is
+// dropped for tasks no longer than longestHold: a burst holds thousands of
+// tasks on purpose and would log a warning for each. Longer tasks are still
+// reported. The SDK offers no option for the threshold, only a process
+// environment variable read once, so the filter sits on the logger the
+// client is given (config.Temporal's logger, in cmd/crier).
+func QuietHeldTasks(h slog.Handler) slog.Handler { return heldTaskFilter{h} }
+
+type heldTaskFilter struct{ slog.Handler }
+
+func (f heldTaskFilter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && strings.HasPrefix(r.Message, "[TMPRL1104]") && heldOnPurpose(r) {
+		return nil
 	}
+	return f.Handler.Handle(ctx, r)
+}
+
+func (f heldTaskFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return heldTaskFilter{f.Handler.WithAttrs(attrs)}
+}
+
+func (f heldTaskFilter) WithGroup(name string) slog.Handler {
+	return heldTaskFilter{f.Handler.WithGroup(name)}
+}
+
+// heldOnPurpose reports whether the record's WorkflowTaskDuration is within
+// longestHold.
+func heldOnPurpose(r slog.Record) bool {
+	held := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "WorkflowTaskDuration" {
+			return true
+		}
+		d, ok := a.Value.Any().(time.Duration)
+		held = ok && d <= longestHold
+		return false
+	})
+	return held
 }
 
 // RegisterSearchAttributes adds Crier's custom search attributes to the

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/crier/crier/api"
@@ -26,54 +24,78 @@ type delivery struct {
 	streams  *stream.Server
 }
 
+// deliverySection is the delivery's part of the configuration.
+type deliverySection struct {
+	hub               stream.HubConfig
+	tail              stream.TailConfig
+	streams           stream.Config
+	pruner            stream.PrunerConfig
+	heartbeat         presence.HeartbeatConfig
+	maxStreamLifetime time.Duration
+}
+
+func deliveryConfig(cfg config.Config, s shared) deliverySection {
+	return deliverySection{
+		hub:  stream.HubConfig{QueueSize: cfg.SSEQueue},
+		tail: stream.TailConfig{Brokers: s.kafka.brokers, Dialer: s.kafka.Dialer, Topic: cfg.KafkaTopic, Logger: s.logger},
+		streams: stream.Config{
+			NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: s.logger,
+			ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,
+		},
+		pruner:            stream.PrunerConfig{Window: cfg.SSEReplayWindow, Logger: s.logger},
+		heartbeat:         presence.HeartbeatConfig{NodeID: cfg.NodeID, Logger: s.logger},
+		maxStreamLifetime: cfg.SSEMaxLifetime,
+	}
+}
+
 // startDelivery starts the node's tail, delivery recorder, stream log
 // pruner and presence heartbeat in g; they stop when ctx ends.
-func startDelivery(ctx context.Context, g *errgroup.Group, cfg config.Config, dialer *kafka.Dialer, pool *pgxpool.Pool,
-	aud *audience.Audience, logger *slog.Logger) *delivery {
-	cache := inbox.NewCache(pool)
-	cache.Logger = logger
+func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliverySection, aud *audience.Audience) (*delivery, error) {
+	pool, logger, nodeID := s.pool, s.logger, cfg.streams.NodeID
+	cache := inbox.NewCache(pool, inbox.CacheConfig{Logger: logger})
 	in := inbox.New(pool, cache)
-	hub := stream.NewHub()
-	hub.QueueSize = cfg.SSEQueue
-	tail := stream.NewTail(pool, hub, stream.TailConfig{
-		Brokers: cfg.KafkaBrokers, Dialer: dialer, Topic: cfg.KafkaTopic, OnEvent: cache.Apply, Logger: logger,
-	})
+	hub := stream.NewHub(cfg.hub)
+	cfg.tail.OnEvent = cache.Apply
+	tail := stream.NewTail(pool, hub, cfg.tail)
 	recorder := stream.NewRecorder(pool, logger)
 	pres := presence.New(pool)
-	streams := stream.NewServer(pool, hub, in, pres, recorder, stream.Config{
-		NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: logger,
-		ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,
-	})
+	heartbeat, err := presence.NewHeartbeat(pres, cfg.heartbeat)
+	if err != nil {
+		return nil, err
+	}
+	pruner := stream.NewPruner(pool, cfg.pruner)
+	streams := stream.NewServer(pool, hub, in, pres, recorder, cfg.streams)
 	// A restarted node may reuse its predecessor's id: rows under it are dead.
-	if n, err := pres.RemoveNode(ctx, cfg.NodeID); err != nil {
-		logger.Warn("Could not clear this node's old connections from presence", "node_id", cfg.NodeID, "error", err)
+	if n, err := pres.RemoveNode(ctx, nodeID); err != nil {
+		logger.Warn("Could not clear this node's old connections from presence", "node_id", nodeID, "error", err)
 	} else if n > 0 {
-		logger.Info("Cleared connections a previous run of this node left in presence", "node_id", cfg.NodeID, "connections", n)
+		logger.Info("Cleared connections a previous run of this node left in presence", "node_id", nodeID, "connections", n)
 	}
 	g.Go(func() error { return tail.Run(ctx) })
 	g.Go(func() error { recorder.Run(ctx); return nil })
-	g.Go(func() error {
-		stream.Pruner{Pool: pool, Window: cfg.SSEReplayWindow, Logger: logger}.Run(ctx)
-		return nil
-	})
-	g.Go(func() error {
-		err := presence.Heartbeat{Store: pres, NodeID: cfg.NodeID, Logger: logger}.Run(ctx)
-		// Leaving cleanly: this node's connections are gone now, not in two minutes.
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, rerr := pres.RemoveNode(cleanup, cfg.NodeID); rerr != nil {
-			logger.Warn("Could not remove this node's connections from presence", "node_id", cfg.NodeID, "error", rerr)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	})
-	logger.Info("Delivery started", "node_id", cfg.NodeID)
+	g.Go(func() error { pruner.Run(ctx); return nil })
+	g.Go(func() error { return runHeartbeat(ctx, heartbeat, pres, nodeID, logger) })
+	logger.Info("Delivery started", "node_id", nodeID)
 	return &delivery{
 		users: api.UserConfig{Inbox: in, Streams: streams, Tickets: auth.NewTickets(pool), Learner: aud,
-			MaxStreamLifetime: cfg.SSEMaxLifetime},
+			MaxStreamLifetime: cfg.maxStreamLifetime},
 		presence: pres,
 		streams:  streams,
+	}, nil
+}
+
+// runHeartbeat keeps this node's connections live in presence until ctx
+// ends, then removes them.
+func runHeartbeat(ctx context.Context, heartbeat *presence.Heartbeat, pres *presence.Store, nodeID string, logger *slog.Logger) error {
+	err := heartbeat.Run(ctx)
+	// Leaving cleanly: this node's connections are gone now, not in two minutes.
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, rerr := pres.RemoveNode(cleanup, nodeID); rerr != nil {
+		logger.Warn("Could not remove this node's connections from presence", "node_id", nodeID, "error", rerr)
 	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

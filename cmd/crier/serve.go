@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.temporal.io/sdk/client"
@@ -20,28 +21,27 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/crier/crier/activities"
 	"github.com/crier/crier/api"
-	"github.com/crier/crier/internal/audience"
-	"github.com/crier/crier/internal/audit"
-	"github.com/crier/crier/internal/auth"
-	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/kafkaconn"
 	"github.com/crier/crier/internal/metrics"
-	"github.com/crier/crier/internal/outbox"
-	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/migrations"
 	"github.com/crier/crier/worker"
-	"github.com/crier/crier/workflows"
 )
 
-// serve runs the api, worker and relay components named by cmd ("all" runs
-// the three) until ctx ends, then stops them within the shutdown timeout.
-func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+// parts are the parts a process kind runs: "all" runs the three.
+type parts struct{ api, worker, relay bool }
+
+func partsOf(kind string) parts {
+	return parts{api: kind == "api" || kind == "all", worker: kind == "worker" || kind == "all", relay: kind == "relay" || kind == "all"}
+}
+
+// serve runs the parts of process kind ("api", "worker", "relay" or "all")
+// until ctx ends, then stops them within the shutdown timeout.
+func serve(ctx context.Context, kind string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,160 +50,175 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	logger := newLogger(cfg, stderr).With("process", cmd)
+	logger := newLogger(cfg, stderr).With("process", kind)
 	slog.SetDefault(logger)
 	for _, w := range cfg.EngineWarnings() {
 		logger.Warn(w)
 	}
-	kafkaLink, err := kafkaconn.New(cfg.KafkaSecurity)
-	if err != nil {
-		return fmt.Errorf("Kafka link: %w", err)
-	}
-	runAPI, runWorker, runRelay := cmd == "api" || cmd == "all", cmd == "worker" || cmd == "all", cmd == "relay" || cmd == "all"
-	for _, l := range cfg.ExposedInDevelopment(runAPI) {
+	p := partsOf(kind)
+	for _, l := range cfg.ExposedInDevelopment(p.api) {
 		logger.Warn("DEVELOPMENT MODE on an address other machines can reach: its checks are relaxed for a developer's machine; "+
 			"set CRIER_ENV=production anywhere else", "setting", l.Setting, "addr", l.Addr)
 	}
+	var stops cleanups
+	defer stops.run()
+	shared, err := startShared(ctx, kind, p, cfg, logger, &stops)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if err := startParts(ctx, g, p, shared, cfg, &stops); err != nil {
+		return err
+	}
+	err = waitWithin(ctx, g, cfg.ShutdownTimeout, logger)
+	logger.Info("Stopped")
+	return err
+}
 
+// shared is what the parts of a process are built from.
+type shared struct {
+	logger   *slog.Logger
+	pool     *pgxpool.Pool
+	kafka    kafkaLink
+	temporal client.Client // nil in a relay on its own
+	registry *prometheus.Registry
+}
+
+// kafkaLink is where Crier's Kafka clients connect and how.
+type kafkaLink struct {
+	brokers []string
+	kafkaconn.Link
+}
+
+// cleanups holds the stop functions of what a process started, run in
+// reverse order when it ends.
+type cleanups []func()
+
+func (s *cleanups) push(stop func()) { *s = append(*s, stop) }
+
+func (s cleanups) run() {
+	for i := len(s) - 1; i >= 0; i-- {
+		s[i]()
+	}
+}
+
+// startShared starts what the parts share: the database, the Kafka link,
+// tracing, the metrics registry and (for the API and the worker) the
+// Temporal client.
+func startShared(ctx context.Context, kind string, p parts, cfg config.Config, logger *slog.Logger, stops *cleanups) (shared, error) {
+	s := shared{logger: logger, registry: metrics.NewRegistry()}
+	var err error
+	if s.kafka, err = startKafkaLink(cfg, logger, stops); err != nil {
+		return s, err
+	}
+	if s.pool, err = startDatabase(ctx, cfg, logger, stops); err != nil {
+		return s, err
+	}
+	if err := startTracing(ctx, "crier-"+kind, logger, stops); err != nil {
+		return s, err
+	}
+	if p.relay {
+		s.registry.MustRegister(metrics.NewDatabase(s.pool, logger)) // broadcasts by status, outbox backlog
+	}
+	if p.api || p.worker {
+		s.temporal, err = startTemporal(ctx, cfg, logger, s.registry, stops)
+	}
+	return s, err
+}
+
+// startParts starts the parts p names, and the servers every process has,
+// in g.
+func startParts(ctx context.Context, g *errgroup.Group, p parts, s shared, cfg config.Config, stops *cleanups) error {
+	if p.worker {
+		if err := startAudienceConsumer(ctx, g, s.pool, materializerConfig(cfg, s)); err != nil {
+			return err
+		}
+		if err := startWorker(ctx, g, s, workerConfig(cfg, s.logger)); err != nil {
+			return err
+		}
+	}
+	if p.relay {
+		if err := startRelay(ctx, g, s.pool, relayConfig(cfg, s), stops); err != nil {
+			return err
+		}
+	}
+	if p.api {
+		if err := startAPI(ctx, g, s, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.DebugAddr != "" {
+		g.Go(func() error { return serveDebug(ctx, cfg.DebugAddr, s.logger) })
+	}
+	if !p.api && cfg.MetricsAddr != "" {
+		g.Go(func() error { return serveMetrics(ctx, cfg.MetricsAddr, metricsHandler(s.registry), s.logger) })
+	}
+	return nil
+}
+
+// startKafkaLink builds the Kafka link, starting the embedded broker when
+// KAFKA_BROKERS is "embedded".
+func startKafkaLink(cfg config.Config, logger *slog.Logger, stops *cleanups) (kafkaLink, error) {
+	link, err := kafkaconn.New(cfg.KafkaSecurity)
+	if err != nil {
+		return kafkaLink{}, fmt.Errorf("Kafka link: %w", err)
+	}
+	brokers := cfg.KafkaBrokers
+	if len(brokers) == 1 && brokers[0] == "embedded" {
+		cluster, err := startEmbeddedKafka(logger)
+		if err != nil {
+			return kafkaLink{}, err
+		}
+		stops.push(cluster.Close)
+		brokers = cluster.ListenAddrs()
+	}
+	logger.Info("Kafka link", "brokers", brokers, "security", cfg.KafkaSecurity.String())
+	return kafkaLink{brokers: brokers, Link: link}, nil
+}
+
+// startDatabase applies the migrations when CRIER_MIGRATE says so and opens
+// the pool.
+func startDatabase(ctx context.Context, cfg config.Config, logger *slog.Logger, stops *cleanups) (*pgxpool.Pool, error) {
 	if cfg.Migrate {
 		if _, err := migrations.Up(cfg.DatabaseURL, logger); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	pool, err := store.Connect(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer pool.Close()
-	st := store.New(pool)
+	stops.push(pool.Close)
+	return pool, nil
+}
 
-	if len(cfg.KafkaBrokers) == 1 && cfg.KafkaBrokers[0] == "embedded" {
-		cluster, err := startEmbeddedKafka(logger)
-		if err != nil {
-			return err
-		}
-		defer cluster.Close()
-		cfg.KafkaBrokers = cluster.ListenAddrs()
-	}
-	logger.Info("Kafka link", "brokers", cfg.KafkaBrokers, "security", cfg.KafkaSecurity.String())
-
-	stopTracing, err := tracing.Setup(ctx, "crier-"+cmd)
+// startTracing exports traces when the OTEL_* variables ask for it; the
+// stop flushes them.
+func startTracing(ctx context.Context, service string, logger *slog.Logger, stops *cleanups) error {
+	stopTracing, err := tracing.Setup(ctx, service)
 	if err != nil {
 		return err
 	}
-	defer func() {
+	stops.push(func() {
 		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := stopTracing(flush); err != nil {
 			logger.Warn("Could not flush traces", "error", err)
 		}
-	}()
-	registry := metrics.NewRegistry()
-	if runRelay {
-		registry.MustRegister(metrics.NewDatabase(pool, logger)) // broadcasts by status, outbox backlog
-	}
-	var tc client.Client
-	if runAPI || runWorker {
-		sdkMetrics, closeMetrics := temporalMetrics(registry)
-		defer closeMetrics.Close()
-		if tc, err = dialTemporal(ctx, cfg, logger, sdkMetrics); err != nil {
-			return err
-		}
-		defer tc.Close()
-	}
+	})
+	return nil
+}
 
-	aud, err := audience.New(pool, audience.Config{})
+// startTemporal dials Temporal with the SDK's metrics in registry.
+func startTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, registry *prometheus.Registry, stops *cleanups) (client.Client, error) {
+	sdkMetrics, closeMetrics := temporalMetrics(registry)
+	stops.push(func() { _ = closeMetrics.Close() })
+	tc, err := dialTemporal(ctx, cfg, logger, sdkMetrics)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	auditLog, err := audit.New(pool)
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	if runWorker {
-		// Fan-out on write and audience counts, from the topic; workers
-		// share the partitions through their consumer group.
-		m, err := audience.NewMaterializer(pool, audience.MaterializerConfig{Brokers: cfg.KafkaBrokers, Dialer: kafkaLink.Dialer,
-			Topic: cfg.KafkaTopic, Logger: logger})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return m.Run(ctx) })
-		if err := worker.RegisterSearchAttributes(ctx, tc, cfg.TemporalNamespace, logger); err != nil {
-			logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
-		}
-		w := worker.New(tc, &activities.Activities{Store: store.NewPublishBatcher(st)}, worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger,
-			Presence: &activities.PresenceActivities{Store: presence.New(pool)}})
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start Temporal worker: %w", err)
-		}
-		if err := worker.EnsurePresenceSchedule(ctx, tc, worker.ScheduleConfig{TaskQueue: cfg.TaskQueue, Logger: logger}); err != nil {
-			logger.Warn("Could not ensure the presence clean-up schedule; the next worker start retries", "error", err)
-		}
-		logger.Info("Temporal worker started", "task_queue", cfg.TaskQueue, "temporal", cfg.TemporalAddress)
-		g.Go(func() error {
-			<-ctx.Done()
-			w.Stop()
-			logger.Info("Temporal worker stopped")
-			return nil
-		})
-	}
-	if runRelay {
-		relay, err := outbox.New(pool, outbox.Config{
-			Brokers: cfg.KafkaBrokers, Transport: kafkaLink.Transport, Topic: cfg.KafkaTopic, Partitions: cfg.KafkaPartitions,
-			ReplicationFactor: cfg.KafkaReplicationFactor, BatchSize: cfg.RelayBatchSize,
-			PollInterval: cfg.RelayPollInterval, Logger: logger,
-		})
-		if err != nil {
-			return err
-		}
-		defer relay.Close()
-		g.Go(func() error {
-			if err := relay.EnsureTopic(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			return relay.Run(ctx)
-		})
-	}
-	if runAPI {
-		vc := cfg.VerifierConfig()
-		vc.Logger = logger
-		verifier, err := auth.NewVerifierFromConfig(ctx, vc) // ctx ends the JWKS refresh at shutdown
-		if err != nil {
-			return fmt.Errorf("token verification: %w", err)
-		}
-		d := startDelivery(ctx, g, cfg, kafkaLink.Dialer, pool, aud, logger)
-		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue,
-			Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{
-			Verifier: verifier,
-			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
-			Ready:    readinessChecks(cfg, kafkaLink.Dialer, pool, tc),
-			Logger:   logger,
-			Presence: d.presence,
-			Audience: aud,
-			Audit:    auditLog,
-			Metrics:  metricsHandler(registry),
-			Users:    d.users,
-			Security: api.SecurityConfig{
-				PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
-				CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, TrustedProxies: cfg.TrustedProxies,
-			},
-		})
-		g.Go(func() error { return serveHTTP(ctx, cfg, handler, logger, d.streams.Close) })
-	}
-	if cfg.DebugAddr != "" {
-		g.Go(func() error { return serveDebug(ctx, cfg.DebugAddr, logger) })
-	}
-	if !runAPI && cfg.MetricsAddr != "" {
-		g.Go(func() error { return serveMetrics(ctx, cfg.MetricsAddr, metricsHandler(registry), logger) })
-	}
-	err = waitWithin(ctx, g, cfg.ShutdownTimeout, logger)
-	logger.Info("Stopped")
-	return err
+	stops.push(tc.Close)
+	return tc, nil
 }
 
 // serveHTTP serves until ctx ends, then closes the event streams (they would
@@ -246,7 +261,10 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 	if err != nil {
 		return nil, err
 	}
-	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
+	// The worker holds workflow tasks on purpose: the SDK's warnings about
+	// them are dropped (worker.QuietHeldTasks).
+	quiet := slog.New(worker.QuietHeldTasks(logger.Handler()))
+	opts.Logger = tlog.NewStructuredLogger(quiet.With("component", "temporal"))
 	opts.MetricsHandler = metrics
 	if tracing.Enabled() {
 		// Workflow starts, updates, workflows and activities join the
@@ -274,7 +292,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 	}
 }
 
-func readinessChecks(cfg config.Config, dialer *kafka.Dialer, pool *pgxpool.Pool, tc client.Client) []api.Check {
+func readinessChecks(brokers []string, dialer *kafka.Dialer, pool *pgxpool.Pool, tc client.Client) []api.Check {
 	return []api.Check{
 		{Name: "postgres", Check: pool.Ping},
 		{Name: "temporal", Check: func(ctx context.Context) error {
@@ -283,7 +301,7 @@ func readinessChecks(cfg config.Config, dialer *kafka.Dialer, pool *pgxpool.Pool
 		}},
 		{Name: "kafka", Check: func(ctx context.Context) error {
 			var errs []error
-			for _, b := range cfg.KafkaBrokers {
+			for _, b := range brokers {
 				conn, err := dialer.DialContext(ctx, "tcp", b) // authenticates, as the clients do
 				if err == nil {
 					return conn.Close()

@@ -5,6 +5,7 @@ package config
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -24,51 +25,50 @@ import (
 const DevJWTSecret = "crier-development-secret-do-not-use-in-production"
 
 // Config is every setting of every Crier command. Each field names its
-// variable and default.
+// variable; Settings holds the defaults.
 type Config struct {
-	// Env is "development" or "production" (CRIER_ENV, default development).
+	// Env is "development" or "production" (CRIER_ENV).
 	Env string
-	// DatabaseURL locates PostgreSQL (DATABASE_URL,
-	// default postgres://postgres@127.0.0.1:5432/crier?sslmode=disable).
+	// DatabaseURL locates PostgreSQL (DATABASE_URL).
 	DatabaseURL string
 	// KafkaBrokers are comma-separated bootstrap addresses, or "embedded" for
-	// an in-process broker in development (KAFKA_BROKERS, default 127.0.0.1:9092).
+	// an in-process broker in development (KAFKA_BROKERS).
 	KafkaBrokers []string
-	// KafkaTopic receives lifecycle events (CRIER_KAFKA_TOPIC, default broadcast_messages).
+	// KafkaTopic receives lifecycle events (CRIER_KAFKA_TOPIC).
 	KafkaTopic string
 	// KafkaPartitions is the topic's partition count when Crier creates it
-	// (CRIER_KAFKA_PARTITIONS, default 6).
+	// (CRIER_KAFKA_PARTITIONS).
 	KafkaPartitions int
 	// KafkaReplicationFactor is used when Crier creates the topic
-	// (CRIER_KAFKA_REPLICATION_FACTOR, default 1).
+	// (CRIER_KAFKA_REPLICATION_FACTOR).
 	KafkaReplicationFactor int
 	// KafkaSecurity authenticates and encrypts every Kafka client's link
-	// (KAFKA_SASL_*, KAFKA_TLS*; default PLAINTEXT without credentials; see engines.go).
+	// (KAFKA_SASL_*, KAFKA_TLS*).
 	KafkaSecurity kafkaconn.Security
-	// TemporalAddress is the Temporal frontend (TEMPORAL_ADDRESS, default 127.0.0.1:7233).
+	// TemporalAddress is the Temporal frontend (TEMPORAL_ADDRESS).
 	TemporalAddress string
-	// TemporalNamespace (TEMPORAL_NAMESPACE, default "default").
+	// TemporalNamespace (TEMPORAL_NAMESPACE).
 	TemporalNamespace string
 	// Temporal is the Temporal client's mTLS and API key, from the variables
-	// Temporal's CLI reads (TEMPORAL_TLS*, TEMPORAL_API_KEY; default none; see engines.go).
+	// Temporal's CLI reads (TEMPORAL_TLS*, TEMPORAL_API_KEY).
 	Temporal envconfig.ClientConfigProfile
-	// TaskQueue of broadcast workflows (CRIER_TASK_QUEUE, default crier-broadcasts).
+	// TaskQueue of broadcast workflows (CRIER_TASK_QUEUE).
 	TaskQueue string
 	// PublishLead is how long before its scheduled time a broadcast's
 	// workflow wakes up, to be ready when a burst falls due in the same
 	// second; its publish then waits in the worker for the exact time. A
 	// cancel or reschedule within this window applies after publication
-	// (CRIER_PUBLISH_LEAD, default 5s; 0 wakes at the scheduled time).
+	// (CRIER_PUBLISH_LEAD; 0 wakes at the scheduled time).
 	PublishLead time.Duration
 	// BurstWakeRate is how many workflows of a burst (broadcasts due in the
 	// same second) Temporal is expected to wake per second: each new
 	// broadcast wakes one slot earlier for each one already due then, so a
-	// burst's wake-ups are spread ahead of it (CRIER_BURST_WAKE_RATE,
-	// default 150; 0 gives every broadcast CRIER_PUBLISH_LEAD). The lead
+	// burst's wake-ups are spread ahead of it (CRIER_BURST_WAKE_RATE;
+	// 0 gives every broadcast CRIER_PUBLISH_LEAD). The lead
 	// never exceeds a minute.
 	BurstWakeRate int
-	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR, default
-	// 127.0.0.1:8080). In development mode with the development secret it
+	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR). In development mode
+	// with the development secret it
 	// must be a loopback address.
 	HTTPAddr string
 	// JWTSecret verifies HS256 bearer tokens and signs those `crier token`
@@ -79,108 +79,102 @@ type Config struct {
 	JWTSecret string
 	// JWTAlgorithms is the allow-list of token algorithms, comma-separated,
 	// from HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256 and ES384;
-	// "none" is always refused (CRIER_JWT_ALGORITHMS, default HS256 when a
-	// secret is set, plus RS256 and ES256 when a JWKS is set).
+	// "none" is always refused (CRIER_JWT_ALGORITHMS).
 	JWTAlgorithms []string
 	// JWKSURL is an identity provider's JWK Set URL, whose public keys
 	// verify RS and ES tokens; fetched at start, refreshed hourly and when a
-	// token names an unknown key id (CRIER_JWKS_URL, default none). It must
+	// token names an unknown key id (CRIER_JWKS_URL). It must
 	// be https, except for an identity provider on loopback in development.
 	JWKSURL string
 	// JWKSFile is a JWK Set file read once at start, instead of JWKSURL
-	// (CRIER_JWKS_FILE, default none).
+	// (CRIER_JWKS_FILE).
 	JWKSFile string
 	// JWTIssuer, when set, must equal a token's iss claim; `crier token`
-	// writes it (CRIER_JWT_ISSUER, default none: not checked; required in
+	// writes it (CRIER_JWT_ISSUER; unset, it is not checked; required in
 	// production).
 	JWTIssuer string
 	// JWTAudience, when set, must be among a token's aud claim; `crier
-	// token` writes it (CRIER_JWT_AUDIENCE, default none: not checked;
+	// token` writes it (CRIER_JWT_AUDIENCE; unset, it is not checked;
 	// required in production).
 	JWTAudience string
 	// JWTRolesClaim names the claim listing a token's roles, as an array or
 	// a space-separated string; a dotted path reads a nested claim, such as
-	// realm_access.roles for Keycloak (CRIER_JWT_ROLES_CLAIM, default roles).
+	// realm_access.roles for Keycloak (CRIER_JWT_ROLES_CLAIM).
 	JWTRolesClaim string
 	// JWTNameClaim names the claim holding the display name
-	// (CRIER_JWT_NAME_CLAIM, default name).
+	// (CRIER_JWT_NAME_CLAIM).
 	JWTNameClaim string
 	// JWTLeeway is the clock skew allowed on a token's exp, nbf and iat
-	// (CRIER_JWT_LEEWAY, default 30s, from 0s (none) to 5m).
+	// (CRIER_JWT_LEEWAY, from 0s (none) to 5m).
 	JWTLeeway time.Duration
 	// DefaultExpiry applies to a broadcast created without expires_at
-	// (CRIER_DEFAULT_EXPIRY, default 720h).
+	// (CRIER_DEFAULT_EXPIRY).
 	DefaultExpiry time.Duration
 	// SendNowTolerance is how far in the past scheduled_at may be and still
-	// mean "now" (CRIER_SEND_NOW_TOLERANCE, default 5s).
+	// mean "now" (CRIER_SEND_NOW_TOLERANCE).
 	SendNowTolerance time.Duration
-	// RelayBatchSize is the most outbox rows relayed at once (CRIER_RELAY_BATCH_SIZE, default 500).
+	// RelayBatchSize is the most outbox rows relayed at once (CRIER_RELAY_BATCH_SIZE).
 	RelayBatchSize int
-	// RelayPollInterval bounds the relay's idle sleep (CRIER_RELAY_POLL_INTERVAL, default 1s).
+	// RelayPollInterval bounds the relay's idle sleep (CRIER_RELAY_POLL_INTERVAL).
 	RelayPollInterval time.Duration
-	// Migrate applies database migrations at start (CRIER_MIGRATE, default true).
+	// Migrate applies database migrations at start (CRIER_MIGRATE).
 	Migrate bool
-	// LogFormat is "text" or "json" (CRIER_LOG_FORMAT, default text in
-	// development, json in production).
+	// LogFormat is "text" or "json" (CRIER_LOG_FORMAT).
 	LogFormat string
-	// LogLevel is debug, info, warn or error (CRIER_LOG_LEVEL, default info).
+	// LogLevel is debug, info, warn or error (CRIER_LOG_LEVEL).
 	LogLevel string
-	// ShutdownTimeout bounds a graceful stop (CRIER_SHUTDOWN_TIMEOUT, default 20s).
+	// ShutdownTimeout bounds a graceful stop (CRIER_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
-	// NodeID names this process in presence (CRIER_NODE_ID, default
-	// hostname-pid).
+	// NodeID names this process in presence (CRIER_NODE_ID).
 	NodeID string
-	// SSEHeartbeat is the interval of stream heartbeats (CRIER_SSE_HEARTBEAT, default 15s).
+	// SSEHeartbeat is the interval of stream heartbeats (CRIER_SSE_HEARTBEAT).
 	SSEHeartbeat time.Duration
 	// SSEQueue is how many events a stream may have waiting for its client;
 	// a client further behind is disconnected and catches up when it
-	// reconnects with Last-Event-ID (CRIER_SSE_QUEUE, default 256).
+	// reconnects with Last-Event-ID (CRIER_SSE_QUEUE).
 	SSEQueue int
 	// SSEMaxPerUser is the most streams one user may hold
-	// (CRIER_SSE_MAX_PER_USER, default 5).
+	// (CRIER_SSE_MAX_PER_USER).
 	SSEMaxPerUser int
 	// SSEMaxLifetime ends a stream after this long; clients resume
-	// (CRIER_SSE_MAX_LIFETIME, default 1h). A stream also ends when its
+	// (CRIER_SSE_MAX_LIFETIME). A stream also ends when its
 	// token expires.
 	SSEMaxLifetime time.Duration
 	// SSEReplayMaxBytes bounds what one resuming stream is replayed; a
 	// client that missed more is sent a reset event and reloads its inbox
-	// (CRIER_SSE_REPLAY_MAX_BYTES, default 1048576).
+	// (CRIER_SSE_REPLAY_MAX_BYTES).
 	SSEReplayMaxBytes int
 	// SSEReplayWindow is how long the stream log keeps events, and so how
 	// far back a stream may resume; an older position gets a reset event
-	// (CRIER_SSE_REPLAY_WINDOW, default 24h).
+	// (CRIER_SSE_REPLAY_WINDOW).
 	SSEReplayWindow time.Duration
 	// RatePerAddress limits requests per client address, as RATE[:BURST]
-	// per second, 0 to disable (CRIER_RATE_PER_ADDRESS, default 50:100).
+	// per second, 0 to disable (CRIER_RATE_PER_ADDRESS).
 	RatePerAddress ratelimit.Limit
 	// RatePerUser limits requests per authenticated user
-	// (CRIER_RATE_PER_USER, default 20:40).
+	// (CRIER_RATE_PER_USER).
 	RatePerUser ratelimit.Limit
 	// RateStreamConnects limits how often one user opens streams
-	// (CRIER_RATE_STREAM_CONNECTS, default 0.17:10: ten at once, then one
-	// every 6 s).
+	// (CRIER_RATE_STREAM_CONNECTS).
 	RateStreamConnects ratelimit.Limit
 	// CORSOrigins may call the API from browsers, comma-separated exact
-	// origins such as https://app.example.com (CRIER_CORS_ORIGINS, default
-	// none), kept in the form browsers send (see corsOrigin). "*" and
-	// patterns are refused: requests carry credentials.
+	// origins such as https://app.example.com (CRIER_CORS_ORIGINS), kept in
+	// the form browsers send (see corsOrigin). "*" and patterns are refused:
+	// requests carry credentials.
 	CORSOrigins []string
 	// HSTS sends Strict-Transport-Security; set it behind HTTPS
-	// (CRIER_HSTS, default false).
+	// (CRIER_HSTS).
 	HSTS bool
 	// TrustedProxies are comma-separated CIDRs whose X-Forwarded-For names
-	// the client (CRIER_TRUSTED_PROXIES, default none: the connection's
-	// address is the client's).
+	// the client (CRIER_TRUSTED_PROXIES).
 	TrustedProxies []string
 	// MetricsAddr is where a process without the API (a worker or relay on
-	// its own) serves /metrics (CRIER_METRICS_ADDR, default 127.0.0.1:9464;
-	// "off" disables). API processes serve it on the API's address.
+	// its own) serves /metrics (CRIER_METRICS_ADDR; "off" disables). API
+	// processes serve it on the API's address.
 	MetricsAddr string
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) for
 	// diagnosing CPU and memory use; it must be a loopback or private IP
-	// address, as the profiler has no authentication (CRIER_DEBUG_ADDR,
-	// default off).
+	// address, as the profiler has no authentication (CRIER_DEBUG_ADDR).
 	DebugAddr string
 }
 
@@ -188,13 +182,9 @@ type Config struct {
 func (c Config) Development() bool { return c.Env == "development" }
 
 // Load reads the configuration. Variables set (and not empty) in the
-// environment win over those in the env file (CRIER_ENV_FILE, default
-// .dev/env when it exists).
+// environment win over those in the env file (CRIER_ENV_FILE).
 func Load() (Config, error) {
-	file := os.Getenv("CRIER_ENV_FILE")
-	if file == "" {
-		file = ".dev/env"
-	}
+	file := cmp.Or(os.Getenv("CRIER_ENV_FILE"), setting("CRIER_ENV_FILE").Default)
 	fromFile, err := readEnvFile(file)
 	if err != nil {
 		return Config{}, err
@@ -210,51 +200,51 @@ func Load() (Config, error) {
 func parse(get func(string) string) (Config, error) {
 	p := parser{get: get}
 	c := Config{
-		Env:                    p.str("CRIER_ENV", "development"),
-		DatabaseURL:            p.str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crier?sslmode=disable"),
-		KafkaBrokers:           strings.Split(p.str("KAFKA_BROKERS", "127.0.0.1:9092"), ","),
-		KafkaTopic:             p.str("CRIER_KAFKA_TOPIC", "broadcast_messages"),
-		KafkaPartitions:        p.int("CRIER_KAFKA_PARTITIONS", 6),
-		KafkaReplicationFactor: p.int("CRIER_KAFKA_REPLICATION_FACTOR", 1),
+		Env:                    p.str("CRIER_ENV"),
+		DatabaseURL:            p.str("DATABASE_URL"),
+		KafkaBrokers:           p.list("KAFKA_BROKERS"),
+		KafkaTopic:             p.str("CRIER_KAFKA_TOPIC"),
+		KafkaPartitions:        p.int("CRIER_KAFKA_PARTITIONS"),
+		KafkaReplicationFactor: p.int("CRIER_KAFKA_REPLICATION_FACTOR"),
 		KafkaSecurity:          p.kafkaSecurity(),
-		TemporalAddress:        p.str("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE", "default"),
+		TemporalAddress:        p.str("TEMPORAL_ADDRESS"),
+		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE"),
 		Temporal:               p.temporal(),
-		TaskQueue:              p.str("CRIER_TASK_QUEUE", "crier-broadcasts"),
-		PublishLead:            p.durationUpTo("CRIER_PUBLISH_LEAD", DefaultPublishLead, maxPublishLead),
-		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE", DefaultBurstWakeRate),
-		HTTPAddr:               p.str("CRIER_HTTP_ADDR", "127.0.0.1:8080"),
-		JWTSecret:              p.str("CRIER_JWT_SECRET", ""),
+		TaskQueue:              p.str("CRIER_TASK_QUEUE"),
+		PublishLead:            p.durationUpTo("CRIER_PUBLISH_LEAD", maxPublishLead),
+		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE"),
+		HTTPAddr:               p.str("CRIER_HTTP_ADDR"),
+		JWTSecret:              p.str("CRIER_JWT_SECRET"),
 		JWTAlgorithms:          upper(p.list("CRIER_JWT_ALGORITHMS")),
-		JWKSURL:                p.str("CRIER_JWKS_URL", ""),
-		JWKSFile:               p.str("CRIER_JWKS_FILE", ""),
-		JWTIssuer:              p.str("CRIER_JWT_ISSUER", ""),
-		JWTAudience:            p.str("CRIER_JWT_AUDIENCE", ""),
-		JWTRolesClaim:          p.str("CRIER_JWT_ROLES_CLAIM", auth.DefaultRolesClaim),
-		JWTNameClaim:           p.str("CRIER_JWT_NAME_CLAIM", auth.DefaultNameClaim),
-		JWTLeeway:              p.durationUpTo("CRIER_JWT_LEEWAY", auth.DefaultLeeway, auth.MaxLeeway),
-		DefaultExpiry:          p.duration("CRIER_DEFAULT_EXPIRY", 720*time.Hour),
-		SendNowTolerance:       p.duration("CRIER_SEND_NOW_TOLERANCE", 5*time.Second),
-		RelayBatchSize:         p.int("CRIER_RELAY_BATCH_SIZE", 500),
-		RelayPollInterval:      p.duration("CRIER_RELAY_POLL_INTERVAL", time.Second),
-		Migrate:                p.bool("CRIER_MIGRATE", true),
-		LogLevel:               p.str("CRIER_LOG_LEVEL", "info"),
-		ShutdownTimeout:        p.duration("CRIER_SHUTDOWN_TIMEOUT", 20*time.Second),
-		NodeID:                 p.str("CRIER_NODE_ID", defaultNodeID()),
-		SSEHeartbeat:           p.duration("CRIER_SSE_HEARTBEAT", 15*time.Second),
-		SSEQueue:               p.int("CRIER_SSE_QUEUE", 256),
-		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER", 5),
-		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME", time.Hour),
-		SSEReplayMaxBytes:      p.int("CRIER_SSE_REPLAY_MAX_BYTES", 1<<20),
-		SSEReplayWindow:        p.duration("CRIER_SSE_REPLAY_WINDOW", 24*time.Hour),
-		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS", ratelimit.Limit{PerSecond: 50, Burst: 100}),
-		RatePerUser:            p.rate("CRIER_RATE_PER_USER", ratelimit.Limit{PerSecond: 20, Burst: 40}),
-		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS", ratelimit.Limit{PerSecond: 1.0 / 6, Burst: 10}),
+		JWKSURL:                p.str("CRIER_JWKS_URL"),
+		JWKSFile:               p.str("CRIER_JWKS_FILE"),
+		JWTIssuer:              p.str("CRIER_JWT_ISSUER"),
+		JWTAudience:            p.str("CRIER_JWT_AUDIENCE"),
+		JWTRolesClaim:          p.str("CRIER_JWT_ROLES_CLAIM"),
+		JWTNameClaim:           p.str("CRIER_JWT_NAME_CLAIM"),
+		JWTLeeway:              p.durationUpTo("CRIER_JWT_LEEWAY", auth.MaxLeeway),
+		DefaultExpiry:          p.duration("CRIER_DEFAULT_EXPIRY"),
+		SendNowTolerance:       p.duration("CRIER_SEND_NOW_TOLERANCE"),
+		RelayBatchSize:         p.int("CRIER_RELAY_BATCH_SIZE"),
+		RelayPollInterval:      p.duration("CRIER_RELAY_POLL_INTERVAL"),
+		Migrate:                p.bool("CRIER_MIGRATE"),
+		LogLevel:               p.str("CRIER_LOG_LEVEL"),
+		ShutdownTimeout:        p.duration("CRIER_SHUTDOWN_TIMEOUT"),
+		NodeID:                 cmp.Or(p.str("CRIER_NODE_ID"), defaultNodeID()),
+		SSEHeartbeat:           p.duration("CRIER_SSE_HEARTBEAT"),
+		SSEQueue:               p.int("CRIER_SSE_QUEUE"),
+		SSEMaxPerUser:          p.int("CRIER_SSE_MAX_PER_USER"),
+		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME"),
+		SSEReplayMaxBytes:      p.int("CRIER_SSE_REPLAY_MAX_BYTES"),
+		SSEReplayWindow:        p.duration("CRIER_SSE_REPLAY_WINDOW"),
+		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS"),
+		RatePerUser:            p.rate("CRIER_RATE_PER_USER"),
+		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS"),
 		CORSOrigins:            p.origins("CRIER_CORS_ORIGINS"),
-		HSTS:                   p.bool("CRIER_HSTS", false),
+		HSTS:                   p.bool("CRIER_HSTS"),
 		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
-		MetricsAddr:            p.str("CRIER_METRICS_ADDR", "127.0.0.1:9464"),
-		DebugAddr:              p.str("CRIER_DEBUG_ADDR", ""),
+		MetricsAddr:            p.str("CRIER_METRICS_ADDR"),
+		DebugAddr:              p.str("CRIER_DEBUG_ADDR"),
 	}
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
@@ -263,10 +253,7 @@ func parse(get func(string) string) (Config, error) {
 	if c.Env == "development" {
 		defaultFormat = "text"
 	}
-	c.LogFormat = p.str("CRIER_LOG_FORMAT", defaultFormat)
-	for i := range c.KafkaBrokers {
-		c.KafkaBrokers[i] = strings.TrimSpace(c.KafkaBrokers[i])
-	}
+	c.LogFormat = cmp.Or(p.str("CRIER_LOG_FORMAT"), defaultFormat)
 	if err := errors.Join(p.errs...); err != nil {
 		return c, err
 	}
@@ -326,17 +313,32 @@ type parser struct {
 	errs []error
 }
 
-func (p *parser) str(key, def string) string {
-	if v := strings.TrimSpace(p.get(key)); v != "" {
+// raw is key's value as given, which must be in Settings.
+func (p *parser) raw(key string) string {
+	_ = setting(key)
+	return p.get(key)
+}
+
+// value is key's value, trimmed, or its default from Settings.
+func (p *parser) value(key string) string {
+	if v := strings.TrimSpace(p.raw(key)); v != "" {
 		return v
 	}
-	return def
+	return setting(key).Default
 }
+
+// fail records that key's value v is not what it must be; parse then
+// returns the error.
+func (p *parser) fail(key, must, v string) {
+	p.errs = append(p.errs, fmt.Errorf("%s must be %s, got %q", key, must, v))
+}
+
+func (p *parser) str(key string) string { return p.value(key) }
 
 // list reads a comma-separated list, trimmed; nil when unset.
 func (p *parser) list(key string) []string {
 	var items []string
-	for item := range strings.SplitSeq(p.str(key, ""), ",") {
+	for item := range strings.SplitSeq(p.value(key), ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			items = append(items, item)
 		}
@@ -344,40 +346,23 @@ func (p *parser) list(key string) []string {
 	return items
 }
 
-func (p *parser) int(key string, def int) int {
-	v := p.str(key, "")
-	if v == "" {
-		return def
-	}
+func (p *parser) int(key string) int {
+	v := p.value(key)
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s must be a whole number, got %q", key, v))
-		return def
+		p.fail(key, "a whole number", v)
 	}
 	return n
 }
 
-func (p *parser) duration(key string, def time.Duration) time.Duration {
-	v := p.str(key, "")
-	if v == "" {
-		return def
-	}
+func (p *parser) duration(key string) time.Duration {
+	v := p.value(key)
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		p.errs = append(p.errs, fmt.Errorf("%s must be a positive duration such as 30s or 24h, got %q", key, v))
-		return def
+		p.fail(key, "a positive duration such as 30s or 24h", v)
 	}
 	return d
 }
-
-// Defaults of CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE.
-const (
-	DefaultPublishLead = 5 * time.Second
-	// Below what the dev server sustains on 2 cores (about 200 a second):
-	// waking slower than Temporal can leaves room; faster leaves a backlog
-	// at the due time (200 left 2 % of a 10,000 burst 6 to 18 s late).
-	DefaultBurstWakeRate = 150
-)
 
 // maxPublishLead bounds CRIER_PUBLISH_LEAD: a workflow task is held that
 // long, and cancels in that window come after publication.
@@ -385,15 +370,11 @@ const maxPublishLead = time.Minute
 
 // durationUpTo reads a duration from 0 (which means none, not the default)
 // to upTo.
-func (p *parser) durationUpTo(key string, def, upTo time.Duration) time.Duration {
-	v := p.str(key, "")
-	if v == "" {
-		return def
-	}
+func (p *parser) durationUpTo(key string, upTo time.Duration) time.Duration {
+	v := p.value(key)
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > upTo {
-		p.errs = append(p.errs, fmt.Errorf("%s must be a duration from 0s to %v such as 5s, got %q", key, upTo, v))
-		return def
+		p.fail(key, fmt.Sprintf("a duration from 0s to %v such as 5s", upTo), v)
 	}
 	return d
 }
@@ -405,34 +386,41 @@ func upper(items []string) []string {
 	return items
 }
 
-// rate reads RATE[:BURST], RATE in events per second ("0" disables).
-func (p *parser) rate(key string, def ratelimit.Limit) ratelimit.Limit {
-	v := p.str(key, "")
-	if v == "" {
-		return def
-	}
+// rate reads RATE[:BURST], RATE in events per second, as a number or a
+// fraction such as 1/6 ("0" disables).
+func (p *parser) rate(key string) ratelimit.Limit {
+	v := p.value(key)
 	rateText, burstText, hasBurst := strings.Cut(v, ":")
-	perSecond, err := strconv.ParseFloat(strings.TrimSpace(rateText), 64)
+	perSecond, err := fraction(strings.TrimSpace(rateText))
 	l := ratelimit.Limit{PerSecond: perSecond}
 	if err == nil && hasBurst {
 		l.Burst, err = strconv.Atoi(strings.TrimSpace(burstText))
 	}
 	if err != nil || perSecond < 0 || l.Burst < 0 {
-		p.errs = append(p.errs, fmt.Errorf("%s must be RATE[:BURST] with RATE per second, such as 20:40 (0 disables), got %q", key, v))
-		return def
+		p.fail(key, "RATE[:BURST] with RATE per second, such as 20:40 or 1/6:10 (0 disables)", v)
 	}
 	return l
 }
 
-func (p *parser) bool(key string, def bool) bool {
-	v := p.str(key, "")
-	if v == "" {
-		return def
+// fraction parses a number, or N/D.
+func fraction(s string) (float64, error) {
+	num, den, isFraction := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || !isFraction {
+		return n, err
 	}
+	d, err := strconv.ParseFloat(den, 64)
+	if err == nil && d <= 0 {
+		err = errors.New("the denominator must be positive")
+	}
+	return n / d, err
+}
+
+func (p *parser) bool(key string) bool {
+	v := p.value(key)
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s must be true or false, got %q", key, v))
-		return def
+		p.fail(key, "true or false", v)
 	}
 	return b
 }

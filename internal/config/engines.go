@@ -27,16 +27,16 @@ import (
 // from a file (a mounted secret), never from both places.
 func (p *parser) kafkaSecurity() kafkaconn.Security {
 	s := kafkaconn.Security{
-		SASLMechanism: strings.ToUpper(p.str("KAFKA_SASL_MECHANISM", "")),
-		SASLUsername:  p.str("KAFKA_SASL_USERNAME", ""),
-		SASLPassword:  p.get("KAFKA_SASL_PASSWORD"), // as given: spaces may be part of it
-		TLS:           p.bool("KAFKA_TLS", false),
-		TLSCAFile:     p.str("KAFKA_TLS_CA_FILE", ""),
-		TLSCertFile:   p.str("KAFKA_TLS_CERT_FILE", ""),
-		TLSKeyFile:    p.str("KAFKA_TLS_KEY_FILE", ""),
-		TLSServerName: p.str("KAFKA_TLS_SERVER_NAME", ""),
+		SASLMechanism: strings.ToUpper(p.str("KAFKA_SASL_MECHANISM")),
+		SASLUsername:  p.str("KAFKA_SASL_USERNAME"),
+		SASLPassword:  p.raw("KAFKA_SASL_PASSWORD"), // as given: spaces may be part of it
+		TLS:           p.bool("KAFKA_TLS"),
+		TLSCAFile:     p.str("KAFKA_TLS_CA_FILE"),
+		TLSCertFile:   p.str("KAFKA_TLS_CERT_FILE"),
+		TLSKeyFile:    p.str("KAFKA_TLS_KEY_FILE"),
+		TLSServerName: p.str("KAFKA_TLS_SERVER_NAME"),
 	}
-	if file := p.str("KAFKA_SASL_PASSWORD_FILE", ""); file != "" {
+	if file := p.str("KAFKA_SASL_PASSWORD_FILE"); file != "" {
 		switch b, err := os.ReadFile(file); {
 		case s.SASLPassword != "":
 			p.errs = append(p.errs, errors.New("set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both"))
@@ -49,25 +49,22 @@ func (p *parser) kafkaSecurity() kafkaconn.Security {
 	return s
 }
 
-// temporalVariables are the Temporal client variables Crier reads, named as
+// readByTemporal marks the Temporal client variables Crier reads, named as
 // Temporal's CLI and SDKs name them (go.temporal.io/sdk/contrib/envconfig).
 // TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE are Crier's own fields; codec,
 // gRPC metadata and TOML profiles are not read.
-var temporalVariables = []string{
-	"TEMPORAL_API_KEY", "TEMPORAL_TLS",
-	"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_DATA",
-	"TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_CLIENT_KEY_DATA",
-	"TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_DATA",
-	"TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
-	"TEMPORAL_CLIENT_AUTHORITY",
-}
+const readByTemporal = "Temporal's envconfig"
 
 // temporal reads the Temporal client's TLS and API key through Temporal's
 // own loader, so the variables mean exactly what they mean to the CLI.
 func (p *parser) temporal() envconfig.ClientConfigProfile {
 	lookup := temporalLookup{}
-	for _, key := range temporalVariables {
-		if v := p.get(key); v != "" {
+	for _, st := range Settings {
+		if st.ReadBy != readByTemporal {
+			continue
+		}
+		key := st.Name
+		if v := p.raw(key); v != "" {
 			lookup[key] = v
 		}
 	}

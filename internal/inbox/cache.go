@@ -26,15 +26,9 @@ import (
 // broadcast removed by a cancel or expiry event is never served again, even
 // by a reload that read PostgreSQL before the change committed.
 type Cache struct {
-	pool *pgxpool.Pool
-	// MaxAge bounds how long a load is trusted before a full reload, which
-	// heals anything an event could not (a node that missed events while
-	// down). Default 5 minutes. The reload runs in the background: requests
-	// meanwhile are answered from the current copy, which events keep
-	// current, rather than waiting for every active broadcast to be read.
-	MaxAge time.Duration
-	// Logger reports background reloads that failed. Default slog.Default().
-	Logger *slog.Logger
+	pool   *pgxpool.Pool
+	maxAge time.Duration
+	logger *slog.Logger
 	now    func() time.Time
 
 	mu     sync.RWMutex
@@ -51,9 +45,27 @@ type Cache struct {
 	loading sync.Mutex
 }
 
+// CacheConfig configures a Cache.
+type CacheConfig struct {
+	// MaxAge bounds how long a load is trusted before a full reload, which
+	// heals anything an event could not (a node that missed events while
+	// down). Default 5 minutes. The reload runs in the background: requests
+	// meanwhile are answered from the current copy, which events keep
+	// current, rather than waiting for every active broadcast to be read.
+	MaxAge time.Duration
+	// Logger reports background reloads that failed. Default slog.Default().
+	Logger *slog.Logger
+}
+
 // NewCache returns an empty cache that loads from pool on first use.
-func NewCache(pool *pgxpool.Pool) *Cache {
-	return &Cache{pool: pool, MaxAge: 5 * time.Minute, now: time.Now, active: newActiveSet(0),
+func NewCache(pool *pgxpool.Pool, cfg CacheConfig) *Cache {
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Cache{pool: pool, maxAge: cfg.MaxAge, logger: cfg.Logger, now: time.Now, active: newActiveSet(0),
 		removed: map[uuid.UUID]tombstone{}, added: map[uuid.UUID]uint64{}}
 }
 
@@ -109,7 +121,7 @@ func (c *Cache) ensure(ctx context.Context) error {
 	now := c.now()
 	c.mu.RLock()
 	loaded := !c.loadedAt.IsZero()
-	fresh := loaded && (now.Sub(c.loadedAt) < c.MaxAge || now.Before(c.retryAt))
+	fresh := loaded && (now.Sub(c.loadedAt) < c.maxAge || now.Before(c.retryAt))
 	c.mu.RUnlock()
 	switch {
 	case fresh:
@@ -134,19 +146,12 @@ func (c *Cache) ensure(ctx context.Context) error {
 				c.mu.Lock()
 				c.retryAt = c.now().Add(reloadRetry)
 				c.mu.Unlock()
-				c.logger().Warn("Reloading the active broadcasts failed; serving the current copy meanwhile",
+				c.logger.Warn("Reloading the active broadcasts failed; serving the current copy meanwhile",
 					"retry_in", reloadRetry, "error", err)
 			}
 		}()
 	}
 	return nil
-}
-
-func (c *Cache) logger() *slog.Logger {
-	if c.Logger != nil {
-		return c.Logger
-	}
-	return slog.Default()
 }
 
 // load reads every active broadcast from PostgreSQL and replaces the copy,

@@ -31,8 +31,7 @@ type cacheBundle struct {
 func newCacheBundle(t *testing.T) *cacheBundle {
 	t.Helper()
 	cb := &cacheBundle{ctx: context.Background(), pool: testenv.Pool(t), clock: time.Now()}
-	cb.cache = NewCache(cb.pool)
-	cb.cache.Logger = testenv.Logger(t)
+	cb.cache = NewCache(cb.pool, CacheConfig{Logger: testenv.Logger(t)})
 	cb.cache.now = func() time.Time {
 		cb.mu.Lock()
 		defer cb.mu.Unlock()
@@ -116,7 +115,7 @@ func TestStaleCacheAnswersWhileItReloads(t *testing.T) {
 	require.Equal(t, []string{"first"}, cb.inbox(t), "a fresh copy is not reloaded")
 
 	waitForLoad, release := cb.holdLoads(t)
-	cb.pass(cb.cache.MaxAge + time.Second)
+	cb.pass(cb.cache.maxAge + time.Second)
 	require.Equal(t, []string{"first"}, cb.inbox(t), "a stale copy answers while the reload waits")
 	waitForLoad()
 	require.Equal(t, []string{"first"}, cb.inbox(t), "one reload at a time; the copy still answers")
@@ -145,7 +144,7 @@ func TestReloadKeepsWhatEventsSaid(t *testing.T) {
 	require.Equal(t, []string{"kept"}, cb.inbox(t))
 
 	waitForLoad, release := cb.holdLoads(t)
-	cb.pass(cb.cache.MaxAge + time.Second)
+	cb.pass(cb.cache.maxAge + time.Second)
 	require.Equal(t, []string{"kept"}, cb.inbox(t)) // starts the reload
 	waitForLoad()
 	// Published while the reload reads: PostgreSQL's answer will not have it.

@@ -27,7 +27,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	pool := testenv.Pool(t)
-	return &testBundle{ctx: context.Background(), pool: pool, inbox: New(pool, NewCache(pool))}
+	return &testBundle{ctx: context.Background(), pool: pool, inbox: New(pool, NewCache(pool, CacheConfig{}))}
 }
 
 // seed stores 60 broadcasts of every target type and status, published

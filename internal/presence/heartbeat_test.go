@@ -22,10 +22,12 @@ func TestHeartbeatKeepsConnectionsFresh(t *testing.T) {
 	tb.age(t, "node-a", 5*time.Minute)
 	tb.age(t, "node-b", 5*time.Minute)
 
+	hb, err := presence.NewHeartbeat(tb.store, presence.HeartbeatConfig{NodeID: "node-a", Interval: 20 * time.Millisecond, Logger: testenv.Logger(t)})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(tb.ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- presence.Heartbeat{Store: tb.store, NodeID: "node-a", Interval: 20 * time.Millisecond, Logger: testenv.Logger(t)}.Run(ctx)
+		done <- hb.Run(ctx)
 	}()
 
 	testenv.Eventually(t, 10*time.Second, func() error {
@@ -62,14 +64,14 @@ func TestHeartbeatSurvivesFailures(t *testing.T) {
 	store := &flakyToucher{failures: 3}
 	touched := make(chan int64, 100)
 
+	hb, err := presence.NewHeartbeat(store, presence.HeartbeatConfig{
+		NodeID: "node-a", Interval: 5 * time.Millisecond, Logger: testenv.Logger(t),
+		OnTouch: func(_ context.Context, n int64) { touched <- n },
+	})
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- presence.Heartbeat{
-			Store: store, NodeID: "node-a", Interval: 5 * time.Millisecond, Logger: testenv.Logger(t),
-			OnTouch: func(_ context.Context, n int64) { touched <- n },
-		}.Run(ctx)
-	}()
+	go func() { done <- hb.Run(ctx) }()
 
 	select {
 	case n := <-touched:

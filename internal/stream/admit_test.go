@@ -21,10 +21,10 @@ import (
 func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
 	t.Parallel()
 	pool := testenv.Pool(t)
-	hub := NewHub()
+	hub := NewHub(HubConfig{})
 	hub.start(Position{-1})
 	logger := testenv.Logger(t)
-	server := NewServer(pool, hub, inbox.New(pool, inbox.NewCache(pool)), presence.New(pool), NewRecorder(pool, logger),
+	server := NewServer(pool, hub, inbox.New(pool, inbox.NewCache(pool, inbox.CacheConfig{})), presence.New(pool), NewRecorder(pool, logger),
 		Config{NodeID: "node-test", MaxPerUser: 5, Logger: logger})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := server.Serve(r.Context(), w, inbox.User{ID: "mallory"}, ""); errors.Is(err, ErrTooManyConnections) {

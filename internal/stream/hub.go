@@ -48,6 +48,12 @@ type Hub struct {
 	// closing is set by closeAll and closed once no connection is left.
 	closing chan struct{}
 	closed  bool
+	// queueSize is HubConfig.QueueSize.
+	queueSize int
+}
+
+// HubConfig configures a Hub.
+type HubConfig struct {
 	// QueueSize is how many undelivered events a connection may hold; a
 	// client that falls this far behind is disconnected (it resumes from
 	// where it was on reconnect). Default 256.
@@ -55,8 +61,11 @@ type Hub struct {
 }
 
 // NewHub returns a hub that accepts connections once Start set its position.
-func NewHub() *Hub {
-	return &Hub{ready: make(chan struct{}), byUser: map[string][]*conn{}, QueueSize: 256}
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	return &Hub{ready: make(chan struct{}), byUser: map[string][]*conn{}, queueSize: cfg.QueueSize}
 }
 
 // start sets the node's initial position; until then connections wait.
@@ -163,11 +172,11 @@ const (
 
 // conn is one live stream's link to the hub. Its queue holds pointers to
 // the hub's events and is allocated only while events wait, so an idle
-// connection costs the hub a few hundred bytes, not QueueSize events.
+// connection costs the hub a few hundred bytes, not HubConfig.QueueSize events.
 type conn struct {
 	id   uuid.UUID
 	user inbox.User
-	max  int // QueueSize
+	max  int // HubConfig.QueueSize
 
 	mu      sync.Mutex
 	pending []*Event

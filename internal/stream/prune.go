@@ -40,10 +40,17 @@ SELECT count(*) FROM deleted`
 // which otherwise grows with every event forever. Every API node runs one:
 // the log is shared, and deleting is idempotent.
 type Pruner struct {
-	// Pool holds stream_events. Required.
-	Pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	window   time.Duration
+	interval time.Duration
+	log      *slog.Logger
+}
+
+// PrunerConfig configures a Pruner.
+type PrunerConfig struct {
 	// Window is how long events are kept: the Server's ReplayWindow.
-	// Default DefaultReplayWindow.
+	// Default DefaultReplayWindow; never zero, which would delete the whole
+	// log.
 	Window time.Duration
 	// Interval between prunes. Default 10m: the log holds at most that
 	// much past the window.
@@ -52,17 +59,25 @@ type Pruner struct {
 	Logger *slog.Logger
 }
 
-// Run prunes at once, then every Interval until ctx ends. A failed prune is
+// NewPruner returns a pruner of the stream log in pool.
+func NewPruner(pool *pgxpool.Pool, cfg PrunerConfig) *Pruner {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultReplayWindow
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 10 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Pruner{pool: pool, window: cfg.Window, interval: cfg.Interval, log: cfg.Logger.With("component", "stream-pruner")}
+}
+
+// Run prunes at once, then every interval until ctx ends. A failed prune is
 // logged; the next one deletes what it left.
-func (p Pruner) Run(ctx context.Context) {
-	if p.Interval <= 0 {
-		p.Interval = 10 * time.Minute
-	}
-	if p.Logger == nil {
-		p.Logger = slog.Default()
-	}
-	log := p.Logger.With("component", "stream-pruner")
-	tick := time.NewTicker(p.Interval)
+func (p *Pruner) Run(ctx context.Context) {
+	log := p.log
+	tick := time.NewTicker(p.interval)
 	defer tick.Stop()
 	for {
 		n, err := p.Prune(ctx)
@@ -72,7 +87,7 @@ func (p Pruner) Run(ctx context.Context) {
 		case err != nil:
 			log.Warn("Pruning the stream log failed; retrying at the next interval", "deleted", n, "error", err)
 		case n > 0:
-			log.Info("Pruned the stream log", "deleted", n, "window", p.window())
+			log.Info("Pruned the stream log", "deleted", n, "window", p.window)
 		}
 		select {
 		case <-ctx.Done():
@@ -82,27 +97,18 @@ func (p Pruner) Run(ctx context.Context) {
 	}
 }
 
-// Prune deletes the events older than Window, in batches until none is
+// Prune deletes the events older than the window, in batches until none is
 // left, and returns how many it deleted.
-func (p Pruner) Prune(ctx context.Context) (int64, error) {
+func (p *Pruner) Prune(ctx context.Context) (int64, error) {
 	var deleted int64
 	for {
 		var n int64
-		if err := p.Pool.QueryRow(ctx, pruneSQL, p.window().Microseconds(), pruneBatch).Scan(&n); err != nil {
-			return deleted, fmt.Errorf("prune stream events older than %s: %w", p.window(), err)
+		if err := p.pool.QueryRow(ctx, pruneSQL, p.window.Microseconds(), pruneBatch).Scan(&n); err != nil {
+			return deleted, fmt.Errorf("prune stream events older than %s: %w", p.window, err)
 		}
 		deleted += n
 		if n < pruneBatch {
 			return deleted, nil
 		}
 	}
-}
-
-// window is Window, or its default when unset: never zero, which would
-// delete the whole log.
-func (p Pruner) window() time.Duration {
-	if p.Window <= 0 {
-		return DefaultReplayWindow
-	}
-	return p.Window
 }

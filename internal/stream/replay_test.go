@@ -40,10 +40,10 @@ func setupReplay(t *testing.T) *replayBundle {
 // serve starts the server at the log's current end.
 func (rb *replayBundle) serve(t *testing.T, cfg Config) {
 	t.Helper()
-	hub := NewHub()
+	hub := NewHub(HubConfig{})
 	hub.start(Position{rb.next - 1})
 	cfg.NodeID, cfg.Logger = "node-replay", testenv.Logger(t)
-	rb.srv = NewServer(rb.pool, hub, inbox.New(rb.pool, inbox.NewCache(rb.pool)), presence.New(rb.pool),
+	rb.srv = NewServer(rb.pool, hub, inbox.New(rb.pool, inbox.NewCache(rb.pool, inbox.CacheConfig{})), presence.New(rb.pool),
 		NewRecorder(rb.pool, testenv.Logger(t)), cfg)
 }
 
@@ -262,7 +262,7 @@ func TestReplayOfAPositionOlderThanTheWindowGetsReset(t *testing.T) {
 	body, _ := rb.catchUp(t, alice, Position{-1}.String())
 	rb.requireReset(t, body, resetTooOld)
 
-	deleted, err := Pruner{Pool: rb.pool, Window: 24 * time.Hour}.Prune(rb.ctx)
+	deleted, err := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour}).Prune(rb.ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, deleted)
 	body, _ = rb.catchUp(t, alice, Position{-1}.String())
@@ -322,7 +322,7 @@ func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
 		VALUES (1, $1, gen_random_uuid(), 'BROADCAST_EXPIRED', gen_random_uuid(), now(), '{}')`, old)
 	require.NoError(t, err)
 
-	p := Pruner{Pool: rb.pool, Window: 24 * time.Hour}
+	p := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour})
 	deleted, err := p.Prune(rb.ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, old, deleted)
@@ -333,7 +333,7 @@ func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
 	var left int
 	require.NoError(t, rb.pool.QueryRow(rb.ctx, `SELECT count(*) FROM stream_events`).Scan(&left))
 	require.Equal(t, 1, left, "the young event stays")
-	start, err := NewTail(rb.pool, NewHub(), TailConfig{}).startOffsets(rb.ctx, []kafka.Partition{{ID: 0}, {ID: 1}})
+	start, err := NewTail(rb.pool, NewHub(HubConfig{}), TailConfig{}).startOffsets(rb.ctx, []kafka.Partition{{ID: 0}, {ID: 1}})
 	require.NoError(t, err)
 	require.Equal(t, map[int]int64{0: old, 1: old + 1}, start,
 		"partition 0 (all pruned, up to offset 12,344) resumes after its mark, partition 1 after its young event")

@@ -130,7 +130,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	case <-ctx.Done():
 		return nil
 	}
-	c := newConn(u, s.hub.QueueSize)
+	c := newConn(u, s.hub.queueSize)
 	if err := s.presence.Admit(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}, s.cfg.MaxPerUser); err != nil {
 		if errors.Is(err, presence.ErrUserFull) {
 			return ErrTooManyConnections
@@ -215,7 +215,7 @@ func (st *session) run(ctx context.Context) error {
 			if c.why == endShutdown {
 				return st.out.event("", "shutdown", map[string]any{"reason": "server shutting down", "reconnect": true}, 1000)
 			}
-			s.log.Info("Disconnected a client that fell behind", "user_id", st.user.ID, "queue", s.hub.QueueSize)
+			s.log.Info("Disconnected a client that fell behind", "user_id", st.user.ID, "queue", s.hub.queueSize)
 			return nil
 		case <-ctx.Done():
 			if cause := context.Cause(ctx); errors.Is(cause, ErrTokenExpired) || errors.Is(cause, ErrLifetime) {

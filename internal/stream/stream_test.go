@@ -44,7 +44,7 @@ func published(target broadcast.Target) Event {
 
 func TestHubOffersEventsOnlyToTheirAudience(t *testing.T) {
 	t.Parallel()
-	h := NewHub()
+	h := NewHub(HubConfig{})
 	h.start(Position{-1})
 	ops := newConn(inbox.User{ID: "alice", Roles: []string{"ops"}}, 4)
 	sales := newConn(inbox.User{ID: "carol", Roles: []string{"sales"}}, 4)
@@ -67,7 +67,7 @@ func TestHubOffersEventsOnlyToTheirAudience(t *testing.T) {
 // A client that stops reading is disconnected instead of slowing the others.
 func TestHubDisconnectsAClientThatFallsBehind(t *testing.T) {
 	t.Parallel()
-	h := NewHub()
+	h := NewHub(HubConfig{})
 	h.start(Position{-1})
 	slow := newConn(inbox.User{ID: "slow"}, 2)
 	fast := newConn(inbox.User{ID: "fast"}, 8)

@@ -28,7 +28,7 @@ func TestTailPushesAnEventWrittenTwiceOnce(t *testing.T) {
 	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
 	require.NoError(t, err)
 
-	hub := NewHub()
+	hub := NewHub(HubConfig{})
 	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
 	done := make(chan error, 1)
 	go func() { done <- tail.Run(ctx) }()
@@ -85,7 +85,7 @@ func TestTailDropsTheSnapshotOfAnOldReadEvent(t *testing.T) {
 	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
 	require.NoError(t, err)
 
-	hub := NewHub()
+	hub := NewHub(HubConfig{})
 	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
 	done := make(chan error, 1)
 	go func() { done <- tail.Run(ctx) }()

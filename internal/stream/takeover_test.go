@@ -61,10 +61,10 @@ type takeOverBundle struct {
 func setupTakeOver(t *testing.T, deadline time.Duration, cause error) *takeOverBundle {
 	t.Helper()
 	pool := testenv.Pool(t)
-	b := &takeOverBundle{hub: NewHub(), presence: &memPresence{live: map[uuid.UUID]string{}}, returned: make(chan error, 8)}
+	b := &takeOverBundle{hub: NewHub(HubConfig{}), presence: &memPresence{live: map[uuid.UUID]string{}}, returned: make(chan error, 8)}
 	b.hub.start(Position{-1})
 	logger := testenv.Logger(t)
-	b.server = NewServer(pool, b.hub, inbox.New(pool, inbox.NewCache(pool)), b.presence, NewRecorder(pool, logger),
+	b.server = NewServer(pool, b.hub, inbox.New(pool, inbox.NewCache(pool, inbox.CacheConfig{})), b.presence, NewRecorder(pool, logger),
 		Config{NodeID: "node-test", Logger: logger})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Request-Id", "request-1")
