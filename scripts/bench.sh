@@ -7,11 +7,12 @@
 # .bench/ (test mode: empty data, PostgreSQL without fsync, in-memory Temporal;
 # DATABASE_URL, KAFKA_BROKERS and TEMPORAL_ADDRESS from the environment are
 # ignored, so the figures always come from the same kind of stack), builds
-# crier and cmd/crierbench, runs the burst scenario on Crier, the naive
-# workflow and the 60 s poller, and Crier again on a production-shaped
-# Temporal (the Temporal server on PostgreSQL, scripts/temporal-server.sh,
-# under .bench/temporal-server), then the creation, relay, inbox and fan-out
-# scenarios; writes BENCHMARKS.md and stops the services.
+# crier and crierbench (bench/, a Go module of its own), runs the burst
+# scenario on Crier, the naive workflow and the 60 s poller, and Crier again
+# on a production-shaped Temporal (the Temporal server on PostgreSQL,
+# scripts/temporal-server.sh, under .bench/temporal-server), then the
+# creation, relay, inbox and fan-out scenarios; writes BENCHMARKS.md and
+# stops the services.
 # Progress is shown as it goes; crier's own log is in .bench/crier.log.
 #
 # Environment:
@@ -82,7 +83,7 @@ fi
 
 log "building crier and crierbench"
 go build -trimpath -o "$STATE/bin/crier" ./cmd/crier
-go build -trimpath -o "$STATE/bin/crierbench" ./cmd/crierbench
+(cd bench && go build -trimpath -o "$STATE/bin/crierbench" ./cmd/crierbench)
 
 # Leave a minute for stopping everything and writing the report.
 left=$((budget_s - (SECONDS - started) - 60))

@@ -25,7 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
-	"github.com/crier/crier/internal/bench"
+	"github.com/crier/crier/bench"
 )
 
 func main() {
