@@ -205,7 +205,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	}()
 	urls := map[string]string{}
 	for sys, name := range names {
-		u, err := bench.CreateDatabase(ctx, dbURL, name, logger)
+		u, err := bench.CreateDatabase(ctx, o.crier, dbURL, name)
 		if err != nil {
 			return nil, err
 		}
