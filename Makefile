@@ -17,8 +17,9 @@ help: ## list the commands
 dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctrl-C stops all
 	@scripts/dev.sh
 
-test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run
+test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run, then the bench module's unit tests
 	@scripts/test.sh
+	@cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: ## burst lateness (vs a 60 s poller and a naive workflow), creation, relay, inbox, SSE fan-out; writes BENCHMARKS.md (~20 min)
 	@scripts/bench.sh
@@ -29,8 +30,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services need
 build: ## build bin/crier
 	$(GO) build -trimpath -o $(BIN) ./cmd/crier
 
-vet: ## go vet and gofmt check
+vet: ## go vet and gofmt check (the product and the bench module)
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 	@test -z "$$($(GOFMT) -l $$(git ls-files '*.go'))" || { $(GOFMT) -l $$(git ls-files '*.go'); echo "gofmt would change the files above"; exit 1; }
 
 fmt: ## format the Go code

@@ -7,11 +7,12 @@
 # .bench/ (test mode: empty data, PostgreSQL without fsync, in-memory Temporal;
 # DATABASE_URL, KAFKA_BROKERS and TEMPORAL_ADDRESS from the environment are
 # ignored, so the figures always come from the same kind of stack), builds
-# crier and cmd/crierbench, runs the burst scenario on Crier, the naive
-# workflow and the 60 s poller, and Crier again on a production-shaped
-# Temporal (the Temporal server on PostgreSQL, scripts/temporal-server.sh,
-# under .bench/temporal-server), then the creation, relay, inbox and fan-out
-# scenarios; writes BENCHMARKS.md and stops the services.
+# crier and crierbench (bench/, a Go module of its own), runs the burst
+# scenario on Crier, the naive workflow and the 60 s poller, and Crier again
+# on a production-shaped Temporal (the Temporal server on PostgreSQL,
+# scripts/temporal-server.sh, under .bench/temporal-server), then the
+# creation, relay, inbox and fan-out scenarios; writes BENCHMARKS.md and
+# stops the services.
 # Progress is shown as it goes; crier's own log is in .bench/crier.log.
 #
 # Environment:
@@ -27,6 +28,8 @@
 #   BENCH_KEEP=1        leave the services up afterwards, to look into a run
 #                       (scripts/stack.sh down .bench stops them)
 #   CRIER_LOG_LEVEL     crier's log level in .bench/crier.log (default warn)
+#   CRIER_PUBLISH_LEAD, CRIER_BURST_WAKE_RATE  Crier's settings for the burst
+#                       (default Crier's own), passed to crierbench as flags
 set -euo pipefail
 
 LOG_TAG='bench'
@@ -45,7 +48,7 @@ esac
 
 # The report shows the command exactly as run, with the settings that change it.
 command='make bench'
-for v in BENCH_BUDGET BENCH_SIZES BENCH_RUNS BENCH_LARGE_RUNS BENCH_SCENARIOS BENCH_PRODUCTION_TEMPORAL CRIER_PUBLISH_LEAD; do
+for v in BENCH_BUDGET BENCH_SIZES BENCH_RUNS BENCH_LARGE_RUNS BENCH_SCENARIOS BENCH_PRODUCTION_TEMPORAL CRIER_PUBLISH_LEAD CRIER_BURST_WAKE_RATE; do
 	if [[ -n ${!v:-} ]]; then command="$v=${!v} $command"; fi
 done
 
@@ -72,6 +75,11 @@ scripts/stack.sh up "$STATE" test >/dev/null
 log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
 
 production=()
+# crierbench gives these to crier and uses them for the workflows it starts,
+# so both agree; crier's configuration checks their bounds.
+lead=()
+if [[ -n ${CRIER_PUBLISH_LEAD:-} ]]; then lead+=(-publish-lead "$CRIER_PUBLISH_LEAD"); fi
+if [[ -n ${CRIER_BURST_WAKE_RATE:-} ]]; then lead+=(-burst-wake-rate "$CRIER_BURST_WAKE_RATE"); fi
 if [[ ${BENCH_PRODUCTION_TEMPORAL:-1} != 0 ]]; then
 	log "starting the Temporal server on PostgreSQL (production-shaped; builds it the first time, ~2.5 min)"
 	mkdir -p "$STATE/temporal-server"
@@ -82,12 +90,12 @@ fi
 
 log "building crier and crierbench"
 go build -trimpath -o "$STATE/bin/crier" ./cmd/crier
-go build -trimpath -o "$STATE/bin/crierbench" ./cmd/crierbench
+(cd bench && go build -trimpath -o "$STATE/bin/crierbench" ./cmd/crierbench)
 
 # Leave a minute for stopping everything and writing the report.
 left=$((budget_s - (SECONDS - started) - 60))
 ((left > 60)) || die "BENCH_BUDGET=$budget leaves no time for any scenario after the set-up"
 log "running the scenarios within ${left}s (BENCH_BUDGET=$budget)"
 "$STATE/bin/crierbench" -crier "$STATE/bin/crier" -state "$STATE" -budget "${left}s" -command "$command" \
-	-temporal-cli "$ROOT/.tools/bin/temporal" -kafka-pom tools/kafka/pom.xml -out BENCHMARKS.md "${production[@]}" "$@"
+	-temporal-cli "$ROOT/.tools/bin/temporal" -kafka-pom tools/kafka/pom.xml -out BENCHMARKS.md "${production[@]}" "${lead[@]}" "$@"
 log "done in $((SECONDS - started))s; see BENCHMARKS.md"

@@ -66,7 +66,7 @@ func (FanoutScenario) Run(ctx context.Context, env Env) (Section, error) {
 		return Section{}, err
 	}
 	name := "bench_fanout_" + env.ID
-	dbURL, err := CreateDatabase(ctx, env.DatabaseURL, name, env.Logger)
+	dbURL, err := CreateDatabase(ctx, env.CrierBinary, env.DatabaseURL, name)
 	if err != nil {
 		return Section{}, err
 	}

@@ -3,20 +3,20 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/crier/crier/migrations"
 )
 
 // CreateDatabase creates database name on the server of serverURL (any
-// database URL on that server), applies Crier's migrations to it and returns
-// its URL. Each system gets its own database, so the outbox relays of two
-// systems never see each other's events.
-func CreateDatabase(ctx context.Context, serverURL, name string, logger *slog.Logger) (string, error) {
+// database URL on that server), migrates it with `crier migrate` (the
+// product's own command, so the bench holds no copy of the schema) and
+// returns its URL. Each system gets its own database, so the outbox relays
+// of two systems never see each other's events.
+func CreateDatabase(ctx context.Context, crierBinary, serverURL, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
 		return "", fmt.Errorf("connect to PostgreSQL: %w", err)
@@ -30,8 +30,11 @@ func CreateDatabase(ctx context.Context, serverURL, name string, logger *slog.Lo
 	if err != nil {
 		return "", err
 	}
-	if _, err := migrations.Up(dbURL, logger); err != nil {
-		return "", fmt.Errorf("migrate database %s: %w", name, err)
+	migrate := exec.CommandContext(ctx, crierBinary, "migrate")
+	migrate.Env = append(os.Environ(), "CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull, "DATABASE_URL="+dbURL,
+		"CRIER_LOG_LEVEL=warn", "OTEL_SDK_DISABLED=true")
+	if out, err := migrate.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("migrate database %s with %s migrate: %w\n%s", name, crierBinary, err, out)
 	}
 	return dbURL, nil
 }

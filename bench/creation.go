@@ -183,7 +183,7 @@ func firstsTurn(k int) bool { return (k+1)%4 < 2 }
 // setUp gives the scenario its own database, topic and task queues, and
 // starts `crier api` on them.
 func (s CreationScenario) setUp(ctx context.Context, env Env) (*apiCreator, *rawStarter, func(), error) {
-	dbURL, err := CreateDatabase(ctx, env.DatabaseURL, "bench_creation_"+env.ID, env.Logger)
+	dbURL, err := CreateDatabase(ctx, env.CrierBinary, env.DatabaseURL, "bench_creation_"+env.ID)
 	if err != nil {
 		return nil, nil, nil, err
 	}

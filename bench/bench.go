@@ -7,5 +7,8 @@
 // (make bench) brings up the services around it.
 //
 // The baselines live here, not in the product: they exist only to be
-// compared with.
+// compared with. For the same reason this is a Go module of its own
+// (github.com/crier/crier/bench, with a replace to the checkout above it):
+// the product module's `go list ./...` holds no benchmark code, and what
+// only the bench needs stays out of the product's go.mod.
 package bench

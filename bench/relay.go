@@ -74,7 +74,7 @@ func (r relayRun) rate() float64 { return float64(r.events) / r.marked.Seconds()
 // Run implements Scenario.
 func (s RelayScenario) Run(ctx context.Context, env Env) (Section, error) {
 	s = s.withDefaults()
-	dbURL, err := CreateDatabase(ctx, env.DatabaseURL, "bench_relay_"+env.ID, env.Logger)
+	dbURL, err := CreateDatabase(ctx, env.CrierBinary, env.DatabaseURL, "bench_relay_"+env.ID)
 	if err != nil {
 		return Section{}, err
 	}

@@ -83,7 +83,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("# Crier benchmarks")
 	p("")
-	p("Written by `cmd/crierbench` on %s UTC; the run took %s. Regenerate with:", o.Started.UTC().Format("2006-01-02 15:04"),
+	p("Written by `bench/cmd/crierbench` on %s UTC; the run took %s. Regenerate with:", o.Started.UTC().Format("2006-01-02 15:04"),
 		o.Stopped.Sub(o.Started).Round(time.Second))
 	p("")
 	p("```sh\n%s\n```", r.Command)

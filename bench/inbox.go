@@ -57,7 +57,7 @@ func (InboxScenario) Estimate(runs int) time.Duration {
 // Run implements Scenario.
 func (InboxScenario) Run(ctx context.Context, env Env) (Section, error) {
 	name := "bench_inbox_" + env.ID
-	dbURL, err := CreateDatabase(ctx, env.DatabaseURL, name, env.Logger)
+	dbURL, err := CreateDatabase(ctx, env.CrierBinary, env.DatabaseURL, name)
 	if err != nil {
 		return Section{}, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
-	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/workflows"
 )
@@ -47,6 +45,13 @@ type CrierConfig struct {
 	// Reader connects one SSE client, a user of the role the benchmark's
 	// broadcasts target, to time their arrival at a live client too.
 	Reader bool
+	// PublishLead and BurstWakeRate are given to crier as
+	// CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE, and decide the leads of
+	// the workflows the benchmark starts for it: one value for both, and
+	// crier's configuration checks it (out of bounds, crier does not start).
+	// Zero is a valid setting of each, not a default.
+	PublishLead   time.Duration
+	BurstWakeRate int
 }
 
 // Crier is the real `crier all` (API, worker, relay) in a child process.
@@ -74,7 +79,8 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		// The reader is one user who gets every broadcast of a burst at
 		// once: its queue holds a whole burst rather than dropping it (a
 		// real user gets a few at a time, and catches up on reconnect).
-		Env: []string{"CRIER_JWT_SECRET=" + secret, "CRIER_SSE_QUEUE=20000"}})
+		Env: []string{"CRIER_JWT_SECRET=" + secret, "CRIER_SSE_QUEUE=20000",
+			"CRIER_PUBLISH_LEAD=" + cfg.PublishLead.String(), "CRIER_BURST_WAKE_RATE=" + strconv.Itoa(cfg.BurstWakeRate)}})
 	if err != nil {
 		return nil, err
 	}
@@ -88,21 +94,9 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		return nil, err
 	}
 	c.store = store.New(c.pool)
-	// The same lead as the API would give each workflow (crier inherits
-	// CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE from this environment).
-	lead := workflows.Lead{Base: config.DefaultPublishLead, Rate: config.DefaultBurstWakeRate, Count: c.store.CountDueAround}
-	if v := os.Getenv("CRIER_PUBLISH_LEAD"); v != "" {
-		if lead.Base, err = time.ParseDuration(v); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("CRIER_PUBLISH_LEAD: %w", err)
-		}
-	}
-	if v := os.Getenv("CRIER_BURST_WAKE_RATE"); v != "" {
-		if lead.Rate, err = strconv.ParseFloat(v, 64); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("CRIER_BURST_WAKE_RATE: %w", err)
-		}
-	}
+	// The same lead as crier's API would give each workflow: crier has just
+	// started with these settings, so its configuration accepted them.
+	lead := workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: c.store.CountDueAround}
 	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, Lead: lead}
 	if cfg.Reader {
 		token, err := auth.Issue([]byte(secret), "crierbench-reader", "Benchmark reader", []string{benchRole}, 24*time.Hour, time.Now())

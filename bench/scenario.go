@@ -29,7 +29,7 @@ type Scenario interface {
 // Env is what a scenario runs on.
 type Env struct {
 	// DatabaseURL names any database on the shared PostgreSQL server: a
-	// scenario creates its own with CreateDatabase(ctx, DatabaseURL, ...).
+	// scenario creates its own with CreateDatabase(ctx, CrierBinary, DatabaseURL, ...).
 	DatabaseURL string
 	// Brokers are the Kafka bootstrap addresses; create topics with
 	// CreateTopic (LogAppendTime).
