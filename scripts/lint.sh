@@ -21,8 +21,8 @@
 # Versions differ in what they report: Debian 12's 0.9.0 is the reference.
 #
 # golangci-lint is built from source at the version pinned in tools/golangci
-# (the first build takes several minutes on 2 cores; later ones reuse Go's
-# build cache), and rebuilt when that version or CRIER_GO changes.
+# (the first build took 3 minutes on a busy 2-core machine; later ones reuse
+# Go's build cache), and rebuilt when that version or CRIER_GO changes.
 #
 # Progress goes to stderr.
 set -euo pipefail
@@ -126,7 +126,7 @@ build_golangci() {
 
 cmd_build() {
 	[[ -f $MOD_DIR/go.mod ]] || die "$MOD_DIR/go.mod is missing: is this a complete checkout of Crier?"
-	build_once "golangci-lint $(pinned_version)" "into .tools/bin; the first build takes several minutes on 2 cores" \
+	build_once "golangci-lint $(pinned_version)" "into .tools/bin; the first build takes about 3 minutes on 2 cores" \
 		"$ROOT/.tools/golangci-build.lock" "$ROOT/.tools/golangci-build.log" needs_build - build_golangci
 }
 
