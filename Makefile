@@ -9,7 +9,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 BIN := bin/crier
 
-.PHONY: help dev test bench check-alerts vulncheck fuzz build vet fmt tools clean
+.PHONY: help dev test bench check-alerts vulncheck lint fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,10 +44,14 @@ check-alerts: ## check deploy/: alert rules (promtool unit tests), scrape config
 vulncheck: ## govulncheck against the Go vulnerability database pinned in tools/vulncheck; fails on a reachable advisory
 	@scripts/vulncheck.sh
 
-tools: ## build the Temporal CLI and govulncheck, fetch the Kafka jars (make dev and make test do this when needed)
+lint: ## shellcheck over every shell script, golangci-lint (.golangci.yml) over every Go module (builds golangci-lint on first use)
+	@scripts/lint.sh
+
+tools: ## build the Temporal CLI, govulncheck and golangci-lint, fetch the Kafka jars (make dev, make test and make lint build what they need)
 	@scripts/temporal.sh build
 	@scripts/kafka.sh fetch
 	@scripts/vulncheck.sh build
+	@scripts/lint.sh build
 
 clean: ## remove build output and test state (keeps .dev data)
 	@scripts/stack.sh down .test >/dev/null 2>&1 || true

@@ -1,6 +1,3 @@
-// Package api serves Crier's HTTP API with Echo: the admin routes under
-// /api/v1/broadcasts, health and readiness. Every error is an RFC 9457
-// application/problem+json answer.
 package api
 
 import (

@@ -247,7 +247,7 @@ cmd_up() {
 		pids[postgres]=$!
 	fi
 	if [[ $kafka == local ]]; then
-		"$SCRIPTS/kafka.sh" start "$STATE/kafka" "$k_port" "$k_cport" $k_sport >"$out/kafka" &
+		"$SCRIPTS/kafka.sh" start "$STATE/kafka" "$k_port" "$k_cport" ${k_sport:+"$k_sport"} >"$out/kafka" &
 		pids[kafka]=$!
 	fi
 

@@ -5,8 +5,9 @@
 #
 # Starts PostgreSQL, Kafka and Temporal on free loopback ports under .test/
 # (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), runs
-# `go vet`, govulncheck (scripts/vulncheck.sh, which fails on a called
-# advisory, and must fail on VULNERABLE_GO below) and `go test ./...` with
+# `go vet`, shellcheck (scripts/lint.sh shell), govulncheck
+# (scripts/vulncheck.sh, which fails on a called advisory, and must fail on
+# VULNERABLE_GO below) and `go test ./...` with
 # CRIER_TEST_SERVICES=required (so a test that cannot reach a service fails
 # instead of skipping), then stops what it started. The full verbose log is
 # kept in .test/go-test.log.
@@ -34,6 +35,9 @@ log "go vet ./... and gofmt"
 go vet ./...
 unformatted=$(git ls-files -z '*.go' | xargs -0 "$(go env GOROOT)/bin/gofmt" -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
+
+log "shellcheck (scripts/lint.sh shell)"
+scripts/lint.sh shell
 
 log "govulncheck ./... (scripts/vulncheck.sh) and vulngate's tests"
 scripts/vulncheck.sh

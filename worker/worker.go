@@ -1,5 +1,3 @@
-// Package worker runs the Temporal worker that executes broadcast workflows
-// and their activities.
 package worker
 
 import (

@@ -1,5 +1,3 @@
-// Package cursor encodes keyset-paging cursors: an opaque token naming the
-// last item of a page by its sort key, a time and an id.
 package cursor
 
 import (
