@@ -17,9 +17,8 @@ help: ## list the commands
 dev: ## run PostgreSQL, Kafka, Temporal (with Web UI) and Crier on loopback; Ctrl-C stops all
 	@scripts/dev.sh
 
-test: ## run every test against real PostgreSQL, Kafka and Temporal started for the run, then the bench module's unit tests
+test: ## run every test (the bench module's too) against real PostgreSQL, Kafka and Temporal started for the run
 	@scripts/test.sh
-	@cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: ## burst lateness (vs a 60 s poller and a naive workflow), creation, relay, inbox, SSE fan-out; writes BENCHMARKS.md (~20 min)
 	@scripts/bench.sh

@@ -31,8 +31,9 @@ scripts/stack.sh up "$STATE" test >/dev/null
 export CRIER_TEST_SERVICES=required
 log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
 
-log "go vet ./... and gofmt"
+log "go vet ./... and gofmt (the product and the bench module)"
 go vet ./...
+(cd bench && go vet ./...)
 unformatted=$(git ls-files -z '*.go' | xargs -0 "$(go env GOROOT)/bin/gofmt" -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
 
@@ -80,10 +81,12 @@ failure_report() {
 	' "$1"
 }
 
-log "go test ./... (verbose log: .test/go-test.log)"
+log "go test ./... and the bench module's (verbose log: .test/go-test.log)"
 set +e
 go test -count=1 -v -timeout 20m "$@" ./... >"$STATE/go-test.log" 2>&1
 status=$?
+# The bench is a module of its own: its unit tests are counted with the rest.
+(cd bench && go test -count=1 -v -timeout 5m ./...) >>"$STATE/go-test.log" 2>&1 || status=$?
 set -e
 # Show each test's result and the end-to-end test's own report; the closing
 # "ok"/"FAIL" line of every package is kept.
