@@ -35,6 +35,7 @@ type Store interface {
 	Expire(ctx context.Context, id uuid.UUID) (store.Result, error)
 	Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	Fail(ctx context.Context, id uuid.UUID, reason string) (store.Result, error)
+	RecordRefusal(ctx context.Context, by audit.Origin, id uuid.UUID, detail any) (store.Result, error)
 }
 
 // Activities are the broadcast workflow's activities, registered as one value.
@@ -73,6 +74,23 @@ type RescheduleInput struct {
 type FailInput struct {
 	BroadcastID uuid.UUID
 	Reason      string
+}
+
+// RefusalInput is a change asked of a broadcast's workflow by signal that
+// the workflow refused, for the audit log.
+type RefusalInput struct {
+	BroadcastID uuid.UUID
+	By          audit.Origin
+	Refusal     Refusal
+}
+
+// Refusal is the audit entry's detail of a refused signal: which one, why,
+// and the times a reschedule asked for.
+type Refusal struct {
+	Signal      string     `json:"signal"`
+	Reason      string     `json:"reason"`
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
 
 // Outcome is the small result an activity records in workflow history: the
@@ -120,6 +138,13 @@ func (a *Activities) Expire(ctx context.Context, in TransitionInput) (Outcome, e
 // in.By's reschedule in the audit log, in one transaction.
 func (a *Activities) Reschedule(ctx context.Context, in RescheduleInput) (Outcome, error) {
 	return outcome(a.Store.Reschedule(ctx, in.By, in.BroadcastID, in.ScheduledAt, in.ExpiresAt))
+}
+
+// RecordRefusal records in.By's refused change in the audit log, changing
+// nothing else. A signal has no one to answer: this entry is where an
+// operator finds why their signal did nothing.
+func (a *Activities) RecordRefusal(ctx context.Context, in RefusalInput) (Outcome, error) {
+	return outcome(a.Store.RecordRefusal(ctx, in.By, in.BroadcastID, in.Refusal))
 }
 
 // Fail moves the broadcast to FAILED with its reason.
