@@ -1,9 +1,9 @@
 package workflows_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -136,13 +136,34 @@ type testBundle struct {
 	input workflows.BroadcastInput
 	// metrics has the counters the workflow and the SDK counted.
 	metrics *counters
+	// logs has what the workflow logged.
+	logs *logBuffer
+}
+
+// logBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup prepares a broadcast due in one hour that expires an hour later.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	logs := &logBuffer{}
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	seen := newCounters()
 	suite.SetMetricsHandler(seen)
 	env := suite.NewTestWorkflowEnvironment()
@@ -154,7 +175,7 @@ func setup(t *testing.T) *testBundle {
 	}}
 	env.RegisterWorkflow(workflows.Broadcast)
 	env.RegisterActivity(&activities.Activities{Store: ms})
-	return &testBundle{env: env, store: ms, start: start, input: in, metrics: seen}
+	return &testBundle{env: env, store: ms, start: start, input: in, metrics: seen, logs: logs}
 }
 
 func (tb *testBundle) run(t *testing.T) workflows.BroadcastResult {

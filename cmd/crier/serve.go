@@ -178,7 +178,8 @@ func serve(ctx context.Context, cmd string, args []string, stderr io.Writer) err
 		}
 		d := startDelivery(ctx, g, cfg, kafkaLink.Dialer, pool, aud, logger)
 		handler := api.New(st, &workflows.Client{Temporal: tc, TaskQueue: cfg.TaskQueue,
-			Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{
+			Lead:             workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround},
+			SendNowTolerance: cfg.SendNowTolerance}, api.Config{
 			Verifier: verifier,
 			Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 			Ready:    readinessChecks(cfg, kafkaLink.Dialer, pool, tc),
