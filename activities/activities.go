@@ -7,6 +7,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -105,8 +106,9 @@ type Outcome struct {
 }
 
 // Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED. A
-// broadcast still SCHEDULED afterwards was not published for a reason a
-// retry may fix, so that is an error, never an answer.
+// broadcast still in a status publication starts from (SCHEDULED) was not
+// published for a reason a retry may fix, so that is an error, never an
+// answer.
 func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, error) {
 	wait := a.WaitUntil
 	if wait == nil {
@@ -116,8 +118,8 @@ func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, 
 		return Outcome{}, err
 	}
 	out, err := outcome(a.Store.Publish(ctx, in.BroadcastID))
-	if err == nil && !out.Applied && out.Status == broadcast.StatusScheduled {
-		return out, errors.New("broadcast is still SCHEDULED after its publication; retrying")
+	if err == nil && !out.Applied && broadcast.Transitions.Allows(broadcast.OpPublish, out.Status) {
+		return out, fmt.Errorf("broadcast is still %s after its publication; retrying", out.Status)
 	}
 	return out, err
 }

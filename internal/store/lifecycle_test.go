@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/audit"
@@ -132,4 +133,20 @@ func TestRecordRefusal(t *testing.T) {
 
 	_, err = tb.store.RecordRefusal(tb.ctx, signal, uuid.New(), detail)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestStatusCheckIsTheLifecycle: the broadcasts table takes every status of
+// the lifecycle and no other (migration 0009 dropped IN_PROGRESS).
+func TestStatusCheckIsTheLifecycle(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.insert(t, broadcast.StatusScheduled)
+	for _, s := range broadcast.Statuses {
+		_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = $2 WHERE id = $1`, b.ID, s)
+		require.NoError(t, err, "status %s", s)
+	}
+	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = 'IN_PROGRESS' WHERE id = $1`, b.ID)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "broadcasts_status_check", pgErr.ConstraintName)
 }
