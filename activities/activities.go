@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ type Store interface {
 	Expire(ctx context.Context, id uuid.UUID) (store.Result, error)
 	Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	Fail(ctx context.Context, id uuid.UUID, reason string) (store.Result, error)
+	RecordRefusal(ctx context.Context, by audit.Origin, id uuid.UUID, detail any) (store.Result, error)
 }
 
 // Activities are the broadcast workflow's activities, registered as one value.
@@ -71,6 +73,23 @@ type FailInput struct {
 	Reason      string
 }
 
+// RefusalInput is a change asked of a broadcast's workflow by signal that
+// the workflow refused, for the audit log.
+type RefusalInput struct {
+	BroadcastID uuid.UUID
+	By          audit.Origin
+	Refusal     Refusal
+}
+
+// Refusal is the audit entry's detail of a refused signal: which one, why,
+// and the times a reschedule asked for.
+type Refusal struct {
+	Signal      string     `json:"signal"`
+	Reason      string     `json:"reason"`
+	ScheduledAt *time.Time `json:"scheduled_at,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
 // Outcome is the small result an activity records in workflow history: the
 // broadcast's status after the attempt, and whether this attempt changed it.
 // The full broadcast stays in PostgreSQL, keeping histories small.
@@ -83,8 +102,9 @@ type Outcome struct {
 }
 
 // Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED. A
-// broadcast still SCHEDULED afterwards was not published for a reason a
-// retry may fix, so that is an error, never an answer.
+// broadcast still in a status publication starts from (SCHEDULED) was not
+// published for a reason a retry may fix, so that is an error, never an
+// answer.
 func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, error) {
 	wait := a.WaitUntil
 	if wait == nil {
@@ -94,8 +114,8 @@ func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, 
 		return Outcome{}, err
 	}
 	out, err := outcome(a.Store.Publish(ctx, in.BroadcastID))
-	if err == nil && !out.Applied && out.Status == broadcast.StatusScheduled {
-		return out, errors.New("broadcast is still SCHEDULED after its publication; retrying")
+	if err == nil && !out.Applied && broadcast.Transitions.Allows(broadcast.OpPublish, out.Status) {
+		return out, fmt.Errorf("broadcast is still %s after its publication; retrying", out.Status)
 	}
 	return out, err
 }
@@ -116,6 +136,13 @@ func (a *Activities) Expire(ctx context.Context, in TransitionInput) (Outcome, e
 // in.By's reschedule in the audit log, in one transaction.
 func (a *Activities) Reschedule(ctx context.Context, in RescheduleInput) (Outcome, error) {
 	return outcome(a.Store.Reschedule(ctx, in.By, in.BroadcastID, in.ScheduledAt, in.ExpiresAt))
+}
+
+// RecordRefusal records in.By's refused change in the audit log, changing
+// nothing else. A signal has no one to answer: this entry is where an
+// operator finds why their signal did nothing.
+func (a *Activities) RecordRefusal(ctx context.Context, in RefusalInput) (Outcome, error) {
+	return outcome(a.Store.RecordRefusal(ctx, in.By, in.BroadcastID, in.Refusal))
 }
 
 // Fail moves the broadcast to FAILED with its reason.

@@ -226,7 +226,7 @@ func rescheduleCases() []broadcast.Broadcast {
 		with(broadcast.StatusDraft, at(hour), nil),
 		with(broadcast.StatusDraft, nil, at(2*hour)),
 		with(broadcast.StatusDraft, at(hour), at(hour+month)),
-		with(broadcast.StatusInProgress, at(-time.Second), at(month)),
+		with(broadcast.StatusSent, at(-time.Second), at(month)),
 		with(broadcast.StatusExpired, at(-2*month), at(-month)),
 		with(broadcast.StatusCancelled, at(hour), at(hour+month)),
 		with(broadcast.StatusFailed, at(-hour), at(month)),

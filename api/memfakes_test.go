@@ -163,34 +163,34 @@ func (m *memStore) ScheduleDraft(context.Context, audit.Origin, uuid.UUID, time.
 	return store.Result{}, errNotFuzzed
 }
 
-// RescheduleDraft is the guarded UPDATE of the real store: a draft only,
-// nil keeps a time.
+// RescheduleDraft is the guarded UPDATE of the real store: a draft's times
+// (nil keeps one), from the statuses broadcast.Transitions allows.
 func (m *memStore) RescheduleDraft(_ context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
 	m.mu.Lock()
 	m.draftChange = broadcast.Change{ScheduledAt: scheduledAt, ExpiresAt: expiresAt}
 	m.mu.Unlock()
-	return m.change(id, scheduledAt, expiresAt, func(b broadcast.Broadcast) bool { return b.Status == broadcast.StatusDraft })
+	return m.change(broadcast.OpRescheduleDraft, id, scheduledAt, expiresAt)
 }
 
 // reschedule is what the workflow's activity does to a broadcast that is not
-// a draft: a new scheduled_at only before publication.
+// a draft: a new scheduled_at, or a new expires_at alone, from the statuses
+// broadcast.Transitions allows each from.
 func (m *memStore) reschedule(id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
-	return m.change(id, scheduledAt, expiresAt, func(b broadcast.Broadcast) bool {
-		if scheduledAt != nil {
-			return b.Status == broadcast.StatusScheduled
-		}
-		return b.Status == broadcast.StatusScheduled || b.Status.Published()
-	})
+	op := broadcast.OpRescheduleExpiry
+	if scheduledAt != nil {
+		op = broadcast.OpReschedule
+	}
+	return m.change(op, id, scheduledAt, expiresAt)
 }
 
-func (m *memStore) change(id uuid.UUID, scheduledAt, expiresAt *time.Time, guard func(broadcast.Broadcast) bool) (store.Result, error) {
+func (m *memStore) change(op broadcast.Operation, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b, ok := m.broadcasts[id]
 	if !ok {
 		return store.Result{}, store.ErrNotFound
 	}
-	if !guard(b) {
+	if !broadcast.Transitions.Allows(op, b.Status) {
 		return store.Result{Broadcast: b}, nil
 	}
 	if scheduledAt != nil {

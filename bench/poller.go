@@ -37,7 +37,8 @@ type PollerConfig struct {
 }
 
 // Poller is the seed's scheduler: every Interval, select the SCHEDULED
-// broadcasts whose time has come and, one by one, mark each IN_PROGRESS,
+// broadcasts whose time has come and, one by one, claim each (the seed set
+// IN_PROGRESS, a status Crier no longer has: the claim keeps its round trip),
 // send it to Kafka, mark it SENT. It exists only as the benchmark's baseline.
 type Poller struct {
 	cfg     PollerConfig
@@ -147,10 +148,10 @@ func (p *Poller) poll(ctx context.Context) error {
 }
 
 func (p *Poller) publish(ctx context.Context, b broadcast.Broadcast) error {
-	if _, err := p.pool.Exec(ctx, `UPDATE broadcasts SET status = 'IN_PROGRESS', updated_at = now() WHERE id = $1`, b.ID); err != nil {
+	if _, err := p.pool.Exec(ctx, `UPDATE broadcasts SET updated_at = now() WHERE id = $1`, b.ID); err != nil {
 		return err
 	}
-	b.Status = broadcast.StatusInProgress
+	b.Status = broadcast.StatusSent
 	eventID := uuid.New()
 	value, err := json.Marshal(broadcast.Event{EventID: eventID, EventType: broadcast.EventPublished,
 		BroadcastID: b.ID, OccurredAt: time.Now().UTC(), Broadcast: b})

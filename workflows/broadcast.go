@@ -28,6 +28,12 @@ type BroadcastInput struct {
 	// of the due time, so at the due time only the database write is left.
 	// Zero (workflows started before it existed) wakes at ScheduledAt.
 	PublishLead time.Duration `json:",omitempty"`
+	// SendNowTolerance is how far in the past a new scheduled_at may lie
+	// and still be taken as "now" (CRIER_SEND_NOW_TOLERANCE, as the API
+	// judges a new broadcast's): the API's clock and the workflow's differ
+	// a little. Zero (workflows started before it existed) is
+	// broadcast.DefaultSendNowTolerance, the grace they always had.
+	SendNowTolerance time.Duration `json:",omitempty"`
 }
 
 // BroadcastResult is how a broadcast's workflow ended.
@@ -71,9 +77,13 @@ func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastResult, error)
 		scheduledAt:  in.ScheduledAt,
 		expiresAt:    in.ExpiresAt,
 		lead:         max(in.PublishLead, 0),
+		grace:        in.SendNowTolerance,
 		cancelCh:     workflow.GetSignalChannel(ctx, SignalCancel),
 		rescheduleCh: workflow.GetSignalChannel(ctx, SignalReschedule),
 		logger:       log.With(workflow.GetLogger(ctx), "broadcast_id", in.BroadcastID),
+	}
+	if w.grace <= 0 {
+		w.grace = broadcast.DefaultSendNowTolerance
 	}
 	if err := w.registerHandlers(ctx); err != nil {
 		return BroadcastResult{}, err
@@ -86,6 +96,7 @@ type broadcastWorkflow struct {
 	status                 broadcast.Status
 	scheduledAt, expiresAt time.Time
 	lead                   time.Duration
+	grace                  time.Duration // BroadcastInput.SendNowTolerance
 	// wokeByTimer: the last waitUntil slept and its timer ended the sleep.
 	wokeByTimer bool
 	// cancelRequested is set as soon as a cancel arrives, before the cancel
@@ -173,8 +184,9 @@ func (w *broadcastWorkflow) ending() bool {
 }
 
 // handleSignals applies every signal received so far, in order, exactly as
-// the matching update would, but with no one to answer: refusals are logged.
-// Signals arrive at least once, so each is idempotent.
+// the matching update would, but with no one to answer: refusals are logged
+// and recorded in the audit log (refuse). Signals arrive at least once, so
+// each is idempotent.
 func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 	for {
 		var cancel CancelRequest
@@ -183,7 +195,7 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 		case w.cancelCh.ReceiveAsync(&cancel):
 			cancel.By = temporalOrigin(ActorSignal)
 			if err := w.validateCancel(ctx, cancel); err != nil {
-				w.logger.Warn("Cancel signal refused", "error", err)
+				w.refuse(ctx, SignalCancel, err, activities.Refusal{})
 				continue
 			}
 			if _, err := w.cancel(ctx, cancel); err != nil {
@@ -192,7 +204,8 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 		case w.rescheduleCh.ReceiveAsync(&change):
 			change.By = temporalOrigin(ActorSignal)
 			if err := w.validateReschedule(ctx, change); err != nil {
-				w.logger.Warn("Reschedule signal refused", "error", err)
+				w.refuse(ctx, SignalReschedule, err,
+					activities.Refusal{ScheduledAt: change.ScheduledAt, ExpiresAt: change.ExpiresAt})
 				continue
 			}
 			if _, err := w.reschedule(ctx, change); err != nil {
@@ -202,6 +215,36 @@ func (w *broadcastWorkflow) handleSignals(ctx workflow.Context) {
 			return
 		}
 	}
+}
+
+// versionAuditRefusedSignals is the change that records refused signals in
+// the audit log: workflows that refused one before it recorded nothing.
+const versionAuditRefusedSignals = "audit-refused-signals"
+
+// refuse makes a signal the workflow refused visible: a signal has no one to
+// answer, and an operator whose reschedule named a past time would otherwise
+// see it "succeed" and nothing happen. The reason is logged and, in the
+// signal's actor's name, recorded in the audit log.
+func (w *broadcastWorkflow) refuse(ctx workflow.Context, signal string, reason error, refusal activities.Refusal) {
+	refusal.Signal, refusal.Reason = signal, message(reason)
+	w.logger.Warn("Signal refused", "signal", signal, "reason", refusal.Reason)
+	if workflow.GetVersion(ctx, versionAuditRefusedSignals, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	in := activities.RefusalInput{BroadcastID: w.id, By: temporalOrigin(ActorSignal), Refusal: refusal}
+	if _, err := w.execute(ctx, acts.RecordRefusal, in); err != nil {
+		w.logger.Error("Could not record the refused signal in the audit log", "signal", signal, "error", err)
+	}
+}
+
+// message is err's own message: an application error's without the type
+// and retry details its Error adds.
+func message(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }
 
 // publish runs the publish activity, which waits in the worker until
@@ -231,11 +274,7 @@ func (w *broadcastWorkflow) expire(ctx workflow.Context) {
 }
 
 func (w *broadcastWorkflow) fail(ctx workflow.Context, cause error) {
-	reason := cause.Error()
-	var appErr *temporal.ApplicationError
-	if errors.As(cause, &appErr) {
-		reason = appErr.Message()
-	}
+	reason := message(cause)
 	w.logger.Error("Broadcast publication failed for good", "error", cause)
 	if _, err := w.execute(ctx, acts.Fail, activities.FailInput{BroadcastID: w.id, Reason: reason}); err != nil {
 		w.logger.Error("Could not record failure", "error", err)
@@ -286,8 +325,9 @@ func (w *broadcastWorkflow) execute(ctx workflow.Context, activity, input any) (
 	return out, nil
 }
 
-// observe records an activity's outcome. Status only moves forward: two
-// activities racing (a publish and a cancel) may complete in either order.
+// observe records an activity's outcome. Status only moves forward (in the
+// lifecycle's Rank): two activities racing (a publish and a cancel) may
+// complete in either order.
 func (w *broadcastWorkflow) observe(ctx workflow.Context, out activities.Outcome) {
 	if !out.ScheduledAt.IsZero() && !out.ScheduledAt.Equal(w.scheduledAt) {
 		w.scheduledAt = out.ScheduledAt
@@ -296,7 +336,7 @@ func (w *broadcastWorkflow) observe(ctx workflow.Context, out activities.Outcome
 	if !out.ExpiresAt.IsZero() {
 		w.expiresAt = out.ExpiresAt
 	}
-	if w.status.Terminal() || rank(out.Status) <= rank(w.status) {
+	if w.status.Terminal() || broadcast.Transitions.Rank(out.Status) <= broadcast.Transitions.Rank(w.status) {
 		return
 	}
 	w.status = out.Status
@@ -307,20 +347,6 @@ func (w *broadcastWorkflow) upsert(ctx workflow.Context, update temporal.SearchA
 	if err := workflow.UpsertTypedSearchAttributes(ctx, update); err != nil {
 		w.logger.Warn("Could not update search attribute", "error", err)
 	}
-}
-
-func rank(s broadcast.Status) int {
-	switch s {
-	case broadcast.StatusScheduled:
-		return 1
-	case broadcast.StatusInProgress:
-		return 2
-	case broadcast.StatusSent:
-		return 3
-	case broadcast.StatusExpired, broadcast.StatusCancelled, broadcast.StatusFailed:
-		return 4
-	}
-	return 0
 }
 
 func conflict(format string, args ...any) error {

@@ -1,11 +1,10 @@
 package workflows_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +23,9 @@ import (
 	"github.com/crier/crier/workflows"
 )
 
-// memStore is an in-memory activities.Store that follows the same guards as
-// the SQL in internal/store, and records what happened and when.
+// memStore is an in-memory activities.Store that allows each change from the
+// statuses broadcast.Transitions allows it from, as the SQL in
+// internal/store does, and records what happened and when.
 type memStore struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -39,9 +39,18 @@ type memStore struct {
 	// by is who each cancel and reschedule was asked by, in order: what
 	// the real store records in the audit log.
 	by []audit.Origin
+	// refusals are the refused signals recorded in the audit log.
+	refusals []refusal
 }
 
-func (m *memStore) apply(name string, from []broadcast.Status, change func(b *broadcast.Broadcast), event broadcast.EventType) (store.Result, error) {
+// refusal is one refused signal's audit entry: who and its detail.
+type refusal struct {
+	by     audit.Origin
+	detail activities.Refusal
+}
+
+// apply makes op's change, named name in at, when the lifecycle allows it.
+func (m *memStore) apply(name string, op broadcast.Operation, change func(b *broadcast.Broadcast), event broadcast.EventType) (store.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.now().Before(m.downUntil) {
@@ -50,8 +59,11 @@ func (m *memStore) apply(name string, from []broadcast.Status, change func(b *br
 	if m.missing {
 		return store.Result{}, store.ErrNotFound
 	}
-	if !slices.Contains(from, m.b.Status) {
+	if !broadcast.Transitions.Allows(op, m.b.Status) {
 		return store.Result{Broadcast: m.b}, nil
+	}
+	if to := broadcast.Transitions[op].To; to != "" {
+		m.b.Status = to
 	}
 	change(&m.b)
 	if event != "" {
@@ -67,9 +79,10 @@ func (m *memStore) asked(by audit.Origin) {
 	m.by = append(m.by, by)
 }
 
+func unchanged(*broadcast.Broadcast) {}
+
 func (m *memStore) Publish(_ context.Context, _ uuid.UUID) (store.Result, error) {
-	return m.apply("publish", []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress},
-		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusSent }, broadcast.EventPublished)
+	return m.apply("publish", broadcast.OpPublish, unchanged, broadcast.EventPublished)
 }
 
 func (m *memStore) Cancel(_ context.Context, by audit.Origin, _ uuid.UUID) (store.Result, error) {
@@ -79,22 +92,20 @@ func (m *memStore) Cancel(_ context.Context, by audit.Origin, _ uuid.UUID) (stor
 	if published {
 		event = broadcast.EventCancelled
 	}
-	return m.apply("cancel", []broadcast.Status{broadcast.StatusDraft, broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent},
-		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusCancelled }, event)
+	return m.apply("cancel", broadcast.OpCancel, unchanged, event)
 }
 
 func (m *memStore) Expire(_ context.Context, _ uuid.UUID) (store.Result, error) {
-	return m.apply("expire", []broadcast.Status{broadcast.StatusInProgress, broadcast.StatusSent},
-		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusExpired }, broadcast.EventExpired)
+	return m.apply("expire", broadcast.OpExpire, unchanged, broadcast.EventExpired)
 }
 
 func (m *memStore) Reschedule(_ context.Context, by audit.Origin, _ uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error) {
 	m.asked(by)
-	from := []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent}
+	op := broadcast.OpRescheduleExpiry
 	if scheduledAt != nil {
-		from = []broadcast.Status{broadcast.StatusScheduled}
+		op = broadcast.OpReschedule
 	}
-	return m.apply("reschedule", from, func(b *broadcast.Broadcast) {
+	return m.apply("reschedule", op, func(b *broadcast.Broadcast) {
 		if scheduledAt != nil {
 			b.ScheduledAt = scheduledAt
 		}
@@ -105,8 +116,17 @@ func (m *memStore) Reschedule(_ context.Context, by audit.Origin, _ uuid.UUID, s
 }
 
 func (m *memStore) Fail(_ context.Context, _ uuid.UUID, reason string) (store.Result, error) {
-	return m.apply("fail", []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent},
-		func(b *broadcast.Broadcast) { b.Status = broadcast.StatusFailed; b.FailureReason = reason }, "")
+	return m.apply("fail", broadcast.OpFail, func(b *broadcast.Broadcast) { b.FailureReason = reason }, "")
+}
+
+func (m *memStore) RecordRefusal(_ context.Context, by audit.Origin, _ uuid.UUID, detail any) (store.Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.missing {
+		return store.Result{}, store.ErrNotFound
+	}
+	m.refusals = append(m.refusals, refusal{by: by, detail: detail.(activities.Refusal)})
+	return store.Result{Broadcast: m.b}, nil
 }
 
 type testBundle struct {
@@ -116,13 +136,34 @@ type testBundle struct {
 	input workflows.BroadcastInput
 	// metrics has the counters the workflow and the SDK counted.
 	metrics *counters
+	// logs has what the workflow logged.
+	logs *logBuffer
+}
+
+// logBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // setup prepares a broadcast due in one hour that expires an hour later.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	logs := &logBuffer{}
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	seen := newCounters()
 	suite.SetMetricsHandler(seen)
 	env := suite.NewTestWorkflowEnvironment()
@@ -134,7 +175,7 @@ func setup(t *testing.T) *testBundle {
 	}}
 	env.RegisterWorkflow(workflows.Broadcast)
 	env.RegisterActivity(&activities.Activities{Store: ms})
-	return &testBundle{env: env, store: ms, start: start, input: in, metrics: seen}
+	return &testBundle{env: env, store: ms, start: start, input: in, metrics: seen, logs: logs}
 }
 
 func (tb *testBundle) run(t *testing.T) workflows.BroadcastResult {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -30,6 +31,9 @@ type Client struct {
 	// Lead decides each new workflow's PublishLead; the zero Lead wakes
 	// workflows at the due time.
 	Lead Lead
+	// SendNowTolerance is each new workflow's BroadcastInput.SendNowTolerance
+	// (CRIER_SEND_NOW_TOLERANCE); zero gives broadcast.DefaultSendNowTolerance.
+	SendNowTolerance time.Duration
 }
 
 // Start starts the workflow of a scheduled broadcast. It is idempotent: a
@@ -51,7 +55,9 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
 		),
 		StaticSummary: b.Title,
-	}, WorkflowName, BroadcastInput{BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead})
+	}, WorkflowName, BroadcastInput{
+		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead, SendNowTolerance: c.SendNowTolerance,
+	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return nil

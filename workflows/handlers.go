@@ -10,10 +10,6 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 )
 
-// pastGrace is how far in the past a new scheduled_at may lie and still be
-// taken (as "now"): the API's clock and the workflow's differ a little.
-const pastGrace = 5 * time.Second
-
 // The actors the audit log names for changes that reach a workflow other
 // than through the API, which always says who asked.
 const (
@@ -57,10 +53,12 @@ func (w *broadcastWorkflow) state() State {
 	return State{Status: w.status, ScheduledAt: w.scheduledAt, ExpiresAt: w.expiresAt}
 }
 
-// validateCancel refuses a cancel only of a broadcast that ended otherwise;
-// cancelling a cancelled broadcast succeeds, so a retried request does too.
+// validateCancel refuses a cancel the lifecycle does not allow from the
+// broadcast's status; cancelling a cancelled broadcast succeeds, so a
+// retried request does too.
 func (w *broadcastWorkflow) validateCancel(_ workflow.Context, _ CancelRequest) error {
-	if w.status == broadcast.StatusExpired || w.status == broadcast.StatusFailed {
+	cancel := broadcast.Transitions[broadcast.OpCancel]
+	if w.status != cancel.To && !broadcast.Transitions.Allows(broadcast.OpCancel, w.status) {
 		return conflict("broadcast is already %s", w.status)
 	}
 	return nil
@@ -83,19 +81,26 @@ func (w *broadcastWorkflow) cancel(ctx workflow.Context, req CancelRequest) (Upd
 }
 
 // validateReschedule refuses, before anything is recorded in history, a
-// change the broadcast's state cannot take: a new scheduled_at after
-// publication or in the past, a new expires_at not after both now and the
-// scheduled time, or any change once the broadcast has ended.
+// change the broadcast's state cannot take: one the lifecycle does not allow
+// from its status (a new scheduled_at after publication, any change once it
+// has ended), a new scheduled_at further in the past than the send-now
+// tolerance, or a new expires_at not after both now and the scheduled time.
 func (w *broadcastWorkflow) validateReschedule(ctx workflow.Context, req RescheduleRequest) error {
 	now := workflow.Now(ctx)
+	op := broadcast.OpRescheduleExpiry
+	if req.ScheduledAt != nil {
+		op = broadcast.OpReschedule
+	}
 	switch {
 	case w.status.Terminal() || w.cancelRequested:
 		return conflict("broadcast is already %s", w.finalStatus())
 	case req.ScheduledAt == nil && req.ExpiresAt == nil:
 		return conflict("give scheduled_at, expires_at or both")
-	case req.ScheduledAt != nil && w.status.Published():
+	case !broadcast.Transitions.Allows(op, w.status) && broadcast.Transitions.Allows(broadcast.OpRescheduleExpiry, w.status):
 		return conflict("broadcast was already published at its scheduled time; only expires_at can change now")
-	case req.ScheduledAt != nil && req.ScheduledAt.Before(now.Add(-pastGrace)):
+	case !broadcast.Transitions.Allows(op, w.status):
+		return conflict("broadcast is %s: it can no longer take this change", w.status)
+	case req.ScheduledAt != nil && req.ScheduledAt.Before(now.Add(-w.grace)):
 		return conflict("scheduled_at %s has already passed", req.ScheduledAt.Format(time.RFC3339))
 	}
 	scheduledAt := w.scheduledAt

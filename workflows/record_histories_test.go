@@ -69,6 +69,7 @@ var recordings = []recording{
 	{file: "broadcast_woke_early_published_expired.json", timers: 2, record: (*recorder).wokeEarly},
 	{file: "broadcast_cancelled_while_holding_signal.json", timers: 2, record: (*recorder).cancelledWhileHolding},
 	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
+	{file: "broadcast_signal_refused.json", timers: 2, record: (*recorder).signalRefused},
 }
 
 // recorderOrigin is who the recorder's changes are made by, as the API names
@@ -312,6 +313,21 @@ func (r *recorder) rescheduledEarlier(t *testing.T) client.WorkflowRun {
 	require.NoError(t, err)
 	require.True(t, state.ScheduledAt.Equal(*at), "scheduled_at is now %s", state.ScheduledAt)
 	return r.finish(t, b, broadcast.StatusExpired)
+}
+
+// signalRefused gets a reschedule signal naming a past time: the workflow
+// refuses it and records the refusal in the audit log (a local activity,
+// since the audit-refused-signals change), sleeps again, and is then
+// cancelled by update.
+func (r *recorder) signalRefused(t *testing.T) client.WorkflowRun {
+	b := r.schedule(t, time.Hour, time.Hour)
+	r.waitForTimers(t, b, 1)
+	require.NoError(t, r.temporal.SignalWorkflow(r.ctx, b.WorkflowID, "", workflows.SignalReschedule,
+		workflows.RescheduleRequest{Change: broadcast.Change{ScheduledAt: fromNow(-time.Hour)}}))
+	r.waitForTimers(t, b, 2)
+	_, err := r.workflows.Cancel(r.ctx, recorderOrigin, b.ID)
+	require.NoError(t, err)
+	return r.finish(t, b, broadcast.StatusCancelled)
 }
 
 // rescheduleAfterPublication is refused a new scheduled_at once published

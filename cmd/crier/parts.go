@@ -136,7 +136,8 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 	}
 	st := store.New(s.pool)
 	handler := api.New(st, &workflows.Client{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
-		Lead: workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround}}, api.Config{
+		Lead:             workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround},
+		SendNowTolerance: cfg.SendNowTolerance}, api.Config{
 		Verifier: verifier,
 		Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
 		Ready:    readinessChecks(s.kafka.brokers, s.kafka.Dialer, s.pool, s.temporal),

@@ -23,13 +23,17 @@ const (
 	ActionBroadcastSchedule   Action = "broadcast.schedule"
 	ActionBroadcastReschedule Action = "broadcast.reschedule"
 	ActionBroadcastCancel     Action = "broadcast.cancel"
-	ActionUserUpsert          Action = "user.upsert"
-	ActionUserImport          Action = "user.import"
+	// ActionBroadcastSignalRefused is a cancel or reschedule signal the
+	// broadcast's workflow refused (a past time, or a state that forbids
+	// it): a signal has no one to answer, so the refusal is recorded here.
+	ActionBroadcastSignalRefused Action = "broadcast.signal_refused"
+	ActionUserUpsert             Action = "user.upsert"
+	ActionUserImport             Action = "user.import"
 )
 
 // Actions lists every action, for validating filters.
 var Actions = []Action{ActionBroadcastCreate, ActionBroadcastSchedule, ActionBroadcastReschedule,
-	ActionBroadcastCancel, ActionUserUpsert, ActionUserImport}
+	ActionBroadcastCancel, ActionBroadcastSignalRefused, ActionUserUpsert, ActionUserImport}
 
 // Valid reports whether a is one of Actions.
 func (a Action) Valid() bool { return slices.Contains(Actions, a) }

@@ -6,40 +6,28 @@ import (
 	"github.com/google/uuid"
 )
 
-// Status is where a broadcast stands in its lifecycle.
-//
-//	DRAFT ──schedule──▶ SCHEDULED ──publish──▶ IN_PROGRESS ──▶ SENT ──expire──▶ EXPIRED
-//	  │                     │                      │              │
-//	  └──────cancel─────────┴────────cancel────────┴──────────────┴──▶ CANCELLED
-//
-// FAILED is reached only when publication fails for a reason no retry can fix.
-// EXPIRED, CANCELLED and FAILED are terminal: nothing leaves them.
+// Status is where a broadcast stands in its lifecycle (Transitions).
 type Status string
 
 // The lifecycle statuses.
 const (
-	StatusDraft      Status = "DRAFT"
-	StatusScheduled  Status = "SCHEDULED"
-	StatusInProgress Status = "IN_PROGRESS"
-	StatusSent       Status = "SENT"
-	StatusExpired    Status = "EXPIRED"
-	StatusCancelled  Status = "CANCELLED"
-	StatusFailed     Status = "FAILED"
+	StatusDraft     Status = "DRAFT"
+	StatusScheduled Status = "SCHEDULED"
+	StatusSent      Status = "SENT"
+	StatusExpired   Status = "EXPIRED"
+	StatusCancelled Status = "CANCELLED"
+	StatusFailed    Status = "FAILED"
 )
 
 // Statuses lists every status, in lifecycle order.
-var Statuses = []Status{StatusDraft, StatusScheduled, StatusInProgress, StatusSent, StatusExpired, StatusCancelled, StatusFailed}
+var Statuses = []Status{StatusDraft, StatusScheduled, StatusSent, StatusExpired, StatusCancelled, StatusFailed}
 
 // Terminal reports whether no transition leaves s.
-func (s Status) Terminal() bool {
-	return s == StatusExpired || s == StatusCancelled || s == StatusFailed
-}
+func (s Status) Terminal() bool { return Transitions.Terminal(s) }
 
-// Published reports whether s is a status a broadcast reaches only after its
-// publication event was committed, so clients may have seen it.
-func (s Status) Published() bool {
-	return s == StatusInProgress || s == StatusSent
-}
+// Published reports whether s is the status publication leads to, so
+// clients may have seen the broadcast.
+func (s Status) Published() bool { return s == Transitions[OpPublish].To }
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {

@@ -83,12 +83,18 @@ func (e *ValidationError) orNil() error {
 	return e
 }
 
+// DefaultSendNowTolerance is Rules.SendNowTolerance when none is configured
+// (CRIER_SEND_NOW_TOLERANCE), and the tolerance of a broadcast's workflow
+// started before its input carried one.
+const DefaultSendNowTolerance = 5 * time.Second
+
 // Rules are the time-dependent parts of validation.
 type Rules struct {
 	// Now is the current time.
 	Now time.Time
 	// SendNowTolerance is how far in the past a scheduled_at may lie and still
-	// mean "send now" (clocks and slow clients drift). Default 5s.
+	// mean "send now" (clocks and slow clients drift). Default
+	// DefaultSendNowTolerance.
 	SendNowTolerance time.Duration
 	// DefaultExpiry is how long a broadcast given no expires_at stays up.
 	// Default 30 days.
@@ -98,7 +104,7 @@ type Rules struct {
 func (r Rules) withDefaults() Rules {
 	r.Now = r.Now.UTC().Truncate(Precision)
 	if r.SendNowTolerance <= 0 {
-		r.SendNowTolerance = 5 * time.Second
+		r.SendNowTolerance = DefaultSendNowTolerance
 	}
 	if r.DefaultExpiry <= 0 {
 		r.DefaultExpiry = 30 * 24 * time.Hour

@@ -36,7 +36,7 @@ func setup(t *testing.T) *testBundle {
 func (tb *testBundle) seed(t *testing.T, rng *rand.Rand) {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	statuses := []string{"SENT", "SENT", "SENT", "IN_PROGRESS", "CANCELLED", "EXPIRED", "SCHEDULED"}
+	statuses := []string{"SENT", "SENT", "SENT", "FAILED", "CANCELLED", "EXPIRED", "SCHEDULED"}
 	for i := range 60 {
 		id := uuid.New()
 		kind := broadcast.TargetTypes[rng.IntN(3)]

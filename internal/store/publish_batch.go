@@ -134,26 +134,27 @@ func (p *PublishBatcher) run(batch []*publishCall) {
 	}
 }
 
-// publishBatchSQL is publish for many broadcasts: $1 their ids, $2 the
-// traceparent recorded with each one's event (” for none).
+// publishBatchSQL is publish for many broadcasts: $1 their ids, $2 and $3
+// the guard's (guardArgs), $4 the traceparent recorded with each one's event
+// (” for none).
 var publishBatchSQL = fmt.Sprintf(`WITH b AS (
-	UPDATE broadcasts SET %s, updated_at = now()
+	UPDATE broadcasts SET %s, %s, updated_at = now()
 	WHERE id = ANY($1::uuid[]) AND %s
 	RETURNING %s
 ), o AS (
 	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)
 	SELECT '%s', b.id, now(), row_to_json(b), NULLIF(t.trace, '')
-	FROM b JOIN unnest($1::uuid[], $2::text[]) AS t(id, trace) ON t.id = b.id
+	FROM b JOIN unnest($1::uuid[], $4::text[]) AS t(id, trace) ON t.id = b.id
 	RETURNING 1
 ), n AS (
 	SELECT pg_notify('%s', '') WHERE EXISTS (SELECT 1 FROM o)
 )
 SELECT %s, (SELECT count(*) FROM n) FROM b`,
-	publish.set, publish.guard, columns, publish.event, OutboxChannel, columns)
+	setStatus, publish.set, guard, columns, publish.event, OutboxChannel, columns)
 
 // publishMany publishes the broadcasts it can and returns them by id.
 func (p *PublishBatcher) publishMany(ctx context.Context, ids []pgtype.UUID, traces []string) (map[uuid.UUID]broadcast.Broadcast, error) {
-	rows, err := p.pool.Query(ctx, publishBatchSQL, ids, traces)
+	rows, err := p.pool.Query(ctx, publishBatchSQL, append(append([]any{ids}, guardArgs(broadcast.OpPublish)...), traces)...)
 	if err != nil {
 		return nil, err
 	}

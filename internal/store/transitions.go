@@ -30,14 +30,18 @@ type Result struct {
 }
 
 // transition is one guarded lifecycle change. Its statement updates the row
-// only from the allowed statuses and, in the same statement, inserts the
-// outbox event and supersedes pending deliveries, so all of it commits or
-// none of it does, in one round trip.
+// only from the statuses broadcast.Transitions allows for its operation and,
+// in the same statement, inserts the outbox event and supersedes pending
+// deliveries, so all of it commits or none of it does, in one round trip.
+//
+// The statement's text never names a status: $2 is the list of statuses its
+// operation (the Store method's) may start from and $3 the status it leads
+// to, both read from broadcast.Transitions on every call (guardArgs), so the
+// lifecycle is written in one place and the SQL cannot drift from it.
 type transition struct {
-	name  string
-	set   string              // SET clause; $1 is the broadcast id
-	guard string              // WHERE clause after "id = $1 AND"
-	event broadcast.EventType // event to record, if any
+	set string // more of the SET clause; $1 is the broadcast id, $4 on its arguments
+	// event to record, if any
+	event broadcast.EventType
 	// eventIf restricts the event to rows matching this condition on the
 	// updated row b; empty means always.
 	eventIf string
@@ -48,17 +52,26 @@ type transition struct {
 	traceArg int
 }
 
-func statusIn(statuses ...broadcast.Status) string {
-	quoted := make([]string, len(statuses))
-	for i, s := range statuses {
-		quoted[i] = "'" + string(s) + "'"
-	}
-	return "status IN (" + strings.Join(quoted, ", ") + ")"
+// guard is the WHERE clause of every transition after "id = $1 AND", and
+// setStatus the start of its SET clause: the status changes only when the
+// operation leads to one.
+const (
+	guard     = "status = ANY($2::text[])"
+	setStatus = "status = COALESCE(NULLIF($3::text, ''), status)"
+)
+
+// guardArgs are $2 and $3 of op's statement.
+func guardArgs(op broadcast.Operation) []any {
+	return []any{broadcast.Transitions.From(op), string(broadcast.Transitions[op].To)}
 }
 
 func (t transition) sql() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "WITH b AS (\n\tUPDATE broadcasts SET %s, updated_at = now()\n\tWHERE id = $1 AND %s\n\tRETURNING %s\n)", t.set, t.guard, columns)
+	set := setStatus
+	if t.set != "" {
+		set += ", " + t.set
+	}
+	fmt.Fprintf(&b, "WITH b AS (\n\tUPDATE broadcasts SET %s, updated_at = now()\n\tWHERE id = $1 AND %s\n\tRETURNING %s\n)", set, guard, columns)
 	notify := ""
 	if t.event != "" {
 		cond := ""
@@ -78,65 +91,59 @@ func (t transition) sql() string {
 // publish is the publication, for one broadcast (publishSQL) or a batch
 // (publishBatchSQL).
 var publish = transition{
-	name:     "publish",
-	set:      "status = 'SENT', published_at = now()",
-	guard:    statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress),
+	set:      "published_at = now()",
 	event:    broadcast.EventPublished,
-	traceArg: 2,
+	traceArg: 4,
 }
 
 var (
 	publishSQL = publish.sql()
 	cancelSQL  = transition{
-		name:  "cancel",
-		set:   "status = 'CANCELLED', cancelled_at = now()",
-		guard: statusIn(broadcast.StatusDraft, broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent),
+		set: "cancelled_at = now()",
 		// Only a broadcast clients may have seen needs retracting.
 		event:     broadcast.EventCancelled,
 		eventIf:   "b.published_at IS NOT NULL",
 		supersede: true,
-		traceArg:  2,
+		traceArg:  4,
 	}.sql()
 	expireSQL = transition{
-		name:      "expire",
-		set:       "status = 'EXPIRED', expired_at = now()",
-		guard:     statusIn(broadcast.StatusInProgress, broadcast.StatusSent),
+		set:       "expired_at = now()",
 		event:     broadcast.EventExpired,
 		supersede: true,
-		traceArg:  2,
+		traceArg:  4,
 	}.sql()
-	// A new scheduled_at ($2) is allowed only before publication; a new
-	// expires_at ($3) alone until expiry.
+	// A new scheduled_at ($4) is an OpReschedule, a new expires_at ($5)
+	// alone an OpRescheduleExpiry: Reschedule passes the guard of the one
+	// asked for.
 	rescheduleSQL = transition{
-		name: "reschedule",
-		set:  "scheduled_at = COALESCE($2, scheduled_at), expires_at = COALESCE($3, expires_at)",
-		guard: "CASE WHEN $2::timestamptz IS NULL THEN " +
-			statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent) +
-			" ELSE status = 'SCHEDULED' END",
+		set:      "scheduled_at = COALESCE($4, scheduled_at), expires_at = COALESCE($5, expires_at)",
 		event:    broadcast.EventRescheduled,
-		traceArg: 4,
+		traceArg: 6,
 	}.sql()
 	failSQL = transition{
-		name:  "fail",
-		set:   "status = 'FAILED', failure_reason = $2",
-		guard: statusIn(broadcast.StatusScheduled, broadcast.StatusInProgress, broadcast.StatusSent),
+		set: "failure_reason = $4",
 	}.sql()
 	// Drafts have no workflow and no audience yet: their changes need no event.
 	scheduleDraftSQL = transition{
-		name:  "schedule draft",
-		set:   "status = 'SCHEDULED', scheduled_at = $2, expires_at = $3",
-		guard: "status = 'DRAFT'",
+		set: "scheduled_at = $4, expires_at = $5",
 	}.sql()
 	rescheduleDraftSQL = transition{
-		name:  "reschedule draft",
-		set:   "scheduled_at = COALESCE($2, scheduled_at), expires_at = COALESCE($3, expires_at)",
-		guard: "status = 'DRAFT'",
+		set: "scheduled_at = COALESCE($4, scheduled_at), expires_at = COALESCE($5, expires_at)",
 	}.sql()
 )
 
+// rescheduleOp is the operation of a change of times: a new scheduled_at, or
+// a new expires_at alone.
+func rescheduleOp(scheduledAt *time.Time) broadcast.Operation {
+	if scheduledAt != nil {
+		return broadcast.OpReschedule
+	}
+	return broadcast.OpRescheduleExpiry
+}
+
 // Publish moves a scheduled broadcast to SENT and records BROADCAST_PUBLISHED.
 func (s *Store) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "publish", publishSQL, id, tracing.TraceParent(ctx))
+	return s.apply(ctx, broadcast.OpPublish, publishSQL, id, tracing.TraceParent(ctx))
 }
 
 // Cancel moves a broadcast that has not ended to CANCELLED, supersedes its
@@ -144,13 +151,13 @@ func (s *Store) Publish(ctx context.Context, id uuid.UUID) (Result, error) {
 // BROADCAST_CANCELLED so clients retract it. The audit entry of by's cancel
 // commits with it.
 func (s *Store) Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (Result, error) {
-	return s.applyAudited(ctx, by, audit.ActionBroadcastCancel, "cancel", cancelSQL, id, tracing.TraceParent(ctx))
+	return s.applyAudited(ctx, by, audit.ActionBroadcastCancel, broadcast.OpCancel, cancelSQL, id, tracing.TraceParent(ctx))
 }
 
 // Expire moves a published broadcast to EXPIRED, supersedes its pending
 // deliveries and records BROADCAST_EXPIRED.
 func (s *Store) Expire(ctx context.Context, id uuid.UUID) (Result, error) {
-	return s.apply(ctx, "expire", expireSQL, id, tracing.TraceParent(ctx))
+	return s.apply(ctx, broadcast.OpExpire, expireSQL, id, tracing.TraceParent(ctx))
 }
 
 // Reschedule sets new times (nil keeps the current one) and records
@@ -158,20 +165,43 @@ func (s *Store) Expire(ctx context.Context, id uuid.UUID) (Result, error) {
 // broadcast; a new expires_at alone also to a published one. The audit entry
 // of by's reschedule commits with it.
 func (s *Store) Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
-	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, "reschedule", rescheduleSQL, id,
+	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, rescheduleOp(scheduledAt), rescheduleSQL, id,
 		scheduledAt, expiresAt, tracing.TraceParent(ctx))
 }
 
 // RescheduleDraft sets new times on a draft (nil keeps the current one),
 // with the audit entry of by's reschedule.
 func (s *Store) RescheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (Result, error) {
-	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, "reschedule draft", rescheduleDraftSQL, id, scheduledAt, expiresAt)
+	return s.applyAudited(ctx, by, audit.ActionBroadcastReschedule, broadcast.OpRescheduleDraft, rescheduleDraftSQL, id, scheduledAt, expiresAt)
 }
 
 // Fail moves a broadcast that has not ended to FAILED with the reason, when
 // publication failed for a reason no retry can fix.
 func (s *Store) Fail(ctx context.Context, id uuid.UUID, reason string) (Result, error) {
-	return s.apply(ctx, "fail", failSQL, id, reason)
+	return s.apply(ctx, broadcast.OpFail, failSQL, id, reason)
+}
+
+// RecordRefusal records in the audit log that by asked for a change of the
+// broadcast that its workflow refused, with why in detail. Nothing else
+// changes: the entry's before and after are the broadcast as it stands.
+func (s *Store) RecordRefusal(ctx context.Context, by audit.Origin, id uuid.UUID, detail any) (Result, error) {
+	var res Result
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b, err := get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		res.Broadcast = b
+		e, err := audit.NewEntry(by, audit.ActionBroadcastSignalRefused, audit.TargetBroadcast, id.String(), &b, b, detail)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, e)
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("record refused change of broadcast %s: %w", id, err)
+	}
+	return res, err
 }
 
 // ScheduleDraft moves a draft to SCHEDULED with its times and runs
@@ -188,7 +218,7 @@ func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		res, err = applyOnce(ctx, tx, scheduleDraftSQL, id, scheduledAt, expiresAt)
+		res, err = applyOnce(ctx, tx, broadcast.OpSchedule, scheduleDraftSQL, id, scheduledAt, expiresAt)
 		if err != nil || !res.Applied {
 			return err
 		}
@@ -209,9 +239,9 @@ func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID
 // after may see it committed. apply then waits for that transaction, if any,
 // and runs the statement once more, so "not applied" is always the answer
 // of a statement that saw the committed row.
-func (s *Store) apply(ctx context.Context, name, sql string, id uuid.UUID, args ...any) (Result, error) {
-	return s.afterCreator(ctx, name, id, func() (Result, error) {
-		return applyOnce(ctx, s.pool, sql, id, args...)
+func (s *Store) apply(ctx context.Context, op broadcast.Operation, sql string, id uuid.UUID, args ...any) (Result, error) {
+	return s.afterCreator(ctx, op, id, func() (Result, error) {
+		return applyOnce(ctx, s.pool, op, sql, id, args...)
 	})
 }
 
@@ -219,16 +249,16 @@ func (s *Store) apply(ctx context.Context, name, sql string, id uuid.UUID, args 
 // it reads the broadcast as it was (locking the row), runs the transition
 // and, when applied, records by's action in the audit log. A failure to
 // record rolls the change back.
-func (s *Store) applyAudited(ctx context.Context, by audit.Origin, action audit.Action, name, sql string,
+func (s *Store) applyAudited(ctx context.Context, by audit.Origin, action audit.Action, op broadcast.Operation, sql string,
 	id uuid.UUID, args ...any) (Result, error) {
-	return s.afterCreator(ctx, name, id, func() (Result, error) {
+	return s.afterCreator(ctx, op, id, func() (Result, error) {
 		var res Result
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			before, err := getForUpdate(ctx, tx, id)
 			if err != nil {
 				return err
 			}
-			if res, err = applyOnce(ctx, tx, sql, id, args...); err != nil || !res.Applied {
+			if res, err = applyOnce(ctx, tx, op, sql, id, args...); err != nil || !res.Applied {
 				return err
 			}
 			return record(ctx, tx, by, action, &before, res.Broadcast)
@@ -239,7 +269,7 @@ func (s *Store) applyAudited(ctx context.Context, by audit.Origin, action audit.
 
 // afterCreator runs attempt, and once more after the broadcast's creating
 // transaction ended when the first attempt found nothing to change (see apply).
-func (s *Store) afterCreator(ctx context.Context, name string, id uuid.UUID, attempt func() (Result, error)) (Result, error) {
+func (s *Store) afterCreator(ctx context.Context, op broadcast.Operation, id uuid.UUID, attempt func() (Result, error)) (Result, error) {
 	res, err := attempt()
 	if errors.Is(err, ErrNotFound) || (err == nil && !res.Applied) {
 		if err = s.waitForCreator(ctx, id); err == nil {
@@ -247,7 +277,7 @@ func (s *Store) afterCreator(ctx context.Context, name string, id uuid.UUID, att
 		}
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		err = fmt.Errorf("%s broadcast %s: %w", name, id, err)
+		err = fmt.Errorf("%s broadcast %s: %w", op, id, err)
 	}
 	return res, err
 }
@@ -262,8 +292,10 @@ func record(ctx context.Context, tx pgx.Tx, by audit.Origin, action audit.Action
 	return audit.Record(ctx, tx, e)
 }
 
-func applyOnce(ctx context.Context, q querier, sql string, id uuid.UUID, args ...any) (Result, error) {
-	row := q.QueryRow(ctx, sql, append([]any{id}, args...)...)
+// applyOnce runs op's statement sql, guarded by the statuses
+// broadcast.Transitions allows op from.
+func applyOnce(ctx context.Context, q querier, op broadcast.Operation, sql string, id uuid.UUID, args ...any) (Result, error) {
+	row := q.QueryRow(ctx, sql, append(append([]any{id}, guardArgs(op)...), args...)...)
 	b, err := scanTransitionRow(row, strings.Contains(sql, "pg_notify"))
 	if err == nil {
 		return Result{Broadcast: b, Applied: true}, nil

@@ -1,0 +1,49 @@
+package broadcast_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/broadcast"
+)
+
+// TestLifecycleMovesForward: every status change leads to a higher rank, so
+// the lifecycle has no cycle and the workflow's "status only moves forward"
+// holds for every transition in the table.
+func TestLifecycleMovesForward(t *testing.T) {
+	t.Parallel()
+	for op, tr := range broadcast.Transitions {
+		require.NotEmpty(t, tr.From, "%s starts from no status", op)
+		if tr.To == "" {
+			continue
+		}
+		for _, from := range tr.From {
+			require.Greater(t, broadcast.Transitions.Rank(tr.To), broadcast.Transitions.Rank(from), "%s from %s", op, from)
+		}
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	var terminal []broadcast.Status
+	for _, s := range broadcast.Statuses {
+		if s.Terminal() {
+			terminal = append(terminal, s)
+		}
+	}
+	require.Equal(t, []broadcast.Status{broadcast.StatusExpired, broadcast.StatusCancelled, broadcast.StatusFailed}, terminal)
+	ranks := map[broadcast.Status]int{}
+	for _, s := range broadcast.Statuses {
+		ranks[s] = broadcast.Transitions.Rank(s)
+	}
+	require.Equal(t, map[broadcast.Status]int{
+		broadcast.StatusDraft: 0, broadcast.StatusScheduled: 1, broadcast.StatusSent: 2,
+		broadcast.StatusExpired: 3, broadcast.StatusCancelled: 3, broadcast.StatusFailed: 3,
+	}, ranks)
+	require.True(t, broadcast.StatusSent.Published())
+	require.False(t, broadcast.StatusScheduled.Published())
+	require.Equal(t, []string{"SCHEDULED", "SENT"}, broadcast.Transitions.From(broadcast.OpRescheduleExpiry))
+	require.False(t, broadcast.Transitions.Allows(broadcast.OpReschedule, broadcast.StatusSent),
+		"scheduled_at cannot change after publication")
+}

@@ -1,0 +1,152 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/audit"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/store"
+)
+
+// lifecycleCalls run each operation of broadcast.Transitions through the
+// store method that makes it.
+var lifecycleCalls = map[broadcast.Operation]func(tb *testBundle, b broadcast.Broadcast) (store.Result, error){
+	broadcast.OpSchedule: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.ScheduleDraft(tb.ctx, by, b.ID, *b.ScheduledAt, *b.ExpiresAt,
+			func(context.Context, broadcast.Broadcast) error { return nil })
+	},
+	broadcast.OpRescheduleDraft: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.RescheduleDraft(tb.ctx, by, b.ID, nil, ptr(b.ExpiresAt.Add(time.Hour)))
+	},
+	broadcast.OpReschedule: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Reschedule(tb.ctx, by, b.ID, ptr(b.ScheduledAt.Add(-30*time.Minute)), nil)
+	},
+	broadcast.OpRescheduleExpiry: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Reschedule(tb.ctx, by, b.ID, nil, ptr(b.ExpiresAt.Add(time.Hour)))
+	},
+	broadcast.OpPublish: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Publish(tb.ctx, b.ID)
+	},
+	broadcast.OpExpire: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Expire(tb.ctx, b.ID)
+	},
+	broadcast.OpCancel: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Cancel(tb.ctx, by, b.ID)
+	},
+	broadcast.OpFail: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Fail(tb.ctx, b.ID, "refused")
+	},
+}
+
+func ptr(t time.Time) *time.Time { return &t }
+
+// requireSQLFollows runs every operation on a broadcast in every status and
+// requires the SQL to change exactly what broadcast.Transitions allows, to
+// the status it says (the batched publish too).
+func requireSQLFollows(t *testing.T, tb *testBundle) {
+	t.Helper()
+	batcher := store.NewPublishBatcher(tb.store)
+	for op, transition := range broadcast.Transitions {
+		call := lifecycleCalls[op]
+		require.NotNil(t, call, "no store call makes %s", op)
+		for _, from := range broadcast.Statuses {
+			b := tb.insert(t, from)
+			res, err := call(tb, b)
+			require.NoError(t, err, "%s from %s", op, from)
+			allowed := broadcast.Transitions.Allows(op, from)
+			require.Equal(t, allowed, res.Applied, "%s from %s", op, from)
+			want := from
+			if allowed && transition.To != "" {
+				want = transition.To
+			}
+			require.Equal(t, want, res.Broadcast.Status, "%s from %s", op, from)
+			if op == broadcast.OpPublish {
+				b := tb.insert(t, from)
+				res, err := batcher.Publish(tb.ctx, b.ID)
+				require.NoError(t, err)
+				require.Equal(t, allowed, res.Applied, "batched %s from %s", op, from)
+				require.Equal(t, want, res.Broadcast.Status, "batched %s from %s", op, from)
+			}
+		}
+	}
+}
+
+// TestOneLifecycleRulesTheSQL: the SQL guards are broadcast.Transitions, as
+// it is and as changed in one place. The workflow's validators and the test
+// fakes follow the same table (TestOneLifecycleRulesValidatorAndFake in
+// workflows, TestOneLifecycleRulesTheFake in api). Not parallel: it changes
+// the table, which the package's parallel tests, run after it, read.
+func TestOneLifecycleRulesTheSQL(t *testing.T) {
+	tb := setup(t)
+	t.Run("as it is", func(t *testing.T) { requireSQLFollows(t, tb) })
+	t.Run("changed", func(t *testing.T) {
+		saved := broadcast.Transitions
+		t.Cleanup(func() { broadcast.Transitions = saved })
+		changed := maps.Clone(saved)
+		// No cancel after publication; expiry straight from SCHEDULED; a
+		// new scheduled_at for a draft as for a scheduled broadcast.
+		changed[broadcast.OpCancel] = broadcast.Transition{
+			From: []broadcast.Status{broadcast.StatusDraft, broadcast.StatusScheduled}, To: broadcast.StatusCancelled}
+		changed[broadcast.OpExpire] = broadcast.Transition{
+			From: []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusSent}, To: broadcast.StatusExpired}
+		changed[broadcast.OpReschedule] = broadcast.Transition{From: []broadcast.Status{broadcast.StatusDraft, broadcast.StatusScheduled}}
+		broadcast.Transitions = changed
+		requireSQLFollows(t, tb)
+	})
+}
+
+// TestRecordRefusal: a refused change is an audit entry of its own, with the
+// reason in its detail, and changes nothing else.
+func TestRecordRefusal(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.insert(t, broadcast.StatusScheduled)
+	signal := audit.Origin{Actor: audit.Actor{ID: "temporal-signal", Name: "temporal-signal", Roles: []string{}}}
+	detail := map[string]string{"signal": "reschedule", "reason": "scheduled_at has already passed"}
+
+	res, err := tb.store.RecordRefusal(tb.ctx, signal, b.ID, detail)
+
+	require.NoError(t, err)
+	require.False(t, res.Applied)
+	require.Equal(t, broadcast.StatusScheduled, res.Broadcast.Status)
+	entries := tb.entries(t, b.ID)
+	require.Len(t, entries, 2, "the creation's and the refusal's")
+	refused := entries[1]
+	require.Equal(t, audit.ActionBroadcastSignalRefused, refused.Action)
+	require.Equal(t, signal.Actor, refused.Actor)
+	require.Equal(t, broadcast.StatusScheduled, status(t, refused.Before))
+	require.Equal(t, broadcast.StatusScheduled, status(t, refused.After))
+	var got map[string]string
+	require.NoError(t, json.Unmarshal(refused.Detail, &got))
+	require.Equal(t, detail, got)
+	after, err := tb.store.Get(tb.ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, b.UpdatedAt, after.UpdatedAt, "nothing else changed")
+
+	_, err = tb.store.RecordRefusal(tb.ctx, signal, uuid.New(), detail)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestStatusCheckIsTheLifecycle: the broadcasts table takes every status of
+// the lifecycle and no other (migration 0009 dropped IN_PROGRESS).
+func TestStatusCheckIsTheLifecycle(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	b := tb.insert(t, broadcast.StatusScheduled)
+	for _, s := range broadcast.Statuses {
+		_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = $2 WHERE id = $1`, b.ID, s)
+		require.NoError(t, err, "status %s", s)
+	}
+	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = 'IN_PROGRESS' WHERE id = $1`, b.ID)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "broadcasts_status_check", pgErr.ConstraintName)
+}
