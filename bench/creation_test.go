@@ -22,7 +22,10 @@ func TestDriveCallsMakesEachCallOnceAtTheGivenConcurrency(t *testing.T) {
 	took, latencies, err := driveCalls(context.Background(), 4, 100, func(_ context.Context, i int) error {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
-		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		for p := peak.Load(); n > p; p = peak.Load() {
+			if peak.CompareAndSwap(p, n) {
+				break
+			}
 		}
 		time.Sleep(time.Millisecond) // let the clients overlap
 		mu.Lock()

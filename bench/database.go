@@ -21,7 +21,7 @@ func CreateDatabase(ctx context.Context, crierBinary, serverURL, name string) (s
 	if err != nil {
 		return "", fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	defer conn.Close(ctx)
+	defer closeConn(ctx, conn)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil &&
 		!strings.Contains(err.Error(), "already exists") {
 		return "", fmt.Errorf("create database %s: %w", name, err)
@@ -59,4 +59,10 @@ func WithPoolSize(dbURL string, n int) (string, error) {
 	q.Set("pool_max_conns", fmt.Sprint(n))
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// closeConn closes a connection whose work is done or abandoned. An error
+// closing it changes no result: the server ends the session either way.
+func closeConn(ctx context.Context, conn *pgx.Conn) {
+	_ = conn.Close(ctx)
 }

@@ -81,7 +81,11 @@ func (FanoutScenario) Run(ctx context.Context, env Env) (Section, error) {
 	if err != nil {
 		return Section{}, err
 	}
-	defer log.Close()
+	defer func() {
+		if err := log.Close(); err != nil {
+			env.Say("fanout: %v", err)
+		}
+	}()
 	env.Say("fanout: starting crier all (log %s)", log.Name())
 	node, err := startFanoutNode(ctx, env, dbURL, topic, secret, log)
 	if err != nil {
@@ -177,9 +181,13 @@ func (f *fanout) connect(ctx context.Context) (time.Duration, error) {
 	defer stopProgress()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fanoutDialers)
+	var sources [fanoutSources]net.IP
+	for s := range byte(fanoutSources) {
+		sources[s] = net.IPv4(127, 0, 0, 2+s)
+	}
 	for i := range fanoutClients {
 		g.Go(func() error {
-			src := net.IPv4(127, 0, 0, byte(2+i%fanoutSources))
+			src := sources[i%fanoutSources]
 			c, err := openStream(gctx, src, f.node.addr, tokens[i], &f.received)
 			if err != nil {
 				return fmt.Errorf("client %d: %w", i, err)

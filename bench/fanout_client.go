@@ -55,18 +55,19 @@ func openStream(ctx context.Context, src net.IP, addr, token string, received *a
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second)) // until caught up
 	if _, err := conn.Write(streamRequest(addr, token)); err != nil {
-		conn.Close()
+		_ = conn.Close() // abandoned: the write's error says what went wrong
 		return nil, fmt.Errorf("send the stream request: %w", err)
 	}
 	br := bufio.NewReaderSize(conn, 1024)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close() // abandoned: the read's error says what went wrong
 		return nil, fmt.Errorf("read the stream's answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		conn.Close()
+		_ = conn.Close() // abandoned: the answer says what went wrong
+		resp.Body.Close()
 		return nil, fmt.Errorf("stream answered %s: %s", resp.Status, bytes.TrimSpace(body))
 	}
 	c := &sseClient{conn: conn, caughtUp: make(chan struct{}), done: make(chan struct{})}
@@ -151,7 +152,7 @@ func (c *sseClient) arrivedAt() map[uuid.UUID]time.Time {
 
 // close ends the connection and waits for its reader.
 func (c *sseClient) close() {
-	c.conn.Close()
+	_ = c.conn.Close() // ends the reader, whose error is what matters
 	<-c.done
 }
 

@@ -219,7 +219,7 @@ func seedInbox(ctx context.Context, dbURL string, say func(string, ...any)) (inb
 	if err != nil {
 		return inboxSeed{}, fmt.Errorf("connect to the inbox database: %w", err)
 	}
-	defer conn.Close(ctx)
+	defer closeConn(ctx, conn)
 	now := time.Now().UTC()
 	for _, step := range inboxSeedSQL {
 		say("inbox: seeding %s", step.what)
@@ -257,7 +257,7 @@ func postmasterPID(ctx context.Context, dbURL string) int {
 	if err != nil {
 		return 0
 	}
-	defer conn.Close(ctx)
+	defer closeConn(ctx, conn)
 	var backend int
 	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		return 0

@@ -30,7 +30,7 @@ func TestInboxRecorderKeepsPagesAndErrorsApart(t *testing.T) {
 	require.InDelta(t, 3.0, run.PerSecond, 1e-9, "answered requests per second")
 	require.Equal(t, 2, run.Errors)
 	require.ErrorIs(t, run.failure(), boom, "the first client's first error is reported")
-	require.Equal(t, 0.5, run.CPU.Node)
+	require.InDelta(t, 0.5, run.CPU.Node, 1e-9)
 	require.NoError(t, newInboxRecorder(1).result(time.Second, cpuUse{}).failure())
 }
 
@@ -99,14 +99,14 @@ func TestOverRunsAndTheirFormat(t *testing.T) {
 	require.Equal(t, "3 (2 – 3)", fmtRates(f.Rates, fmtPerSecond))
 	require.Equal(t, "99.50 % (99.00 % – 100.00 %)", fmtRates(f.Server, fmtShare), "the run without a histogram is left out")
 	require.Empty(t, overRuns(runs, func(r inboxRun) Summary { return r.All }, false).Server)
-	require.Equal(t, "", fmtRates(nil, fmtPerSecond))
+	require.Empty(t, fmtRates(nil, fmtPerSecond))
 	require.Equal(t, "4,372", fmtMedian([]float64{3336, 4372.4, 5060}, fmtPerSecond))
 
 	runs[0].PerSecond, runs[1].PerSecond, runs[2].PerSecond = 300, 100, 200
 	runs[2].CPU.Node = 0.7
 	u, ok := medianCPU(runs)
 	require.True(t, ok)
-	require.Equal(t, 0.7, u.Node, "the run of median throughput")
+	require.InDelta(t, 0.7, u.Node, 1e-9, "the run of median throughput")
 }
 
 func TestProcessStat(t *testing.T) {

@@ -55,6 +55,9 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int32]
 		if po.Error != nil {
 			return nil, fmt.Errorf("list offsets of %s partition %d: %w", topic, po.Partition, po.Error)
 		}
+		if po.Partition < 0 || po.Partition >= partitions {
+			return nil, fmt.Errorf("list offsets of %s: partition %d is not one asked for", topic, po.Partition)
+		}
 		out[int32(po.Partition)] = po.LastOffset
 	}
 	if len(out) != partitions {
@@ -112,7 +115,7 @@ func partitionReader(brokers []string, topic string, start map[int32]kgo.Offset)
 		kgo.FetchMaxPartitionBytes(outbox.MaxMessageBytes),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("Kafka reader of %s: %w", topic, err)
+		return nil, fmt.Errorf("make a Kafka reader of %s: %w", topic, err)
 	}
 	return client, nil
 }

@@ -55,11 +55,13 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if cfg.Log == nil && cfg.LogPath == "" {
 		cfg.Log = io.Discard
 	}
-	addr, err := freeAddr()
+	addr, err := freeAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(cfg.Binary, cfg.Command)
+	// The process outlives ctx, which only bounds the start: Close stops it
+	// with SIGTERM, as an operator would, where ctx would kill it.
+	cmd := exec.CommandContext(context.WithoutCancel(ctx), cfg.Binary, cfg.Command) //nolint:gosec // G204: the binary is the bench's -crier flag, run without a shell
 	cmd.Env = append(os.Environ(),
 		"CRIER_ENV=development", "CRIER_ENV_FILE="+os.DevNull,
 		"DATABASE_URL="+cfg.DatabaseURL, "KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","),
@@ -83,14 +85,16 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	}
 	if err := cmd.Start(); err != nil {
 		if logFile != nil {
-			logFile.Close()
+			_ = logFile.Close() // empty: the process never started
 		}
 		return nil, fmt.Errorf("start %s %s: %w", cfg.Binary, cfg.Command, err)
 	}
 	go func() {
 		err := cmd.Wait()
 		if logFile != nil {
-			logFile.Close()
+			// The log is for a person reading it after a failure; one
+			// that could not be finished is no reason to fail the run.
+			_ = logFile.Close()
 		}
 		n.exited <- err
 	}()
@@ -110,10 +114,10 @@ func (n *Node) waitReady(ctx context.Context, timeout time.Duration) error {
 		select {
 		case err := <-n.exited:
 			n.exited <- err
-			return fmt.Errorf("%s exited before it was ready: %v (see its log)", n.name, err)
+			return fmt.Errorf("%s exited before it was ready: %w (see its log)", n.name, err)
 		default:
 		}
-		resp, err := http.Get(n.URL + "/readyz")
+		resp, err := getReadyz(ctx, n.URL)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -157,11 +161,25 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func getReadyz(ctx context.Context, base string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// freeAddr is a loopback address with a port free now, for crier to listen
+// on; the listener that found it is closed so that crier can take it.
+func freeAddr(ctx context.Context) (string, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("free port %s: %w", addr, err)
+	}
+	return addr, nil
 }

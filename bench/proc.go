@@ -51,7 +51,7 @@ func parentPID(path string) int {
 // which may hold spaces and parentheses (it ends at the last ')'): the
 // state is field 0, the parent 1, utime 11 and stime 12.
 func statFields(path string) []string {
-	raw, err := os.ReadFile(path)
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: path is a /proc/<pid>/stat this package names (a fixture in tests)
 	if err != nil {
 		return nil
 	}

@@ -109,7 +109,11 @@ func (s RelayScenario) once(ctx context.Context, env Env, pool *pgxpool.Pool, to
 	if err != nil {
 		return relayRun{}, err
 	}
-	defer relay.Close()
+	defer func() {
+		if err := relay.Close(); err != nil {
+			env.Say("relay: closing the relay's Kafka writer: %v", err)
+		}
+	}()
 
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
@@ -117,7 +121,12 @@ func (s RelayScenario) once(ctx context.Context, env Env, pool *pgxpool.Pool, to
 	relayDone := make(chan error, 1)
 	began := time.Now()
 	go func() { relayDone <- relay.Run(relayCtx) }()
-	defer func() { stopRelay(); <-relayDone }()
+	defer func() {
+		stopRelay()
+		if err := <-relayDone; err != nil {
+			env.Say("relay: the relay failed: %v", err)
+		}
+	}()
 
 	if err := readRelayed(ctx, env, topic, tally); err != nil {
 		return relayRun{}, err

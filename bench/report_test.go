@@ -11,8 +11,8 @@ import (
 
 func TestAggregate(t *testing.T) {
 	t.Parallel()
-	sum := func(p50, p99, max int) Summary {
-		return Summary{Count: 10, P50: time.Duration(p50) * time.Millisecond, P99: time.Duration(p99) * time.Millisecond, Max: time.Duration(max) * time.Millisecond}
+	sum := func(p50, p99, most int) Summary {
+		return Summary{Count: 10, P50: time.Duration(p50) * time.Millisecond, P99: time.Duration(p99) * time.Millisecond, Max: time.Duration(most) * time.Millisecond}
 	}
 	results := []Result{
 		{System: "Crier", N: 1000, Run: 1, Lateness: sum(10, 50, 60)},

@@ -26,8 +26,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop() // not deferred: os.Exit would skip it
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "crierbench:", err)
 		}
@@ -161,8 +162,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if err := report.WriteMarkdown(f); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -198,31 +198,23 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 			env.close(say)
 		}
 	}()
-	urls := map[string]string{}
-	for sys, name := range names {
-		u, err := bench.CreateDatabase(ctx, o.crier, dbURL, name)
-		if err != nil {
-			return nil, err
-		}
-		urls[sys] = u
-		if err := bench.CreateTopic(ctx, brokers, strings.ReplaceAll(name, "_", "-")); err != nil {
-			return nil, err
-		}
+	topic := func(sys string) string { return strings.ReplaceAll(names[sys], "_", "-") }
+	urls, err := createStores(ctx, o.crier, dbURL, brokers, names, topic)
+	if err != nil {
+		return nil, err
 	}
 	say("databases and topics bench_{crier,naive,poller}_%s ready", id)
-	topic := func(sys string) string { return strings.ReplaceAll(names[sys], "_", "-") }
 
-	var err error
 	env.temporal, err = client.DialContext(ctx, client.Options{HostPort: temporalAddr,
 		Logger: tlog.NewStructuredLogger(logger.With("component", "temporal"))})
 	if err != nil {
 		return nil, fmt.Errorf("reach Temporal at %s: %w", temporalAddr, err)
 	}
-	if err := os.MkdirAll(o.stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(o.stateDir, 0o750); err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(o.stateDir, "crier.log")
-	if env.crierLog, err = os.Create(logPath); err != nil {
+	if env.crierLog, err = os.Create(logPath); err != nil { //nolint:gosec // G304: the folder is the -state flag's, crier's log is ours to write
 		return nil, err
 	}
 	say("starting crier all (%s; log %s)", o.crier, logPath)
@@ -239,7 +231,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 		return nil, err
 	}
 	env.systems = append(env.systems, naive)
-	rng := rand.New(rand.NewPCG(uint64(o.seed), 0))
+	rng := rand.New(rand.NewPCG(uint64(o.seed), 0)) //nolint:gosec // G404, G115: reproducible from -seed, as crypto/rand cannot be; a negative seed's bits seed as well
 	poller, err := bench.StartPoller(ctx, bench.PollerConfig{DatabaseURL: urls["poller"], Brokers: brokers, Topic: topic("poller"),
 		Interval: o.pollInterval, Logger: logger,
 		Phase: func() time.Duration { return time.Duration(rng.Int64N(int64(o.pollInterval))) }})
@@ -270,6 +262,24 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	return env, nil
 }
 
+// createStores makes each system's database (named by names) and topic
+// (named by topic), and returns the databases' URLs by system.
+func createStores(ctx context.Context, crierBinary, dbURL string, brokers []string, names map[string]string,
+	topic func(sys string) string) (map[string]string, error) {
+	urls := map[string]string{}
+	for sys, name := range names {
+		u, err := bench.CreateDatabase(ctx, crierBinary, dbURL, name)
+		if err != nil {
+			return nil, err
+		}
+		urls[sys] = u
+		if err := bench.CreateTopic(ctx, brokers, topic(sys)); err != nil {
+			return nil, err
+		}
+	}
+	return urls, nil
+}
+
 func (e *benchEnv) closeSystems(say func(string, ...any)) {
 	for i := len(e.systems) - 1; i >= 0; i-- {
 		if err := e.systems[i].Close(); err != nil {
@@ -291,7 +301,9 @@ func (e *benchEnv) close(say func(string, ...any)) {
 	}
 	for _, f := range []**os.File{&e.crierLog, &e.serverLog} {
 		if *f != nil {
-			(*f).Close()
+			if err := (*f).Close(); err != nil {
+				say("closing crier's log: %v", err)
+			}
 			*f = nil
 		}
 	}
