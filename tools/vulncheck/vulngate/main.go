@@ -84,61 +84,86 @@ type advisory struct {
 // gate reads the stream from r, writes the report to w and reports whether
 // any called advisory is not accepted.
 func gate(r io.Reader, accepted map[string]string, w io.Writer) (failed bool, err error) {
-	found := map[string]*advisory{}
-	summaries := map[string]string{}
+	scan, err := readScan(r, w)
+	if err != nil {
+		return false, err
+	}
+	if scan.level != "symbol" {
+		return false, fmt.Errorf("the scan ran at %q level; only a symbol-level scan tells called from imported", scan.level)
+	}
+	return report(scan, accepted, w), nil
+}
+
+// scan is what the gate read of govulncheck's stream.
+type scan struct {
+	level     string               // the scan level, "symbol" for a usable scan
+	found     map[string]*advisory // by advisory id
+	summaries map[string]string    // by advisory id
+}
+
+// readScan reads govulncheck's stream from r, writing the scan's
+// configuration to w as it comes.
+func readScan(r io.Reader, w io.Writer) (scan, error) {
+	s := scan{found: map[string]*advisory{}, summaries: map[string]string{}}
 	dec := json.NewDecoder(r)
-	scanLevel := ""
 	for {
 		var m message
 		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			break
+			return s, nil
 		} else if err != nil {
-			return false, fmt.Errorf("reading govulncheck's JSON: %w", err)
+			return s, fmt.Errorf("reading govulncheck's JSON: %w", err)
 		}
 		switch {
 		case m.Config != nil:
-			scanLevel = m.Config.ScanLevel
+			s.level = m.Config.ScanLevel
 			modified := "unknown"
 			if t := m.Config.DBLastModified; t != nil {
 				modified = t.UTC().Format(time.DateOnly)
 			}
-			fmt.Fprintf(w, "scanned with %s, database of %s, %s level\n", m.Config.GoVersion, modified, scanLevel)
+			fmt.Fprintf(w, "scanned with %s, database of %s, %s level\n", m.Config.GoVersion, modified, s.level)
 		case m.OSV != nil:
-			summaries[m.OSV.ID] = m.OSV.Summary
+			s.summaries[m.OSV.ID] = m.OSV.Summary
 		case m.Finding != nil && len(m.Finding.Trace) > 0:
-			f, top := m.Finding, m.Finding.Trace[0]
-			a := found[f.OSV]
-			if a == nil {
-				a = &advisory{id: f.OSV, module: top.Module, version: top.Version, fixed: f.FixedVersion}
-				found[f.OSV] = a
-			}
-			level, symbol := required, ""
-			switch {
-			case top.Function != "":
-				level, symbol = called, strings.TrimPrefix(top.Receiver+"."+top.Function, ".")
-				symbol = top.Package + "." + symbol
-			case top.Package != "":
-				level = imported
-			}
-			a.level = max(a.level, level)
-			if a.symbol == "" {
-				a.symbol = symbol
-			}
+			s.record(m)
 		}
 	}
-	if scanLevel != "symbol" {
-		return false, fmt.Errorf("the scan ran at %q level; only a symbol-level scan tells called from imported", scanLevel)
-	}
+}
 
-	ids := make([]string, 0, len(found))
-	for id := range found {
+// record notes a finding of m's advisory, keeping the highest level seen
+// and the first symbol called.
+func (s scan) record(m message) {
+	f, top := m.Finding, m.Finding.Trace[0]
+	a := s.found[f.OSV]
+	if a == nil {
+		a = &advisory{id: f.OSV, module: top.Module, version: top.Version, fixed: f.FixedVersion}
+		s.found[f.OSV] = a
+	}
+	level, symbol := required, ""
+	switch {
+	case top.Function != "":
+		level, symbol = called, strings.TrimPrefix(top.Receiver+"."+top.Function, ".")
+		symbol = top.Package + "." + symbol
+	case top.Package != "":
+		level = imported
+	}
+	a.level = max(a.level, level)
+	if a.symbol == "" {
+		a.symbol = symbol
+	}
+}
+
+// report writes each advisory of s with its verdict to w, then the
+// totals, and reports whether any called advisory is not accepted.
+func report(s scan, accepted map[string]string, w io.Writer) (failed bool) {
+	ids := make([]string, 0, len(s.found))
+	for id := range s.found {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	var levels [3]int
 	nFailed, nAccepted := 0, 0
 	for _, id := range ids {
-		a := found[id]
+		a := s.found[id]
 		levels[a.level]++
 		verdict := levelNames[a.level]
 		if a.level == called {
@@ -159,19 +184,19 @@ func gate(r io.Reader, accepted map[string]string, w io.Writer) (failed bool, er
 		if fixed == "" {
 			fixed = "no fix"
 		}
-		fmt.Fprintf(w, "  %s %s@%s (%s): %s\n      %s\n", a.id, a.module, a.version, fixed, summaries[id], verdict)
+		fmt.Fprintf(w, "  %s %s@%s (%s): %s\n      %s\n", a.id, a.module, a.version, fixed, s.summaries[id], verdict)
 		if a.symbol != "" {
 			fmt.Fprintf(w, "      e.g. %s\n", a.symbol)
 		}
 	}
 	for id := range accepted {
-		if found[id] == nil {
+		if s.found[id] == nil {
 			fmt.Fprintf(w, "  note: %s is accepted but no longer found; remove it from the accepted list\n", id)
 		}
 	}
 	fmt.Fprintf(w, "%d advisories: %d called and not accepted, %d called and accepted, %d imported but not called, %d required but not imported\n",
 		len(ids), nFailed, nAccepted, levels[imported], levels[required])
-	return nFailed > 0, nil
+	return nFailed > 0
 }
 
 // readAccepted reads lines of "ID reason"; blank lines and # comments are
@@ -185,7 +210,7 @@ func readAccepted(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
