@@ -18,12 +18,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
@@ -85,13 +86,19 @@ func allowed(name string) (string, bool) {
 		if !found {
 			continue
 		}
-		switch metrics[base] {
+		k, known := metrics[base]
+		if !known {
+			continue
+		}
+		switch k {
 		case histogram:
 			return base, true
 		case summary:
 			if suffix != "_bucket" {
 				return base, true
 			}
+		case plain:
+			// A gauge or counter has no suffixed series.
 		}
 	}
 	return "", false
@@ -137,7 +144,7 @@ func (c *checker) expr(where, q string) {
 		name := vs.Name
 		if name == "" {
 			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+				if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 					name = m.Value
 				}
 			}
@@ -204,6 +211,8 @@ type dashboard struct {
 	} `json:"annotations"`
 }
 
+// dashboard checks a Grafana dashboard file: its identity and data source
+// variable, its annotations, and its panels.
 func (c *checker) dashboard(path string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -216,6 +225,37 @@ func (c *checker) dashboard(path string) {
 		c.fail("%s: not valid JSON: %v", path, err)
 		return
 	}
+	c.header(path, d)
+	for _, a := range d.Annotations.List {
+		if a.Expr == "" {
+			continue
+		}
+		if a.Datasource == nil || a.Datasource.UID != dsUID {
+			c.fail("%s: annotation %q: datasource must be %s", path, a.Name, dsUID)
+		}
+		c.expr(fmt.Sprintf("%s: annotation %q", path, a.Name), a.Expr)
+	}
+
+	var all []panel
+	for _, p := range d.Panels {
+		all = append(all, p)
+		all = append(all, p.Panels...) // a collapsed row holds its panels
+	}
+	ids := map[int]string{}
+	cells := map[[2]int]string{} // grid cells taken, to catch overlaps
+	queries := 0
+	for _, p := range all {
+		where := fmt.Sprintf("%s: panel %d %q", path, p.ID, p.Title)
+		c.place(where, p, ids, cells)
+		if p.Type != "row" {
+			queries += c.panel(where, p)
+		}
+	}
+	fmt.Printf("%s: %d panels, %d queries\n", path, len(all), queries)
+}
+
+// header checks the dashboard's uid, schema version and data source variable.
+func (c *checker) header(path string, d dashboard) {
 	if d.UID != "crier-overview" {
 		c.fail("%s: uid is %q, want crier-overview", path, d.UID)
 	}
@@ -231,68 +271,54 @@ func (c *checker) dashboard(path string) {
 	if !hasDS {
 		c.fail("%s: no datasource variable DS_PROMETHEUS (type datasource, query prometheus)", path)
 	}
-	for _, a := range d.Annotations.List {
-		if a.Expr == "" {
-			continue
-		}
-		if a.Datasource == nil || a.Datasource.UID != dsUID {
-			c.fail("%s: annotation %q: datasource must be %s", path, a.Name, dsUID)
-		}
-		c.expr(fmt.Sprintf("%s: annotation %q", path, a.Name), a.Expr)
-	}
+}
 
-	ids := map[int]string{}
-	var all []panel
-	for _, p := range d.Panels {
-		all = append(all, p)
-		all = append(all, p.Panels...) // a collapsed row holds its panels
+// place checks that panel p's id is not in ids (the panels placed so far,
+// by id) and that it sits inside the 24-column grid without overlapping a
+// cell of cells (the cells taken so far); then adds p to both.
+func (c *checker) place(where string, p panel, ids map[int]string, cells map[[2]int]string) {
+	if prev, dup := ids[p.ID]; dup {
+		c.fail("%s: id also used by %q", where, prev)
 	}
-	cells := map[[2]int]string{} // grid cells taken, to catch overlaps
-	queries := 0
-	for _, p := range all {
-		where := fmt.Sprintf("%s: panel %d %q", path, p.ID, p.Title)
-		if prev, dup := ids[p.ID]; dup {
-			c.fail("%s: id also used by %q", where, prev)
-		}
-		ids[p.ID] = p.Title
-		g := p.GridPos
-		if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
-			c.fail("%s: gridPos %+v outside the 24-column grid", where, g)
-		}
-		for x := g.X; x < g.X+g.W; x++ {
-			for y := g.Y; y < g.Y+g.H; y++ {
-				if other, taken := cells[[2]int{x, y}]; taken {
-					c.fail("%s: overlaps panel %q", where, other)
-					x, y = g.X+g.W, g.Y+g.H
-				} else {
-					cells[[2]int{x, y}] = p.Title
-				}
+	ids[p.ID] = p.Title
+	g := p.GridPos
+	if g.W <= 0 || g.H <= 0 || g.X < 0 || g.X+g.W > 24 {
+		c.fail("%s: gridPos %+v outside the 24-column grid", where, g)
+	}
+	for x := g.X; x < g.X+g.W; x++ {
+		for y := g.Y; y < g.Y+g.H; y++ {
+			if other, taken := cells[[2]int{x, y}]; taken {
+				c.fail("%s: overlaps panel %q", where, other)
+				x, y = g.X+g.W, g.Y+g.H
+			} else {
+				cells[[2]int{x, y}] = p.Title
 			}
 		}
-		if p.Type == "row" {
-			continue
-		}
-		if p.Title == "" || strings.TrimSpace(p.Description) == "" {
-			c.fail("%s: needs a title and a description (what good looks like)", where)
-		}
-		if p.FieldConfig.Defaults.Unit == "" {
-			c.fail("%s: needs a unit (fieldConfig.defaults.unit)", where)
-		}
-		if p.Datasource == nil || p.Datasource.UID != dsUID {
-			c.fail("%s: datasource must be %s", where, dsUID)
-		}
-		if len(p.Targets) == 0 {
-			c.fail("%s: no queries", where)
-		}
-		for _, t := range p.Targets {
-			if t.Datasource != nil && t.Datasource.UID != dsUID {
-				c.fail("%s: query %s: datasource must be %s", where, t.RefID, dsUID)
-			}
-			c.expr(fmt.Sprintf("%s query %s", where, t.RefID), t.Expr)
-			queries++
-		}
 	}
-	fmt.Printf("%s: %d panels, %d queries\n", path, len(all), queries)
+}
+
+// panel checks a panel other than a row: its text, unit, data source and
+// queries. It returns how many queries the panel has.
+func (c *checker) panel(where string, p panel) int {
+	if p.Title == "" || strings.TrimSpace(p.Description) == "" {
+		c.fail("%s: needs a title and a description (what good looks like)", where)
+	}
+	if p.FieldConfig.Defaults.Unit == "" {
+		c.fail("%s: needs a unit (fieldConfig.defaults.unit)", where)
+	}
+	if p.Datasource == nil || p.Datasource.UID != dsUID {
+		c.fail("%s: datasource must be %s", where, dsUID)
+	}
+	if len(p.Targets) == 0 {
+		c.fail("%s: no queries", where)
+	}
+	for _, t := range p.Targets {
+		if t.Datasource != nil && t.Datasource.UID != dsUID {
+			c.fail("%s: query %s: datasource must be %s", where, t.RefID, dsUID)
+		}
+		c.expr(fmt.Sprintf("%s query %s", where, t.RefID), t.Expr)
+	}
+	return len(p.Targets)
 }
 
 // rules checks every expression in a Prometheus rule file.
@@ -327,19 +353,26 @@ func (c *checker) rules(path string) {
 }
 
 // source checks that each crier_* metric is still defined in Crier's code:
-// its name appears as a string literal in a .go file under dir.
+// its name appears as a string literal in a .go file under dir. Files are
+// read through an os.Root on dir, so a symbolic link cannot lead outside it.
 func (c *checker) source(dir string) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		c.fail("%v", err)
+		return
+	}
+	defer func() { _ = root.Close() }() // read-only: nothing to lose
 	var text strings.Builder
-	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+	err = fs.WalkDir(root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
 			return err
 		}
-		b, err := os.ReadFile(p)
+		b, err := root.ReadFile(p)
 		text.Write(b)
 		return err
 	})
 	if err != nil {
-		c.fail("%v", err)
+		c.fail("%s: %v", dir, err)
 		return
 	}
 	var names []string
