@@ -23,6 +23,10 @@
 #   proc_running PID                  true if PID exists and is not a zombie
 #   pid_alive PIDFILE [PATTERN]       true if the pid in PIDFILE runs (and its
 #                                     command line contains PATTERN)
+#   debian_install CMD PACKAGE        make CMD available: when it is missing and we
+#                                     are root with apt-get (CI, a fresh machine),
+#                                     install Debian's PACKAGE (one install at a
+#                                     time); otherwise return 1 (the caller says how)
 #   stop_pid NAME PIDFILE PATTERN [GRACE_S]
 #                                     TERM, wait up to GRACE_S (default 20), KILL;
 #                                     removes PIDFILE; no-op if not running
@@ -245,4 +249,28 @@ build_once() {
 		die "building $what failed (exit $rc; full output: $log_file). Needs the Go proxy (GOPROXY) or a warm module cache"
 	fi
 	log "built $what in $((SECONDS - t0))s"
+}
+
+debian_install() {
+	local cmd=$1 package=$2
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	[[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1 || return 1
+	local tools
+	tools=$(repo_root)/.tools
+	mkdir -p "$tools"
+	local log_file=$tools/apt-install-$package.log
+	# One install at a time: make lint and make test may start together, and
+	# apt-get refuses to run twice.
+	exec 7>"$tools/apt-install.lock"
+	flock 7
+	if ! command -v "$cmd" >/dev/null 2>&1; then
+		log "$cmd not found: installing Debian's $package (apt-get update; apt-get install $package)"
+		if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package"; } >"$log_file" 2>&1; then
+			log_tail "$log_file" >&2
+			exec 7>&-
+			die "installing $package with apt-get failed (full output: $log_file)"
+		fi
+	fi
+	exec 7>&-
+	command -v "$cmd" >/dev/null 2>&1 || die "apt-get installed $package, but $cmd is not on PATH"
 }

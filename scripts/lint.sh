@@ -64,24 +64,8 @@ shell_scripts() {
 # ensure_shellcheck installs shellcheck with apt-get when it is missing and
 # we may (root, on Debian or Ubuntu), or dies saying how to get it.
 ensure_shellcheck() {
-	command -v shellcheck >/dev/null 2>&1 && return 0
-	if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+	debian_install shellcheck shellcheck ||
 		die "shellcheck not found: install it (Debian, Ubuntu: sudo apt-get install shellcheck; Fedora: sudo dnf install ShellCheck; macOS: brew install shellcheck), then run again"
-	fi
-	mkdir -p "$ROOT/.tools"
-	local log_file=$ROOT/.tools/shellcheck-install.log
-	# One install at a time (make lint and make test may start together).
-	exec 8>"$ROOT/.tools/shellcheck-install.lock"
-	flock 8
-	if ! command -v shellcheck >/dev/null 2>&1; then
-		log "shellcheck not found: installing it (apt-get update; apt-get install shellcheck)"
-		if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends shellcheck; } >"$log_file" 2>&1; then
-			log_tail "$log_file" >&2
-			die "installing shellcheck with apt-get failed (full output: $log_file)"
-		fi
-	fi
-	exec 8>&-
-	command -v shellcheck >/dev/null 2>&1 || die "apt-get installed shellcheck, but it is not on PATH"
 }
 
 cmd_shell() {
@@ -151,7 +135,7 @@ cmd_go() {
 	fi
 	for dir in "${dirs[@]}"; do
 		log "golangci-lint run ${*:-./...} in $([[ $dir == . ]] && echo 'the root module' || echo "$dir")"
-		(cd "$ROOT/$dir" && "$GOLANGCI" run --config "$ROOT/.golangci.yml" "${@:-./...}") || failed+=("$dir")
+		(cd "$ROOT/$dir" && "$GOLANGCI" run --allow-parallel-runners --config "$ROOT/.golangci.yml" "${@:-./...}") || failed+=("$dir")
 	done
 	((${#failed[@]} == 0)) || die "golangci-lint found problems (or failed) in: ${failed[*]}"
 	log "ok: golangci-lint"

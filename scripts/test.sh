@@ -81,6 +81,9 @@ failure_report() {
 	' "$1"
 }
 
+# kcat runs the README's Kafka block (TestREADME skips that block without it).
+debian_install kcat kcat || log "kcat not found (not root or no apt-get): TestREADME skips the README's Kafka block"
+
 log "go test ./... and the bench module's (verbose log: .test/go-test.log)"
 set +e
 go test -count=1 -v -timeout 20m "$@" ./... >"$STATE/go-test.log" 2>&1
