@@ -321,8 +321,8 @@ func TestBroadcastStats(t *testing.T) {
 	require.Equal(t, int64(4), st.Targeted)
 	require.Equal(t, int64(2), st.Delivered)
 	require.Equal(t, int64(1), st.Read)
-	require.Equal(t, 0.5, st.DeliveryRate)
-	require.Equal(t, 0.25, st.ReadRate)
+	require.InDelta(t, 0.5, st.DeliveryRate, 1e-9)
+	require.InDelta(t, 0.25, st.ReadRate, 1e-9)
 
 	requireProblem(t, ab.do(t, http.MethodGet, "/api/v1/broadcasts/"+uuid.NewString()+"/stats", ""), http.StatusNotFound, "no broadcast")
 	requireProblem(t, ab.do(t, http.MethodGet, "/api/v1/broadcasts/not-an-id/stats", ""), http.StatusNotFound, `"not-an-id"`)

@@ -350,6 +350,39 @@ type auditPage struct {
 	NextCursor string        `json:"next_cursor"`
 }
 
+// auditSeen is what TestAuditList compares of an audit entry.
+type auditSeen struct {
+	Action audit.Action
+	Target string
+}
+
+func auditSeenOf(page auditPage) []auditSeen {
+	out := []auditSeen{}
+	for _, e := range page.Items {
+		out = append(out, auditSeen{e.Action, e.TargetID})
+	}
+	return out
+}
+
+// requireCancelEntry checks the JSON of TestAuditList's cancel entry: every
+// field in snake_case, Crier's request id beside the client's, the actor,
+// and the status before and after.
+func requireCancelEntry(t *testing.T, item map[string]any) {
+	t.Helper()
+	fields := make([]string, 0, len(item))
+	for k := range item {
+		fields = append(fields, k)
+	}
+	require.ElementsMatch(t, []string{"id", "occurred_at", "actor", "action", "target_type", "target_id",
+		"request_id", "client_request_id", "before", "after", "detail"}, fields)
+	require.Equal(t, "client-chosen", item["client_request_id"])
+	require.NotEqual(t, "client-chosen", item["request_id"], "the request id is Crier's")
+	require.Equal(t, map[string]any{"id": "admin-1", "name": "Ada Admin", "roles": []any{"admin"}}, item["actor"])
+	require.Equal(t, "SCHEDULED", item["before"].(map[string]any)["status"])
+	require.Equal(t, "CANCELLED", item["after"].(map[string]any)["status"])
+	require.Nil(t, item["detail"])
+}
+
 func TestAuditList(t *testing.T) {
 	t.Parallel()
 	ab := setupAudit(t)
@@ -364,60 +397,37 @@ func TestAuditList(t *testing.T) {
 		rec := ab.do(t, http.MethodGet, "/api/v1/audit?"+query.Encode(), "")
 		return rec, decode[auditPage](t, rec, http.StatusOK)
 	}
-	type seen struct {
-		Action audit.Action
-		Target string
-	}
-	seenOf := func(page auditPage) []seen {
-		out := []seen{}
-		for _, e := range page.Items {
-			out = append(out, seen{e.Action, e.TargetID})
-		}
-		return out
-	}
 	id1, id2 := b1.ID.String(), b2.ID.String()
 
 	t.Run("everything, newest first, in snake_case", func(t *testing.T) {
 		t.Parallel()
 		rec, page := list(t, nil)
-		require.Equal(t, []seen{{audit.ActionUserUpsert, "u1"}, {audit.ActionBroadcastCreate, id2},
-			{audit.ActionBroadcastCancel, id1}, {audit.ActionBroadcastCreate, id1}}, seenOf(page))
+		require.Equal(t, []auditSeen{{audit.ActionUserUpsert, "u1"}, {audit.ActionBroadcastCreate, id2},
+			{audit.ActionBroadcastCancel, id1}, {audit.ActionBroadcastCreate, id1}}, auditSeenOf(page))
 		require.Equal(t, []string{"items"}, keys(t, rec), "no next_cursor on the last page")
 		var raw struct{ Items []map[string]any }
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &raw))
-		item := raw.Items[2] // the cancel
-		fields := make([]string, 0, len(item))
-		for k := range item {
-			fields = append(fields, k)
-		}
-		require.ElementsMatch(t, []string{"id", "occurred_at", "actor", "action", "target_type", "target_id",
-			"request_id", "client_request_id", "before", "after", "detail"}, fields)
-		require.Equal(t, "client-chosen", item["client_request_id"])
-		require.NotEqual(t, "client-chosen", item["request_id"], "the request id is Crier's")
-		require.Equal(t, map[string]any{"id": "admin-1", "name": "Ada Admin", "roles": []any{"admin"}}, item["actor"])
-		require.Equal(t, "SCHEDULED", item["before"].(map[string]any)["status"])
-		require.Equal(t, "CANCELLED", item["after"].(map[string]any)["status"])
-		require.Nil(t, item["detail"])
+		requireCancelEntry(t, raw.Items[2])
 	})
 
 	tests := []struct {
 		name  string
 		query url.Values
-		want  []seen
+		want  []auditSeen
 	}{
 		{"one broadcast", url.Values{"target_type": {"broadcast"}, "target_id": {id1}},
-			[]seen{{audit.ActionBroadcastCancel, id1}, {audit.ActionBroadcastCreate, id1}}},
-		{"users", url.Values{"target_type": {"user"}}, []seen{{audit.ActionUserUpsert, "u1"}}},
-		{"an actor", url.Values{"actor": {"bob"}}, []seen{{audit.ActionUserUpsert, "u1"}, {audit.ActionBroadcastCreate, id2}}},
-		{"an action", url.Values{"action": {"broadcast.create"}}, []seen{{audit.ActionBroadcastCreate, id2}, {audit.ActionBroadcastCreate, id1}}},
-		{"an actor and an action", url.Values{"actor": {"admin-1"}, "action": {"broadcast.cancel"}}, []seen{{audit.ActionBroadcastCancel, id1}}},
-		{"nothing matches", url.Values{"actor": {"nobody"}}, []seen{}},
+			[]auditSeen{{audit.ActionBroadcastCancel, id1}, {audit.ActionBroadcastCreate, id1}}},
+		{"users", url.Values{"target_type": {"user"}}, []auditSeen{{audit.ActionUserUpsert, "u1"}}},
+		{"an actor", url.Values{"actor": {"bob"}}, []auditSeen{{audit.ActionUserUpsert, "u1"}, {audit.ActionBroadcastCreate, id2}}},
+		{"an action", url.Values{"action": {"broadcast.create"}}, []auditSeen{{audit.ActionBroadcastCreate, id2}, {audit.ActionBroadcastCreate, id1}}},
+		{"an actor and an action", url.Values{"actor": {"admin-1"}, "action": {"broadcast.cancel"}}, []auditSeen{{audit.ActionBroadcastCancel, id1}}},
+		{"nothing matches", url.Values{"actor": {"nobody"}}, []auditSeen{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, page := list(t, tt.query)
-			require.Equal(t, tt.want, seenOf(page))
+			require.Equal(t, tt.want, auditSeenOf(page))
 			require.Empty(t, page.NextCursor)
 		})
 	}

@@ -78,9 +78,9 @@ func TestImport(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	const n = 10_000
-	users := make([]audience.User, n)
-	for i := range users {
-		users[i] = audience.User{ID: fmt.Sprintf("user-%05d", i), Name: fmt.Sprintf("User %d", i), Roles: []string{"staff", fmt.Sprint("team-", i%10)}}
+	users := make([]audience.User, 0, n)
+	for i := range n {
+		users = append(users, audience.User{ID: fmt.Sprintf("user-%05d", i), Name: fmt.Sprintf("User %d", i), Roles: []string{"staff", fmt.Sprint("team-", i%10)}})
 	}
 	_, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "user-00000", Name: "Before", Roles: []string{"old"}})
 	require.NoError(t, err)

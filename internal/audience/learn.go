@@ -2,10 +2,10 @@ package audience
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 )
 
@@ -38,14 +38,15 @@ func (a *Audience) Learn(ctx context.Context, userID, name string, roles []strin
 	return nil
 }
 
-// learnedHash identifies a name and normalized roles; each part is length
-// prefixed so no two different inputs write the same bytes.
+// learnedHash identifies a name and normalized roles; each part is written
+// as a netstring (its length in decimal, a colon, its bytes) so no two
+// different inputs write the same bytes, whatever their lengths.
 func learnedHash(name string, roles []string) uint64 {
 	h := fnv.New64a()
-	var size [4]byte
+	var size [24]byte
 	write := func(s string) {
-		binary.LittleEndian.PutUint32(size[:], uint32(len(s)))
-		_, _ = h.Write(size[:])
+		// A hash.Hash's Write never fails.
+		_, _ = h.Write(append(strconv.AppendInt(size[:0], int64(len(s)), 10), ':'))
 		_, _ = h.Write([]byte(s))
 	}
 	write(name)

@@ -2,7 +2,6 @@ package audience_test
 
 import (
 	"encoding/base64"
-	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -37,8 +36,8 @@ func TestStats(t *testing.T) {
 	require.Equal(t, int64(3), st.Targeted)
 	require.Equal(t, int64(3), st.Delivered, "a read delivery counts as delivered")
 	require.Equal(t, int64(2), st.Read)
-	require.Equal(t, 1.0, st.DeliveryRate)
-	require.Equal(t, 0.6667, st.ReadRate, "rounded to 4 decimals")
+	require.InDelta(t, 1.0, st.DeliveryRate, 1e-9)
+	require.InDelta(t, 0.6667, st.ReadRate, 1e-9, "rounded to 4 decimals")
 
 	_, err = tb.audience.Stats(tb.ctx, uuid.New())
 	require.ErrorIs(t, err, audience.ErrNotFound)
@@ -57,7 +56,7 @@ func TestStatsRatesStayWithinOne(t *testing.T) {
 	st, err := tb.audience.Stats(tb.ctx, b.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(3), st.Delivered, "users who joined after the count")
-	require.Equal(t, 1.0, st.DeliveryRate)
+	require.InDelta(t, 1.0, st.DeliveryRate, 1e-9)
 	require.Zero(t, st.ReadRate)
 }
 
@@ -120,7 +119,7 @@ func TestDeliveriesRefusals(t *testing.T) {
 	require.ErrorIs(t, err, audience.ErrNotFound)
 	for _, cursor := range []string{"!!!", base64.RawURLEncoding.EncodeToString([]byte{0xff, 0xfe}), base64.RawURLEncoding.EncodeToString([]byte("a\x00"))} {
 		_, _, err = tb.audience.Deliveries(tb.ctx, b.ID, cursor, 10)
-		require.ErrorIs(t, err, audience.ErrBadCursor, fmt.Sprintf("cursor %q", cursor))
+		require.ErrorIs(t, err, audience.ErrBadCursor, "cursor %q", cursor)
 	}
 	for _, limit := range []int{-1, audience.MaxDeliveriesLimit + 1} {
 		_, _, err = tb.audience.Deliveries(tb.ctx, b.ID, "", limit)

@@ -30,7 +30,11 @@ func appPool(t *testing.T) *pgxpool.Pool {
 	dbURL := testenv.DatabaseURL(t)
 	owner, err := pgx.Connect(ctx, dbURL)
 	require.NoError(t, err)
-	t.Cleanup(func() { owner.Close(context.Background()) })
+	t.Cleanup(func() {
+		if err := owner.Close(context.Background()); err != nil {
+			t.Logf("close the owner's connection: %v", err)
+		}
+	})
 	role := "crier_test_app_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
 	password := uuid.NewString()
 	_, err = owner.Exec(ctx, `CREATE ROLE `+role+` LOGIN IN ROLE crier_app PASSWORD '`+password+`'`)

@@ -135,7 +135,9 @@ func (c *Cache) ensure(ctx context.Context) error {
 	if c.loading.TryLock() { // else a load is under way already
 		go func() {
 			defer c.loading.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+			// The reload serves every later request: the one that started
+			// it must not cancel it by ending, but its trace still shows it.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
 			defer cancel()
 			if err := c.load(ctx); err != nil {
 				c.mu.Lock()
@@ -214,5 +216,7 @@ func (c *Cache) Apply(ev broadcast.Event) {
 			changed.ExpiresAt = ev.Broadcast.ExpiresAt
 			c.active.put(changed)
 		}
+	case broadcast.EventRead:
+		// A read receipt changes no broadcast, so nothing the cache holds.
 	}
 }

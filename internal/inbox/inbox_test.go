@@ -47,6 +47,8 @@ func (tb *testBundle) seed(t *testing.T, rng *rand.Rand) {
 				ids = append(ids, fmt.Sprintf("role%d", rng.IntN(3)))
 			case broadcast.TargetSelected:
 				ids = append(ids, fmt.Sprintf("user%d", rng.IntN(4)))
+			case broadcast.TargetAll:
+				// Everyone: no ids.
 			}
 		}
 		published := now.Add(-time.Duration(rng.IntN(5)) * time.Second)

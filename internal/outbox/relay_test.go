@@ -203,7 +203,7 @@ func TestConcurrentRelaysShareTheWork(t *testing.T) {
 	}
 	require.Len(t, seen, total)
 	for id, count := range seen {
-		require.Equal(t, 1, count, fmt.Sprintf("event %s", id))
+		require.Equal(t, 1, count, "event %s", id)
 	}
 }
 
@@ -213,7 +213,7 @@ func TestRunRelaysNewEventsPromptly(t *testing.T) {
 	ctx, cancel := context.WithCancel(tb.ctx)
 	done := make(chan error, 1)
 	go func() { done <- tb.relay.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done, "Run ends without an error when stopped") })
 
 	b := tb.insert(t)
 	_, err := tb.store.Publish(tb.ctx, b.ID)

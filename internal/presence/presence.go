@@ -61,14 +61,14 @@ func (s *Store) Register(ctx context.Context, c Connection) error {
 // allowed; Admit recorded nothing.
 var ErrUserFull = errors.New("the user holds the most live connections allowed")
 
-// Admit records c as live unless its user already holds max live
+// Admit records c as live unless its user already holds limit live
 // connections across all nodes, in which case it returns ErrUserFull. The
 // count and the insert are one step for the user: a transaction that takes
 // an advisory lock on the user id first, so concurrent opens on any nodes
 // queue behind each other instead of all counting the same rows and all
 // inserting (check-then-act let 20 concurrent opens through a cap of 5).
 // Opens of different users do not wait for each other.
-func (s *Store) Admit(ctx context.Context, c Connection, max int) error {
+func (s *Store) Admit(ctx context.Context, c Connection, limit int) error {
 	if c.ID == uuid.Nil || c.NodeID == "" || c.UserID == "" {
 		return errors.New("admit connection: id, node id and user id are all required")
 	}
@@ -78,7 +78,7 @@ func (s *Store) Admit(ctx context.Context, c Connection, max int) error {
 		}
 		// A new statement, so a new snapshot: it sees every connection
 		// committed by those who held the lock before.
-		tag, err := tx.Exec(ctx, sqlAdmit, c.ID, c.NodeID, c.UserID, micros(StaleAfter), max)
+		tag, err := tx.Exec(ctx, sqlAdmit, c.ID, c.NodeID, c.UserID, micros(StaleAfter), limit)
 		if err != nil {
 			return err
 		}

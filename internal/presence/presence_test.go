@@ -79,9 +79,9 @@ func (tb *testBundle) countUser(t *testing.T, user string) int {
 	return n
 }
 
-// admit admits a new connection of user on node-a under a limit of max.
-func (tb *testBundle) admit(user string, max int) error {
-	return tb.store.Admit(tb.ctx, presence.Connection{ID: uuid.New(), NodeID: "node-a", UserID: user}, max)
+// admit admits a new connection of user on node-a under limit.
+func (tb *testBundle) admit(user string, limit int) error {
+	return tb.store.Admit(tb.ctx, presence.Connection{ID: uuid.New(), NodeID: "node-a", UserID: user}, limit)
 }
 
 func TestRegisterAndUnregister(t *testing.T) {

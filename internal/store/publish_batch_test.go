@@ -65,7 +65,7 @@ func TestPublishBatcherPublishesEachOnce(t *testing.T) {
 			require.Empty(t, tb.events(t, b.ID))
 			continue
 		}
-		require.True(t, a[0].res.Applied != a[1].res.Applied, "exactly one of two calls reports the publication")
+		require.NotEqual(t, a[0].res.Applied, a[1].res.Applied, "exactly one of two calls reports the publication")
 		for _, x := range a {
 			require.Equal(t, broadcast.StatusSent, x.res.Broadcast.Status)
 			require.NotNil(t, x.res.Broadcast.PublishedAt)

@@ -153,11 +153,15 @@ func TestCancelRacingPublish(t *testing.T) {
 	tb := setup(t)
 	for range 30 {
 		b := tb.insert(t, broadcast.StatusScheduled)
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); _, err := tb.store.Publish(tb.ctx, b.ID); require.NoError(t, err) }()
-		go func() { defer wg.Done(); _, err := tb.store.Cancel(tb.ctx, by, b.ID); require.NoError(t, err) }()
+		var (
+			wg                    sync.WaitGroup
+			publishErr, cancelErr error
+		)
+		wg.Go(func() { _, publishErr = tb.store.Publish(tb.ctx, b.ID) })
+		wg.Go(func() { _, cancelErr = tb.store.Cancel(tb.ctx, by, b.ID) })
 		wg.Wait()
+		require.NoError(t, publishErr)
+		require.NoError(t, cancelErr)
 
 		got, err := tb.store.Get(tb.ctx, b.ID)
 		require.NoError(t, err)
@@ -205,13 +209,16 @@ func TestPublishWaitsForTheCreatingTransaction(t *testing.T) {
 	tb := setup(t)
 	id := uuid.New()
 	now := time.Now()
-	published := make(chan store.Result, 1)
+	type answer struct {
+		res store.Result
+		err error
+	}
+	published := make(chan answer, 1)
 
 	_, _, err := tb.store.Insert(tb.ctx, by, scheduled(id, now), nil, func(context.Context, broadcast.Broadcast) error {
 		go func() {
 			res, err := tb.store.Publish(tb.ctx, id)
-			require.NoError(t, err)
-			published <- res
+			published <- answer{res, err}
 		}()
 		// Commit only once the publish, finding no row, waits on the lock.
 		testenv.Eventually(t, 10*time.Second, func() error {
@@ -226,9 +233,10 @@ func TestPublishWaitsForTheCreatingTransaction(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	res := <-published
-	require.True(t, res.Applied)
-	require.Equal(t, broadcast.StatusSent, res.Broadcast.Status)
+	got := <-published
+	require.NoError(t, got.err)
+	require.True(t, got.res.Applied)
+	require.Equal(t, broadcast.StatusSent, got.res.Broadcast.Status)
 }
 
 func TestPublishOfAnUncommittedBroadcastReportsNotFound(t *testing.T) {

@@ -34,7 +34,7 @@ func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	const opens = 20
-	answers := make(chan *http.Response, opens)
+	statusCodes := make(chan int, opens)
 	failures := make(chan error, opens)
 	start := make(chan struct{})
 	for range opens {
@@ -45,7 +45,9 @@ func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
 				failures <- err
 				return
 			}
-			answers <- resp
+			// An admitted stream holds its place until the test ends.
+			t.Cleanup(func() { resp.Body.Close() })
+			statusCodes <- resp.StatusCode
 		}()
 	}
 	close(start)
@@ -54,9 +56,8 @@ func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
 		select {
 		case err := <-failures:
 			require.NoError(t, err)
-		case resp := <-answers:
-			t.Cleanup(func() { resp.Body.Close() })
-			statuses[resp.StatusCode]++
+		case code := <-statusCodes:
+			statuses[code]++
 		}
 	}
 	require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 15}, statuses)

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +25,7 @@ func FuzzLastEventID(f *testing.F) {
 		n := int(partitions)
 		p, err := parsePosition(id, n)
 		if err != nil {
-			if err != errBadPosition {
+			if !errors.Is(err, errBadPosition) {
 				t.Fatalf("parsePosition(%q, %d) failed with %v, want errBadPosition", id, n, err)
 			}
 			if p != nil {

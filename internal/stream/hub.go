@@ -104,6 +104,10 @@ func (h *Hub) Dispatch(events []Event) {
 					}
 				}
 			}
+		case broadcast.EventRescheduled:
+			// Not streamed: a new schedule changes nothing a client holds,
+			// and an expiry reaches it as EventExpired. Its position still
+			// counts as delivered (above).
 		}
 	}
 }

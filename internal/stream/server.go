@@ -38,9 +38,9 @@ var (
 
 // Presence records live connections across nodes; *presence.Store is one.
 type Presence interface {
-	// Admit records c unless its user holds max live connections already
+	// Admit records c unless its user holds limit live connections already
 	// (presence.ErrUserFull), atomically across nodes.
-	Admit(ctx context.Context, c presence.Connection, max int) error
+	Admit(ctx context.Context, c presence.Connection, limit int) error
 	Unregister(ctx context.Context, id uuid.UUID) error
 }
 
@@ -156,7 +156,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	st, err := s.start(ctx, c, lastEventID, &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout})
 	if err != nil {
 		cancel()
-		conn.Close()
+		_ = conn.Close() // the stream is abandoned: a failed close has nobody to tell
 		// The response is under way: the error can only end it, as it ends
 		// a response net/http writes.
 		s.log.Info("A stream ended while catching up", "user_id", u.ID, "error", err)
@@ -165,7 +165,8 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	go watch(conn, cancel)
 	go func() {
 		defer cancel()
-		defer conn.Close()
+		// The stream is over: a failed close has nobody to tell.
+		defer func() { _ = conn.Close() }()
 		_ = st.run(ctx) // a failed write ends the stream, as it does on w
 	}()
 	return nil
@@ -305,6 +306,10 @@ func (st *session) send(ev *Event) error {
 		if v.UserID != st.user.ID {
 			return nil
 		}
+	case broadcast.EventRescheduled:
+		// Not streamed (the hub offers none): a new schedule changes nothing
+		// a client holds, and an expiry reaches it as EventExpired.
+		return nil
 	}
 	return st.write(ev)
 }

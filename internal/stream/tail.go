@@ -72,23 +72,9 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, cfg TailConfig) *Tail {
 // replayable; a partition never logged starts at its beginning (a new
 // deployment logs the retained history once).
 func (t *Tail) Run(ctx context.Context) error {
-	var (
-		partitions []kafka.Partition
-		start      map[int]int64
-	)
-	for attempt := 1; ; attempt++ {
-		var err error
-		if partitions, err = kafkatopic.Partitions(ctx, t.cfg.Dialer, t.cfg.Brokers, t.cfg.Topic, t.log); err != nil {
-			return nil // ctx ended
-		}
-		if start, err = t.startOffsets(ctx, partitions); err == nil {
-			break
-		}
-		// A new topic's partitions may have no leader for a moment.
-		t.log.Warn("Could not find where to start reading; retrying", "attempt", attempt, "error", err)
-		if !retry.Wait(ctx, attempt) {
-			return nil
-		}
+	partitions, start, ok := t.locate(ctx)
+	if !ok {
+		return nil
 	}
 	pos := make(Position, len(partitions))
 	for p := range pos {
@@ -114,18 +100,8 @@ func (t *Tail) Run(ctx context.Context) error {
 			return nil
 		}
 		events := t.decode(batch)
-		for attempt := 1; ; attempt++ {
-			err := t.record(ctx, batch, events)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			t.log.Error("Writing consumed events to stream_events failed; retrying", "attempt", attempt, "error", err)
-			if !retry.Wait(ctx, attempt) {
-				return nil
-			}
+		if !t.persist(ctx, batch, events) {
+			return nil
 		}
 		for _, ev := range events {
 			t.cfg.OnEvent(ev.Value)
@@ -137,8 +113,47 @@ func (t *Tail) Run(ctx context.Context) error {
 	}
 }
 
+// locate finds the topic's partitions and where to start reading each,
+// retrying while their leaders are not yet known; false when ctx ends first.
+func (t *Tail) locate(ctx context.Context) ([]kafka.Partition, map[int]int64, bool) {
+	for attempt := 1; ; attempt++ {
+		partitions, err := kafkatopic.Partitions(ctx, t.cfg.Dialer, t.cfg.Brokers, t.cfg.Topic, t.log)
+		if err != nil {
+			return nil, nil, false // it fails only when ctx ends
+		}
+		start, err := t.startOffsets(ctx, partitions)
+		if err == nil {
+			return partitions, start, true
+		}
+		// A new topic's partitions may have no leader for a moment.
+		t.log.Warn("Could not find where to start reading; retrying", "attempt", attempt, "error", err)
+		if !retry.Wait(ctx, attempt) {
+			return nil, nil, false
+		}
+	}
+}
+
+// persist records a consumed batch, retrying until it is written; false when
+// ctx ends first.
+func (t *Tail) persist(ctx context.Context, batch []kafka.Message, events []Event) bool {
+	for attempt := 1; ; attempt++ {
+		err := t.record(ctx, batch, events)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		t.log.Error("Writing consumed events to stream_events failed; retrying", "attempt", attempt, "error", err)
+		if !retry.Wait(ctx, attempt) {
+			return false
+		}
+	}
+}
+
 func (t *Tail) read(ctx context.Context, r *kafka.Reader, out chan<- kafka.Message) {
-	defer r.Close()
+	// No consumer group: closing commits nothing, so its error loses nothing.
+	defer func() { _ = r.Close() }()
 	for {
 		m, err := r.ReadMessage(ctx) // no group: nothing is committed
 		if err != nil {
@@ -157,8 +172,8 @@ func (t *Tail) read(ctx context.Context, r *kafka.Reader, out chan<- kafka.Messa
 }
 
 // collect waits for one message, then takes whatever else is already queued,
-// up to max.
-func collect(ctx context.Context, msgs <-chan kafka.Message, max int) ([]kafka.Message, bool) {
+// up to limit.
+func collect(ctx context.Context, msgs <-chan kafka.Message, limit int) ([]kafka.Message, bool) {
 	var batch []kafka.Message
 	select {
 	case m := <-msgs:
@@ -166,7 +181,7 @@ func collect(ctx context.Context, msgs <-chan kafka.Message, max int) ([]kafka.M
 	case <-ctx.Done():
 		return nil, false
 	}
-	for len(batch) < max {
+	for len(batch) < limit {
 		select {
 		case m := <-msgs:
 			batch = append(batch, m)
@@ -222,7 +237,7 @@ func (t *Tail) record(ctx context.Context, batch []kafka.Message, events []Event
 		values[[2]int64{int64(m.Partition), m.Offset}] = m.Value
 	}
 	for _, ev := range events {
-		parts = append(parts, int32(ev.Partition))
+		parts = append(parts, int32(ev.Partition)) //nolint:gosec // Kafka numbers partitions with an int32: kafka-go's int holds one
 		offsets = append(offsets, ev.Offset)
 		ids = append(ids, ev.Value.EventID)
 		types = append(types, string(ev.Value.EventType))
@@ -286,7 +301,7 @@ func (t *Tail) startOffsets(ctx context.Context, partitions []kafka.Partition) (
 			return nil, fmt.Errorf("find the start of partition %d: %w", p.ID, err)
 		}
 		first, err := conn.ReadFirstOffset()
-		conn.Close()
+		_ = conn.Close() // a lookup's connection: it wrote nothing a failed close could lose
 		if err != nil {
 			return nil, fmt.Errorf("find the start of partition %d: %w", p.ID, err)
 		}

@@ -78,7 +78,10 @@ func setupTakeOver(t *testing.T, deadline time.Duration, cause error) *takeOverB
 }
 
 // open starts user's stream and reads it up to ": caught up".
-func (b *takeOverBundle) open(t *testing.T, user string) (*http.Response, *bufio.Reader) {
+// open opens user's stream and reads up to its catch-up: it returns a reader
+// of what follows, the answer's headers, and its body, which the test closes
+// to leave (or the test's end closes).
+func (b *takeOverBundle) open(t *testing.T, user string) (*bufio.Reader, http.Header, io.ReadCloser) {
 	t.Helper()
 	resp, err := http.Get(b.url + "/?user=" + user)
 	require.NoError(t, err)
@@ -86,7 +89,7 @@ func (b *takeOverBundle) open(t *testing.T, user string) (*http.Response, *bufio
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	r := bufio.NewReader(resp.Body)
 	require.Equal(t, ": caught up", nextLine(t, r))
-	return resp, r
+	return r, resp.Header, resp.Body
 }
 
 // nextLine returns the next line that is not blank or a heartbeat.
@@ -117,12 +120,12 @@ func eventually(t *testing.T, what string, ok func() bool) {
 func TestStreamTakesItsConnectionOver(t *testing.T) {
 	t.Parallel()
 	b := setupTakeOver(t, time.Minute, ErrLifetime)
-	resp, r := b.open(t, "alice")
+	r, header, body := b.open(t, "alice")
 	require.Equal(t, 1, b.presence.count(), "the client is answered once its stream is registered")
-	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	require.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
-	require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
-	require.Equal(t, "request-1", resp.Header.Get("X-Request-Id"), "headers set before Serve go out")
+	require.Equal(t, "text/event-stream", header.Get("Content-Type"))
+	require.Equal(t, "no-cache", header.Get("Cache-Control"))
+	require.Equal(t, "no", header.Get("X-Accel-Buffering"))
+	require.Equal(t, "request-1", header.Get("X-Request-Id"), "headers set before Serve go out")
 	select {
 	case err := <-b.returned:
 		require.NoError(t, err)
@@ -136,7 +139,7 @@ func TestStreamTakesItsConnectionOver(t *testing.T) {
 	require.Equal(t, "event: broadcast", nextLine(t, r))
 	require.Equal(t, `data: {"id":"`+ev.Value.Broadcast.ID.String()+`",`, nextLine(t, r)[:len(`data: {"id":"`)+38])
 
-	resp.Body.Close()
+	body.Close()
 	eventually(t, "the stream has not left", func() bool { return b.presence.count() == 0 })
 	b.hub.mu.Lock()
 	defer b.hub.mu.Unlock()
@@ -148,7 +151,7 @@ func TestStreamTakesItsConnectionOver(t *testing.T) {
 func TestTakenOverStreamEndsAtItsDeadline(t *testing.T) {
 	t.Parallel()
 	b := setupTakeOver(t, 500*time.Millisecond, ErrTokenExpired)
-	_, r := b.open(t, "alice")
+	r, _, _ := b.open(t, "alice")
 	require.Equal(t, "event: shutdown", nextLine(t, r))
 	require.Contains(t, nextLine(t, r), "retry: 1000")
 	require.Contains(t, nextLine(t, r), `"reason":"token expired"`)
@@ -162,14 +165,14 @@ func TestTakenOverStreamEndsAtItsDeadline(t *testing.T) {
 func TestCloseEndsStreamsAndWaitsForThem(t *testing.T) {
 	t.Parallel()
 	b := setupTakeOver(t, time.Minute, ErrLifetime)
-	_, alice := b.open(t, "alice")
-	_, bob := b.open(t, "bob")
+	alice, _, _ := b.open(t, "alice")
+	bob, _, _ := b.open(t, "bob")
 
 	b.server.Close()
 	require.Zero(t, b.presence.count(), "Close returns once every stream has left")
 	for _, r := range []*bufio.Reader{alice, bob} {
 		require.Equal(t, "event: shutdown", nextLine(t, r))
 	}
-	_, late := b.open(t, "carol")
+	late, _, _ := b.open(t, "carol")
 	require.Equal(t, "event: shutdown", nextLine(t, late))
 }

@@ -32,6 +32,15 @@ func need(t testing.TB, variable, service string) string {
 	return ""
 }
 
+// closeConn closes a connection DatabaseURL is done with. A failure is
+// logged: the database's work is done, so it changes no test's result.
+func closeConn(ctx context.Context, t testing.TB, conn *pgx.Conn) {
+	t.Helper()
+	if err := conn.Close(ctx); err != nil {
+		t.Logf("close the connection to PostgreSQL: %v", err)
+	}
+}
+
 // DatabaseURL returns a fresh, migrated database of its own for the test,
 // dropped when the test ends.
 func DatabaseURL(t testing.TB) string {
@@ -43,7 +52,7 @@ func DatabaseURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("connect to PostgreSQL at DATABASE_URL: %v", err)
 	}
-	defer admin.Close(context.Background())
+	defer closeConn(context.Background(), t, admin)
 	name := "crier_test_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("create test database: %v", err)
@@ -56,7 +65,7 @@ func DatabaseURL(t testing.TB) string {
 			t.Logf("drop test database %s: %v", name, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer closeConn(ctx, t, conn)
 		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			t.Logf("drop test database %s: %v", name, err)
 		}
