@@ -24,7 +24,11 @@ func Up(databaseURL string, logger *slog.Logger) (uint, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer m.Close()
+	defer func() {
+		if serr, dberr := m.Close(); serr != nil || dberr != nil {
+			logger.Warn("Closing the migration source or database connection failed", "source_error", serr, "database_error", dberr)
+		}
+	}()
 	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
 		return 0, fmt.Errorf("apply migrations: %w", err)
 	}
@@ -45,7 +49,7 @@ func Latest() (uint, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer src.Close()
+	defer func() { _ = src.Close() }() // embedded files: nothing to release
 	v, err := src.First()
 	for err == nil {
 		next, nerr := src.Next(v)
@@ -97,7 +101,7 @@ func Check(ctx context.Context, db Querier) error {
 	switch {
 	case dirty:
 		return fmt.Errorf("migration %d failed part way", version)
-	case uint(version) < latest:
+	case version < 0 || uint(version) < latest:
 		return fmt.Errorf("schema at version %d, this build needs %d: run crier migrate", version, latest)
 	}
 	return nil

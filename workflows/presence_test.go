@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -42,7 +41,7 @@ func (f *fakePresence) RemoveStale(_ context.Context, olderThan time.Duration) (
 func setupCleanup(t *testing.T, store *fakePresence) *testsuite.TestWorkflowEnvironment {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(workflows.PresenceCleanup, workflow.RegisterOptions{Name: workflows.PresenceCleanupName})
 	env.RegisterActivity(&activities.PresenceActivities{Store: store})

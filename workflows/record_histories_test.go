@@ -91,6 +91,7 @@ var recorderOrigin = audit.Origin{Actor: audit.Actor{ID: "recorder-admin", Name:
 // file alone: move the fixtures of code that shipped aside first
 // (docs/workflow-versioning.md).
 func TestRecordHistories(t *testing.T) {
+	t.Parallel()
 	if os.Getenv(recordEnv) != "1" {
 		t.Skipf("set %s=1 (with TEMPORAL_ADDRESS and DATABASE_URL) to re-record %s", recordEnv, historiesDir)
 	}
@@ -387,7 +388,7 @@ func (r *recorder) notFound(t *testing.T) client.WorkflowRun {
 	run := r.temporal.GetWorkflow(ctx, b.WorkflowID, "")
 	err := run.Get(ctx, nil)
 	var appErr *temporal.ApplicationError
-	require.True(t, errors.As(err, &appErr), "want an application error, got %v", err)
+	require.ErrorAs(t, err, &appErr, "want an application error")
 	require.Equal(t, activities.ErrTypeNotFound, appErr.Type())
 	return run
 }

@@ -90,8 +90,12 @@ func TestALateWakeUpIsCounted(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.TerminateWorkflow(context.WithoutCancel(ctx), run.GetID(), "", "test over") })
 	testenv.Eventually(t, 10*time.Second, func() error {
-		desc, err := c.DescribeWorkflowExecution(ctx, run.GetID(), "")
-		if err == nil && desc.GetPendingWorkflowTask() != nil {
+		d, err := c.DescribeWorkflow(ctx, run.GetID(), "")
+		if err != nil {
+			return err
+		}
+		desc := d.RawResponse
+		if desc.GetPendingWorkflowTask() != nil {
 			err = errors.New("its first workflow task is still pending")
 		}
 		if err == nil && desc.GetWorkflowExecutionInfo().GetHistoryLength() < 4 {

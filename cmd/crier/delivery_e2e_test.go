@@ -85,128 +85,147 @@ func allBroadcast(title string) map[string]any {
 }
 
 // TestDeliveryAcrossTwoNodes runs two API nodes on the real services with
-// real SSE clients connected to each.
+// real SSE clients connected to each. Its steps run in order on one pair of
+// nodes, each reading what the steps before it left.
 func TestDeliveryAcrossTwoNodes(t *testing.T) {
-	top := t
-	s := newStack(t)
-	a := s.start(t, "all", "node-a") // api, worker and relay
-	b := s.start(t, "api", "node-b")
-	p := tokens(t)
+	r := startTwoNodes(t)
+	t.Run("a ROLE broadcast reaches exactly the role holders, on both nodes", r.roleReachesHolders)
+	t.Run("a read in one tab arrives as read in the other", r.readReachesOtherTab)
+	t.Run("a user can neither see nor mark another's broadcast", r.othersStayHidden)
+	t.Run("cancel retracts it on both nodes", r.cancelRetracts)
+	t.Run("a client away across a publication gets it once on reconnect", r.reconnectCatchesUp)
+	t.Run("expiry retracts it", r.expiryRetracts)
+	t.Run("statistics count each user once, for ALL, ROLE and SELECTED", r.statisticsCountUsers)
+	t.Run("stopping a node: its clients are told, leave presence, and miss nothing on the other", r.stoppingANode)
+	t.Run("metrics show what on-call needs", func(t *testing.T) { requireMetrics(t, r.a) })
+}
 
-	alice1 := openStream(t, top, "alice tab 1 (node a)", a.baseURL, p.alice, "")
-	alice2 := openStream(t, top, "alice tab 2 (node b)", b.baseURL, p.alice, "")
-	bob := openStream(t, top, "bob (node b)", b.baseURL, p.bob, "")
-	carol := openStream(t, top, "carol (node a)", a.baseURL, p.carol, "")
-	for _, c := range []*sseClient{alice1, alice2, bob, carol} {
+// twoNodes is the state TestDeliveryAcrossTwoNodes's steps share: node a
+// runs api, worker and relay, node b only the api; the streams belong to
+// the test (top), not to the step that opened them.
+type twoNodes struct {
+	top                        *testing.T
+	a, b                       *node
+	p                          people
+	alice1, alice2, bob, carol *sseClient
+	ops, marker1               broadcast.Broadcast
+}
+
+func startTwoNodes(t *testing.T) *twoNodes {
+	s := newStack(t)
+	r := &twoNodes{top: t, a: s.start(t, "all", "node-a"), b: s.start(t, "api", "node-b"), p: tokens(t)}
+	r.alice1 = openStream(t, t, "alice tab 1 (node a)", r.a.baseURL, r.p.alice, "")
+	r.alice2 = openStream(t, t, "alice tab 2 (node b)", r.b.baseURL, r.p.alice, "")
+	r.bob = openStream(t, t, "bob (node b)", r.b.baseURL, r.p.bob, "")
+	r.carol = openStream(t, t, "carol (node a)", r.a.baseURL, r.p.carol, "")
+	for _, c := range []*sseClient{r.alice1, r.alice2, r.bob, r.carol} {
 		require.Equal(t, http.StatusOK, c.status, c.name)
 	}
+	r.ops = createOn(t, r.a, r.p.admin, roleBroadcast("ops at +2s", "ops", 2*time.Second, time.Hour))
+	return r
+}
 
-	ops := createOn(t, a, p.admin, roleBroadcast("ops at +2s", "ops", 2*time.Second, time.Hour))
-	var marker1 broadcast.Broadcast
+func (r *twoNodes) roleReachesHolders(t *testing.T) {
+	for _, c := range []*sseClient{r.alice1, r.alice2, r.bob} {
+		ev := c.expect(t, "broadcast", r.ops.ID)
+		require.NotEmpty(t, ev.ID)
+		t.Logf("%s: received %s after scheduled_at", c.name, ev.At.Sub(*r.ops.ScheduledAt).Round(time.Millisecond))
+	}
+	r.marker1 = createOn(t, r.a, r.p.admin, allBroadcast("marker 1"))
+	for _, c := range []*sseClient{r.carol, r.alice1, r.alice2, r.bob} {
+		c.expect(t, "broadcast", r.marker1.ID) // carol's first event: she never got the ops one
+	}
+}
 
-	t.Run("a ROLE broadcast reaches exactly the role holders, on both nodes", func(t *testing.T) {
-		for _, c := range []*sseClient{alice1, alice2, bob} {
-			ev := c.expect(t, "broadcast", ops.ID)
-			require.NotEmpty(t, ev.ID)
-			t.Logf("%s: received %s after scheduled_at", c.name, ev.At.Sub(*ops.ScheduledAt).Round(time.Millisecond))
+func (r *twoNodes) readReachesOtherTab(t *testing.T) {
+	read := "/api/v1/me/broadcasts/" + r.ops.ID.String() + "/read"
+	require.Equal(t, http.StatusOK, call(t, r.a, r.p.alice, http.MethodPost, read, nil, nil))
+	r.alice2.expect(t, "read", r.ops.ID)
+	r.alice1.expect(t, "read", r.ops.ID)
+	require.Equal(t, http.StatusOK, call(t, r.b, r.p.alice, http.MethodPost, read, nil, nil),
+		"reading again succeeds and sends nothing")
+}
+
+func (r *twoNodes) othersStayHidden(t *testing.T) {
+	var inbox inboxPage
+	require.Equal(t, http.StatusOK, call(t, r.a, r.p.carol, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+	for _, it := range inbox.Items {
+		require.NotEqual(t, r.ops.ID, it.ID)
+	}
+	var refused map[string]any
+	require.Equal(t, http.StatusNotFound, call(t, r.b, r.p.carol, http.MethodPost, "/api/v1/me/broadcasts/"+r.ops.ID.String()+"/read", nil, &refused))
+
+	require.Equal(t, http.StatusOK, call(t, r.b, r.p.alice, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+	found := false
+	for _, it := range inbox.Items {
+		if it.ID == r.ops.ID {
+			found = true
+			require.True(t, it.Read)
 		}
-		marker1 = createOn(t, a, p.admin, allBroadcast("marker 1"))
-		for _, c := range []*sseClient{carol, alice1, alice2, bob} {
-			c.expect(t, "broadcast", marker1.ID) // carol's first event: she never got the ops one
-		}
-	})
+	}
+	require.True(t, found, "alice's inbox on the other node has it, read")
+}
 
-	t.Run("a read in one tab arrives as read in the other", func(t *testing.T) {
-		require.Equal(t, http.StatusOK, call(t, a, p.alice, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, nil))
-		alice2.expect(t, "read", ops.ID)
-		alice1.expect(t, "read", ops.ID)
-		require.Equal(t, http.StatusOK, call(t, b, p.alice, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, nil),
-			"reading again succeeds and sends nothing")
-	})
+func (r *twoNodes) cancelRetracts(t *testing.T) {
+	require.Equal(t, http.StatusOK, call(t, r.b, r.p.admin, http.MethodPost, "/api/v1/broadcasts/"+r.ops.ID.String()+"/cancel", nil, nil))
+	for _, c := range []*sseClient{r.alice1, r.alice2, r.bob} {
+		ev := c.expect(t, "retract", r.ops.ID)
+		require.Contains(t, ev.Data, `"reason":"cancelled"`)
+	}
+}
 
-	t.Run("a user can neither see nor mark another's broadcast", func(t *testing.T) {
-		var inbox inboxPage
-		require.Equal(t, http.StatusOK, call(t, a, p.carol, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
-		for _, it := range inbox.Items {
-			require.NotEqual(t, ops.ID, it.ID)
-		}
-		var refused map[string]any
-		require.Equal(t, http.StatusNotFound, call(t, b, p.carol, http.MethodPost, "/api/v1/me/broadcasts/"+ops.ID.String()+"/read", nil, &refused))
+func (r *twoNodes) reconnectCatchesUp(t *testing.T) {
+	lastID := r.bob.lastID
+	r.bob.close()
+	missed := createOn(t, r.a, r.p.admin, roleBroadcast("published while bob was away", "ops", 0, time.Hour))
+	r.alice1.expect(t, "broadcast", missed.ID) // it is out, and consumed
 
-		require.Equal(t, http.StatusOK, call(t, b, p.alice, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
-		found := false
-		for _, it := range inbox.Items {
-			if it.ID == ops.ID {
-				found = true
-				require.True(t, it.Read)
-			}
-		}
-		require.True(t, found, "alice's inbox on the other node has it, read")
-	})
+	r.bob = openStream(t, r.top, "bob again (node a)", r.a.baseURL, r.p.bob, lastID)
+	r.bob.expect(t, "broadcast", missed.ID)
+	marker := createOn(t, r.b, r.p.admin, allBroadcast("marker 2"))
+	r.bob.expect(t, "broadcast", marker.ID) // nothing repeated before it
+	r.alice2.expect(t, "broadcast", missed.ID)
+	for _, c := range []*sseClient{r.alice1, r.alice2, r.carol} {
+		c.expect(t, "broadcast", marker.ID)
+	}
+}
 
-	t.Run("cancel retracts it on both nodes", func(t *testing.T) {
-		require.Equal(t, http.StatusOK, call(t, b, p.admin, http.MethodPost, "/api/v1/broadcasts/"+ops.ID.String()+"/cancel", nil, nil))
-		for _, c := range []*sseClient{alice1, alice2, bob} {
-			ev := c.expect(t, "retract", ops.ID)
-			require.Contains(t, ev.Data, `"reason":"cancelled"`)
-		}
-	})
+func (r *twoNodes) expiryRetracts(t *testing.T) {
+	short := createOn(t, r.a, r.p.admin, roleBroadcast("gone in 3 s", "ops", 0, 3*time.Second))
+	r.alice1.expect(t, "broadcast", short.ID)
+	ev := r.alice1.expect(t, "retract", short.ID)
+	require.Contains(t, ev.Data, `"reason":"expired"`)
+	for _, c := range []*sseClient{r.alice2, r.bob} {
+		c.expect(t, "broadcast", short.ID)
+		c.expect(t, "retract", short.ID)
+	}
+}
 
-	t.Run("a client away across a publication gets it once on reconnect", func(t *testing.T) {
-		lastID := bob.lastID
-		bob.close()
-		missed := createOn(t, a, p.admin, roleBroadcast("published while bob was away", "ops", 0, time.Hour))
-		alice1.expect(t, "broadcast", missed.ID) // it is out, and consumed
+func (r *twoNodes) statisticsCountUsers(t *testing.T) {
+	selected := body("for alice, carol and dave", 0, time.Hour)
+	selected["target"] = map[string]any{"type": "SELECTED", "ids": []string{"alice", "carol", "dave"}}
+	sel := createOn(t, r.b, r.p.admin, selected)
+	for _, c := range []*sseClient{r.alice1, r.alice2, r.carol} {
+		c.expect(t, "broadcast", sel.ID)
+	}
+	// alice (two tabs), bob and carol learned from their tokens; dave
+	// was never online. ops was cancelled after alice read it.
+	requireStats(t, r.a, r.p.admin, r.ops.ID, stats{Targeted: 2, Delivered: 2, Read: 1})
+	requireStats(t, r.b, r.p.admin, r.marker1.ID, stats{Targeted: 3, Delivered: 3, Read: 0})
+	requireStats(t, r.a, r.p.admin, sel.ID, stats{Targeted: 3, Delivered: 2, Read: 0})
+}
 
-		bob = openStream(t, top, "bob again (node a)", a.baseURL, p.bob, lastID)
-		bob.expect(t, "broadcast", missed.ID)
-		marker := createOn(t, b, p.admin, allBroadcast("marker 2"))
-		bob.expect(t, "broadcast", marker.ID) // nothing repeated before it
-		alice2.expect(t, "broadcast", missed.ID)
-		for _, c := range []*sseClient{alice1, alice2, carol} {
-			c.expect(t, "broadcast", marker.ID)
-		}
-	})
+func (r *twoNodes) stoppingANode(t *testing.T) {
+	lastAlice2 := r.alice2.lastID
+	r.b.stop()
+	last := r.alice2.ended(t)
+	require.Equal(t, "shutdown", last.Event)
+	requirePresence(t, r.a, r.p.admin, map[string]int{"node-a": 3}) // alice tab 1, carol, bob (moved to node a)
 
-	t.Run("expiry retracts it", func(t *testing.T) {
-		short := createOn(t, a, p.admin, roleBroadcast("gone in 3 s", "ops", 0, 3*time.Second))
-		alice1.expect(t, "broadcast", short.ID)
-		ev := alice1.expect(t, "retract", short.ID)
-		require.Contains(t, ev.Data, `"reason":"expired"`)
-		for _, c := range []*sseClient{alice2, bob} {
-			c.expect(t, "broadcast", short.ID)
-			c.expect(t, "retract", short.ID)
-		}
-	})
-
-	t.Run("statistics count each user once, for ALL, ROLE and SELECTED", func(t *testing.T) {
-		selected := body("for alice, carol and dave", 0, time.Hour)
-		selected["target"] = map[string]any{"type": "SELECTED", "ids": []string{"alice", "carol", "dave"}}
-		sel := createOn(t, b, p.admin, selected)
-		for _, c := range []*sseClient{alice1, alice2, carol} {
-			c.expect(t, "broadcast", sel.ID)
-		}
-		// alice (two tabs), bob and carol learned from their tokens; dave
-		// was never online. ops was cancelled after alice read it.
-		requireStats(t, a, p.admin, ops.ID, stats{Targeted: 2, Delivered: 2, Read: 1})
-		requireStats(t, b, p.admin, marker1.ID, stats{Targeted: 3, Delivered: 3, Read: 0})
-		requireStats(t, a, p.admin, sel.ID, stats{Targeted: 3, Delivered: 2, Read: 0})
-	})
-
-	t.Run("stopping a node: its clients are told, leave presence, and miss nothing on the other", func(t *testing.T) {
-		lastAlice2 := alice2.lastID
-		b.stop()
-		last := alice2.ended(t)
-		require.Equal(t, "shutdown", last.Event)
-		requirePresence(t, a, p.admin, map[string]int{"node-a": 3}) // alice tab 1, carol, bob (moved to node a)
-
-		missed := createOn(t, a, p.admin, roleBroadcast("published while node b was down", "ops", 0, time.Hour))
-		alice1.expect(t, "broadcast", missed.ID)
-		alice2 = openStream(t, top, "alice tab 2 (moved to node a)", a.baseURL, p.alice, lastAlice2)
-		alice2.expect(t, "broadcast", missed.ID)
-	})
-
-	t.Run("metrics show what on-call needs", func(t *testing.T) { requireMetrics(t, a) })
+	missed := createOn(t, r.a, r.p.admin, roleBroadcast("published while node b was down", "ops", 0, time.Hour))
+	r.alice1.expect(t, "broadcast", missed.ID)
+	r.alice2 = openStream(t, r.top, "alice tab 2 (moved to node a)", r.a.baseURL, r.p.alice, lastAlice2)
+	r.alice2.expect(t, "broadcast", missed.ID)
 }
 
 // requireMetrics checks that a node's /metrics shows every metric on-call
@@ -289,103 +308,129 @@ func TestStreamAccess(t *testing.T) {
 	// The limit on stream opens per user (burst 10) has its own test in
 	// api; here it would refuse opens before the limit on open streams.
 	s.env["CRIER_RATE_STREAM_CONNECTS"] = "0"
-	n := s.start(t, "all", "node-access")
-	p := tokens(t)
-	get := func(path string, header http.Header) *http.Response {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodGet, n.baseURL+path, nil)
-		require.NoError(t, err)
-		req.Header = header
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		t.Cleanup(func() { resp.Body.Close() })
-		return resp
-	}
+	a := &streamAccess{top: t, n: s.start(t, "all", "node-access"), p: tokens(t)}
 
 	t.Run("without credentials: 401", func(t *testing.T) {
-		require.Equal(t, http.StatusUnauthorized, get("/api/v1/me/stream", http.Header{}).StatusCode)
+		require.Equal(t, http.StatusUnauthorized, a.get(t, "/api/v1/me/stream", http.Header{}).status)
 	})
-
 	t.Run("with the HttpOnly cookie", func(t *testing.T) {
-		resp := get("/api/v1/me/stream", http.Header{"Cookie": {auth.CookieName + "=" + p.carol}})
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-		require.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
-		require.Equal(t, "no", resp.Header.Get("X-Accel-Buffering"))
+		r := a.get(t, "/api/v1/me/stream", http.Header{"Cookie": {auth.CookieName + "=" + a.p.carol}})
+		require.Equal(t, http.StatusOK, r.status)
+		require.Equal(t, "text/event-stream", r.header.Get("Content-Type"))
+		require.Equal(t, "no-cache", r.header.Get("Cache-Control"))
+		require.Equal(t, "no", r.header.Get("X-Accel-Buffering"))
 	})
-
-	t.Run("with a ticket, once", func(t *testing.T) {
-		var ticket struct {
-			Ticket    string `json:"ticket"`
-			ExpiresIn int    `json:"expires_in"`
-			StreamURL string `json:"stream_url"`
-		}
-		require.Equal(t, http.StatusCreated, call(t, n, p.carol, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
-		require.NotEmpty(t, ticket.Ticket)
-		require.Positive(t, ticket.ExpiresIn)
-		require.Equal(t, http.StatusOK, get(ticket.StreamURL, http.Header{}).StatusCode)
-		require.Equal(t, http.StatusUnauthorized, get(ticket.StreamURL, http.Header{}).StatusCode, "a ticket works once")
-		require.Equal(t, http.StatusUnauthorized, get("/api/v1/me/stream?ticket=made-up", http.Header{}).StatusCode)
-	})
-
-	t.Run("a stream ends when its token expires, even opened with a ticket", func(t *testing.T) {
-		shortLived, err := auth.Issue([]byte(config.DevJWTSecret), "dora", "", nil, 2*time.Second, time.Now())
-		require.NoError(t, err)
-		var ticket struct {
-			StreamURL string `json:"stream_url"`
-		}
-		require.Equal(t, http.StatusCreated, call(t, n, shortLived, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
-		for _, c := range []*sseClient{
-			openStream(t, t, "dora (token)", n.baseURL, shortLived, ""),
-			openTicketStream(t, "dora (ticket)", n.baseURL+ticket.StreamURL),
-		} {
-			require.Equal(t, http.StatusOK, c.status, c.name)
-			last := c.ended(t)
-			require.Equal(t, "shutdown", last.Event, c.name)
-			require.Contains(t, last.Data, "token expired", c.name)
-		}
-	})
-
-	t.Run("at most five streams per user", func(t *testing.T) {
-		for i := range 5 {
-			c := openStream(t, t, fmt.Sprintf("bob tab %d", i+1), n.baseURL, p.bob, "")
-			require.Equal(t, http.StatusOK, c.status)
-		}
-		sixth := get("/api/v1/me/stream", http.Header{"Authorization": {"Bearer " + p.bob}})
-		require.Equal(t, http.StatusTooManyRequests, sixth.StatusCode)
-		require.NotEmpty(t, sixth.Header.Get("Retry-After"))
-		require.Equal(t, http.StatusOK, openStream(t, t, "alice", n.baseURL, p.alice, "").status, "other users are not affected")
-	})
-
+	t.Run("with a ticket, once", a.ticketOnce)
+	t.Run("a stream ends when its token expires, even opened with a ticket", a.endsWithToken)
+	t.Run("at most five streams per user", a.fivePerUser)
 	// Issue 10: the limit was a count, then a registration, so opens at
 	// the same moment all counted the same streams and all got in.
-	t.Run("20 opens at once leave exactly five open", func(t *testing.T) {
-		erin, err := auth.Issue([]byte(config.DevJWTSecret), "erin", "", nil, time.Hour, time.Now())
-		require.NoError(t, err)
-		const opens = 20
-		statuses := make(chan int, opens)
-		start := make(chan struct{})
-		for range opens {
-			go func() {
-				<-start
-				req, _ := http.NewRequest(http.MethodGet, n.baseURL+"/api/v1/me/stream", nil)
-				req.Header.Set("Authorization", "Bearer "+erin)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					statuses <- 0
-					return
-				}
-				t.Cleanup(func() { resp.Body.Close() })
-				statuses <- resp.StatusCode
-			}()
-		}
-		close(start)
-		got := map[int]int{}
-		for range opens {
-			got[<-statuses]++
-		}
-		require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 15}, got)
-	})
+	t.Run("20 opens at once leave exactly five open", a.fivePerUserAtOnce)
+}
+
+// streamAccess opens streams on one node for TestStreamAccess. A response
+// stays open until its owner ends (the test, for get): an open stream counts
+// against its user's limit.
+type streamAccess struct {
+	top *testing.T
+	n   *node
+	p   people
+}
+
+// reply is what a test reads of an answer: its body stays with the stream.
+type reply struct {
+	status int
+	header http.Header
+}
+
+// open sends a GET for path; it may run on any goroutine.
+func (a *streamAccess) open(owner *testing.T, path string, header http.Header) (reply, error) {
+	req, err := http.NewRequest(http.MethodGet, a.n.baseURL+path, nil)
+	if err != nil {
+		return reply{}, err
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	owner.Cleanup(func() { resp.Body.Close() })
+	return reply{status: resp.StatusCode, header: resp.Header}, nil
+}
+
+func (a *streamAccess) get(t *testing.T, path string, header http.Header) reply {
+	t.Helper()
+	r, err := a.open(a.top, path, header)
+	require.NoError(t, err)
+	return r
+}
+
+func (a *streamAccess) ticketOnce(t *testing.T) {
+	var ticket struct {
+		Ticket    string `json:"ticket"`
+		ExpiresIn int    `json:"expires_in"`
+		StreamURL string `json:"stream_url"`
+	}
+	require.Equal(t, http.StatusCreated, call(t, a.n, a.p.carol, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
+	require.NotEmpty(t, ticket.Ticket)
+	require.Positive(t, ticket.ExpiresIn)
+	require.Equal(t, http.StatusOK, a.get(t, ticket.StreamURL, http.Header{}).status)
+	require.Equal(t, http.StatusUnauthorized, a.get(t, ticket.StreamURL, http.Header{}).status, "a ticket works once")
+	require.Equal(t, http.StatusUnauthorized, a.get(t, "/api/v1/me/stream?ticket=made-up", http.Header{}).status)
+}
+
+func (a *streamAccess) endsWithToken(t *testing.T) {
+	shortLived, err := auth.Issue([]byte(config.DevJWTSecret), "dora", "", nil, 2*time.Second, time.Now())
+	require.NoError(t, err)
+	var ticket struct {
+		StreamURL string `json:"stream_url"`
+	}
+	require.Equal(t, http.StatusCreated, call(t, a.n, shortLived, http.MethodPost, "/api/v1/me/stream-ticket", nil, &ticket))
+	for _, c := range []*sseClient{
+		openStream(t, t, "dora (token)", a.n.baseURL, shortLived, ""),
+		openTicketStream(t, "dora (ticket)", a.n.baseURL+ticket.StreamURL),
+	} {
+		require.Equal(t, http.StatusOK, c.status, c.name)
+		last := c.ended(t)
+		require.Equal(t, "shutdown", last.Event, c.name)
+		require.Contains(t, last.Data, "token expired", c.name)
+	}
+}
+
+func (a *streamAccess) fivePerUser(t *testing.T) {
+	for i := range 5 {
+		c := openStream(t, t, fmt.Sprintf("bob tab %d", i+1), a.n.baseURL, a.p.bob, "")
+		require.Equal(t, http.StatusOK, c.status)
+	}
+	sixth := a.get(t, "/api/v1/me/stream", http.Header{"Authorization": {"Bearer " + a.p.bob}})
+	require.Equal(t, http.StatusTooManyRequests, sixth.status)
+	require.NotEmpty(t, sixth.header.Get("Retry-After"))
+	require.Equal(t, http.StatusOK, openStream(t, t, "alice", a.n.baseURL, a.p.alice, "").status, "other users are not affected")
+}
+
+func (a *streamAccess) fivePerUserAtOnce(t *testing.T) {
+	erin, err := auth.Issue([]byte(config.DevJWTSecret), "erin", "", nil, time.Hour, time.Now())
+	require.NoError(t, err)
+	const opens = 20
+	statuses := make(chan int, opens)
+	start := make(chan struct{})
+	for range opens {
+		go func() {
+			<-start
+			r, err := a.open(t, "/api/v1/me/stream", http.Header{"Authorization": {"Bearer " + erin}})
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			statuses <- r.status
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range opens {
+		got[<-statuses]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: 5, http.StatusTooManyRequests: 15}, got)
 }
 
 // TestObjectLevelAuthorization: a user gets 404 for a broadcast not meant for

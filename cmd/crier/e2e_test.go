@@ -142,7 +142,7 @@ func startCrier(t *testing.T) *e2e {
 	token, err := auth.Issue([]byte(config.DevJWTSecret), "alice", "Alice", []string{auth.RoleAdmin}, time.Hour, time.Now())
 	require.NoError(t, err)
 	e.token = token
-	e.events = readTopic(t, e.ctx, s.brokers, s.env["CRIER_KAFKA_TOPIC"])
+	e.events = readTopic(e.ctx, t, s.brokers, s.env["CRIER_KAFKA_TOPIC"])
 	e.temporal, err = client.Dial(client.Options{HostPort: s.env["TEMPORAL_ADDRESS"]})
 	require.NoError(t, err)
 	t.Cleanup(e.temporal.Close)
@@ -152,7 +152,7 @@ func startCrier(t *testing.T) *e2e {
 // readTopic reads every partition of the topic from its start with plain
 // partition readers (no consumer group, so no join delay), independently of
 // Crier, and merges the messages into one channel.
-func readTopic(t *testing.T, ctx context.Context, brokers []string, topic string) chan kafka.Message {
+func readTopic(ctx context.Context, t *testing.T, brokers []string, topic string) chan kafka.Message {
 	var partitions []kafka.Partition
 	testenv.Eventually(t, 30*time.Second, func() error {
 		conn, err := kafka.DialContext(ctx, "tcp", brokers[0])

@@ -104,7 +104,7 @@ func startRelay(ctx context.Context, g *errgroup.Group, pool *pgxpool.Pool, cfg 
 	g.Go(func() error {
 		if err := relay.EnsureTopic(ctx); err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return nil //nolint:nilerr // stopped before the topic was made: a shutdown, not a failure
 			}
 			return err
 		}

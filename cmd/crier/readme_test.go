@@ -110,7 +110,7 @@ var optionalTools = []string{"kcat"}
 // another's variables or files fails. curl is made strict through
 // $CURL_HOME/.curlrc (--fail-with-body), so an HTTP error fails the block as
 // a shell error would.
-func TestREADME(t *testing.T) {
+func TestREADME(t *testing.T) { //nolint:tparallel // its node reads its configuration from the environment (t.Setenv), which a parallel test may not set
 	blocks := readmeBlocks(t, readmePath)
 	var shell []readmeBlock
 	for _, b := range blocks {

@@ -161,7 +161,7 @@ func startParts(ctx context.Context, g *errgroup.Group, p parts, s shared, cfg c
 func startKafkaLink(cfg config.Config, logger *slog.Logger, stops *cleanups) (kafkaLink, error) {
 	link, err := kafkaconn.New(cfg.KafkaSecurity)
 	if err != nil {
-		return kafkaLink{}, fmt.Errorf("Kafka link: %w", err)
+		return kafkaLink{}, fmt.Errorf("set up the Kafka link: %w", err)
 	}
 	brokers := cfg.KafkaBrokers
 	if len(brokers) == 1 && brokers[0] == "embedded" {
@@ -232,7 +232,7 @@ func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, log
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (CRIER_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
@@ -271,7 +271,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 		// caller's trace, so one trace runs from the API call onwards.
 		tracer, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("Temporal tracing: %w", err)
+			return nil, fmt.Errorf("set up Temporal tracing: %w", err)
 		}
 		opts.Interceptors = []interceptor.ClientInterceptor{tracer}
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,32 +76,35 @@ func open(t, owner *testing.T, name, url, token, lastEventID string) *sseClient 
 		return c
 	}
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	go func() {
-		defer resp.Body.Close()
-		defer close(c.events)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev.Event != "" {
-					ev.At = time.Now()
-					c.events <- ev
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, ":"): // comment: heartbeat or marker
-			case strings.HasPrefix(line, "id: "):
-				ev.ID = strings.TrimPrefix(line, "id: ")
-			case strings.HasPrefix(line, "event: "):
-				ev.Event = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: "):
-				ev.Data = strings.TrimPrefix(line, "data: ")
-			}
-		}
-	}()
+	go c.read(resp.Body)
 	return c
+}
+
+// read parses the stream into c.events until it ends, then closes both.
+func (c *sseClient) read(body io.ReadCloser) {
+	defer body.Close()
+	defer close(c.events)
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var ev sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if ev.Event != "" {
+				ev.At = time.Now()
+				c.events <- ev
+			}
+			ev = sseEvent{}
+		case strings.HasPrefix(line, ":"): // comment: heartbeat or marker
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = strings.TrimPrefix(line, "id: ")
+		case strings.HasPrefix(line, "event: "):
+			ev.Event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.Data = strings.TrimPrefix(line, "data: ")
+		}
+	}
 }
 
 func (c *sseClient) close() { c.cancel() }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -425,16 +426,15 @@ func (p *parser) bool(key string) bool {
 // readEnvFile reads KEY=VALUE lines (optionally prefixed with "export" and
 // with quoted values), as `make dev` writes them. A missing file is empty.
 func readEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the file (CRIER_ENV_FILE); reading it is the point
 	if errors.Is(err, os.ErrNotExist) {
 		return map[string]string{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	defer f.Close()
 	vars := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {

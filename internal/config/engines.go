@@ -37,7 +37,7 @@ func (p *parser) kafkaSecurity() kafkaconn.Security {
 		TLSServerName: p.str("KAFKA_TLS_SERVER_NAME"),
 	}
 	if file := p.str("KAFKA_SASL_PASSWORD_FILE"); file != "" {
-		switch b, err := os.ReadFile(file); {
+		switch b, err := os.ReadFile(file); { //nolint:gosec // the operator names the file (KAFKA_SASL_PASSWORD_FILE); reading it is the point
 		case s.SASLPassword != "":
 			p.errs = append(p.errs, errors.New("set KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both"))
 		case err != nil:
@@ -70,7 +70,7 @@ func (p *parser) temporal() envconfig.ClientConfigProfile {
 	}
 	profile, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{DisableFile: true, EnvLookup: lookup})
 	if err != nil {
-		p.errs = append(p.errs, fmt.Errorf("Temporal client settings (TEMPORAL_TLS*, TEMPORAL_API_KEY): %w", err))
+		p.errs = append(p.errs, fmt.Errorf("the Temporal client settings (TEMPORAL_TLS*, TEMPORAL_API_KEY): %w", err))
 	}
 	if v := lookup["TEMPORAL_TLS"]; v != "" && !slices.Contains([]string{"true", "false", "1", "0"}, strings.ToLower(v)) {
 		p.errs = append(p.errs, fmt.Errorf("TEMPORAL_TLS must be true or false, got %q", v))
@@ -95,7 +95,7 @@ func (l temporalLookup) LookupEnv(key string) (string, bool) {
 func (c Config) TemporalClientOptions() (client.Options, error) {
 	opts, err := c.Temporal.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {
-		return client.Options{}, fmt.Errorf("Temporal client settings (TEMPORAL_TLS*, TEMPORAL_API_KEY): %w", err)
+		return client.Options{}, fmt.Errorf("the Temporal client settings (TEMPORAL_TLS*, TEMPORAL_API_KEY): %w", err)
 	}
 	opts.HostPort, opts.Namespace = c.TemporalAddress, c.TemporalNamespace
 	return opts, nil
@@ -126,7 +126,7 @@ func (c Config) engineErrors() []error {
 	}
 	embedded := len(c.KafkaBrokers) == 1 && c.KafkaBrokers[0] == "embedded"
 	if !embedded && !c.KafkaSecurity.Authenticated() && !allLoopback(c.KafkaBrokers) {
-		errs = append(errs, fmt.Errorf("Kafka at %s would be reached without authentication: anything that can write the topic "+
+		errs = append(errs, fmt.Errorf("the Kafka brokers at %s would be reached without authentication: anything that can write the topic "+
 			"can push a broadcast to every user, so production needs KAFKA_SASL_MECHANISM (SCRAM-SHA-512), KAFKA_SASL_USERNAME and "+
 			"KAFKA_SASL_PASSWORD, or a TLS client certificate (KAFKA_TLS_CERT_FILE, KAFKA_TLS_KEY_FILE)", strings.Join(c.KafkaBrokers, ",")))
 	}

@@ -64,7 +64,7 @@ func TestProductionRefusesUnsafeEngineLinks(t *testing.T) {
 		vars map[string]string
 		want string // "" accepts
 	}{
-		"Kafka off this machine without credentials": {map[string]string{"KAFKA_BROKERS": "kafka:9092"}, "Kafka at kafka:9092 would be reached without authentication"},
+		"Kafka off this machine without credentials": {map[string]string{"KAFKA_BROKERS": "kafka:9092"}, "Kafka brokers at kafka:9092 would be reached without authentication"},
 		"one of two brokers off this machine":        {map[string]string{"KAFKA_BROKERS": "127.0.0.1:9092,10.0.0.7:9092"}, "without authentication"},
 		"Kafka with SCRAM":                           {scram, ""},
 		"Kafka with a client certificate": {map[string]string{"KAFKA_BROKERS": "kafka:9093", "KAFKA_TLS": "true",

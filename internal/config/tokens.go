@@ -10,7 +10,7 @@ import (
 
 // tokenSettings name the variables behind auth.VerifierConfig's fields, so
 // auth's checks speak of what the operator sets.
-var tokenSettings = auth.SettingNames{
+var tokenSettings = auth.SettingNames{ //nolint:gosec // names of variables, not their values
 	Secret: "CRIER_JWT_SECRET", JWKSFile: "CRIER_JWKS_FILE", JWKSURL: "CRIER_JWKS_URL",
 	Algorithms: "CRIER_JWT_ALGORITHMS", Leeway: "CRIER_JWT_LEEWAY",
 }
@@ -35,6 +35,12 @@ func (c Config) VerifierConfig() auth.VerifierConfig {
 	}
 }
 
+// plainHTTP returns raw as a URL when it is one with the http scheme.
+func plainHTTP(raw string) (*url.URL, bool) {
+	u, err := url.Parse(raw)
+	return u, err == nil && u.Scheme == "http"
+}
+
 func (c Config) hasJWKS() bool { return c.JWKSURL != "" || c.JWKSFile != "" }
 
 // tokenErrors checks the token settings in every mode: auth's own checks,
@@ -53,8 +59,8 @@ func (c Config) tokenErrors() []error {
 // jwksURLError refuses keys fetched where they could be swapped on the way:
 // over http, except from an identity provider on loopback in development.
 func (c Config) jwksURLError() error {
-	u, err := url.Parse(c.JWKSURL)
-	if c.JWKSURL == "" || err != nil || u.Scheme != "http" {
+	u, ok := plainHTTP(c.JWKSURL)
+	if !ok {
 		return nil // none, https, or not a URL, which auth's checks report
 	}
 	if c.Env == "production" {

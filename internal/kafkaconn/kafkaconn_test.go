@@ -59,11 +59,10 @@ func TestNewReadsTLSFiles(t *testing.T) {
 // scramBundle is a topic on the test broker's SCRAM listener, created by
 // Crier's own link as the crier user.
 type scramBundle struct {
-	ctx     context.Context
-	scram   testenv.KafkaSCRAM
-	topic   string
-	crier   kafkaconn.Link
-	written int // messages crier wrote
+	ctx   context.Context
+	scram testenv.KafkaSCRAM
+	topic string
+	crier kafkaconn.Link
 }
 
 func setupSCRAM(t *testing.T) *scramBundle {
@@ -152,11 +151,11 @@ func TestSCRAMListenerRefusesWhoIsNotCrier(t *testing.T) {
 
 	wrong := tb.link(t, kafkaconn.ScramSHA512, testenv.SCRAMUser{Username: tb.scram.Crier.Username, Password: tb.scram.Crier.Password + "x"})
 	err = tb.produce(wrong, "forged, wrong password")
-	require.True(t, errors.Is(err, kafka.SASLAuthenticationFailed), "a wrong password fails authentication, got %v", err)
+	require.ErrorIs(t, err, kafka.SASLAuthenticationFailed, "a wrong password fails authentication")
 
 	reader := tb.link(t, kafkaconn.ScramSHA512, tb.scram.Reader)
 	err = tb.produce(reader, "forged, no ACL")
-	require.True(t, errors.Is(err, kafka.TopicAuthorizationFailed), "a user without the Write ACL is refused, got %v", err)
+	require.ErrorIs(t, err, kafka.TopicAuthorizationFailed, "a user without the Write ACL is refused")
 	require.Equal(t, []string{"from crier"}, tb.consume(t, reader, 1), "the reader authenticates and may read")
 
 	require.EqualValues(t, 1, tb.lastOffset(t), "only crier's message reached the topic")
