@@ -5,7 +5,7 @@
 #
 # Starts PostgreSQL, Kafka and Temporal on free loopback ports under .test/
 # (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), runs
-# `go vet`, shellcheck (scripts/lint.sh shell), govulncheck
+# `go vet`, shellcheck and golangci-lint (scripts/lint.sh), govulncheck
 # (scripts/vulncheck.sh, which fails on a called advisory, and must fail on
 # VULNERABLE_GO below) and `go test ./...` with
 # CRIER_TEST_SERVICES=required (so a test that cannot reach a service fails
@@ -37,8 +37,8 @@ go vet ./...
 unformatted=$(git ls-files -z '*.go' | xargs -0 "$(go env GOROOT)/bin/gofmt" -l)
 [[ -z $unformatted ]] || die "gofmt would change: $unformatted (run make fmt)"
 
-log "shellcheck (scripts/lint.sh shell)"
-scripts/lint.sh shell
+log "linters: shellcheck and golangci-lint over every module (scripts/lint.sh)"
+scripts/lint.sh
 
 log "govulncheck ./... (scripts/vulncheck.sh) and vulngate's tests"
 scripts/vulncheck.sh
