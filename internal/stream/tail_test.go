@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
@@ -19,23 +20,7 @@ import (
 // a stream once; the copy is not logged (its position still counts).
 func TestTailPushesAnEventWrittenTwiceOnce(t *testing.T) {
 	t.Parallel()
-	brokers := testenv.KafkaBrokers(t)
-	pool := testenv.Pool(t)
-	topic := testenv.Name("tail-test")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
-	require.NoError(t, err)
-
-	hub := NewHub(HubConfig{})
-	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
-	done := make(chan error, 1)
-	go func() { done <- tail.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done, "Run ends without an error when stopped") })
-	<-hub.Ready()
-	c := newConn(inbox.User{ID: "alice"}, 8)
-	hub.register(c)
+	ctx, brokers, topic, pool, c := startTailForAlice(t)
 
 	// A BROADCAST_READ needs no broadcast row: the simplest event to send.
 	ev := broadcast.Event{EventID: uuid.New(), EventType: broadcast.EventRead, BroadcastID: uuid.New(),
@@ -76,23 +61,7 @@ func TestTailPushesAnEventWrittenTwiceOnce(t *testing.T) {
 // nor stream_events.
 func TestTailDropsTheSnapshotOfAnOldReadEvent(t *testing.T) {
 	t.Parallel()
-	brokers := testenv.KafkaBrokers(t)
-	pool := testenv.Pool(t)
-	topic := testenv.Name("tail-test")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
-	require.NoError(t, err)
-
-	hub := NewHub(HubConfig{})
-	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
-	done := make(chan error, 1)
-	go func() { done <- tail.Run(ctx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done, "Run ends without an error when stopped") })
-	<-hub.Ready()
-	c := newConn(inbox.User{ID: "alice"}, 8)
-	hub.register(c)
+	ctx, brokers, topic, pool, c := startTailForAlice(t)
 
 	id := uuid.New()
 	old := broadcast.Event{EventID: uuid.New(), EventType: broadcast.EventRead, BroadcastID: id, OccurredAt: time.Now().UTC(),
@@ -117,4 +86,27 @@ func TestTailDropsTheSnapshotOfAnOldReadEvent(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, `SELECT payload::text FROM stream_events`).Scan(&payload))
 	require.NotContains(t, payload, "broadcast\":")
 	require.Contains(t, payload, `"user_id":"alice"`)
+}
+
+// startTailForAlice runs a tail on a new one-partition topic and registers a
+// stream of user alice on its hub; both stop when the test ends.
+func startTailForAlice(t *testing.T) (context.Context, []string, string, *pgxpool.Pool, *conn) {
+	t.Helper()
+	brokers := testenv.KafkaBrokers(t)
+	pool := testenv.Pool(t)
+	topic := testenv.Name("tail-test")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
+	require.NoError(t, err)
+
+	hub := NewHub(HubConfig{})
+	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
+	done := make(chan error, 1)
+	go func() { done <- tail.Run(ctx) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done, "Run ends without an error when stopped") })
+	<-hub.Ready()
+	c := newConn(inbox.User{ID: "alice"}, 8)
+	hub.register(c)
+	return ctx, brokers, topic, pool, c
 }
