@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/due"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/workflows"
 )
@@ -45,13 +45,6 @@ type CrierConfig struct {
 	// Reader connects one SSE client, a user of the role the benchmark's
 	// broadcasts target, to time their arrival at a live client too.
 	Reader bool
-	// PublishLead and BurstWakeRate are given to crier as
-	// CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE, and decide the leads of
-	// the workflows the benchmark starts for it: one value for both, and
-	// crier's configuration checks it (out of bounds, crier does not start).
-	// Zero is a valid setting of each, not a default.
-	PublishLead   time.Duration
-	BurstWakeRate int
 }
 
 // Crier is the real `crier all` (API, worker, relay) in a child process.
@@ -79,8 +72,7 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		// The reader is one user who gets every broadcast of a burst at
 		// once: its queue holds a whole burst rather than dropping it (a
 		// real user gets a few at a time, and catches up on reconnect).
-		Env: []string{"CRIER_JWT_SECRET=" + secret, "CRIER_SSE_QUEUE=20000",
-			"CRIER_PUBLISH_LEAD=" + cfg.PublishLead.String(), "CRIER_BURST_WAKE_RATE=" + strconv.Itoa(cfg.BurstWakeRate)}})
+		Env: []string{"CRIER_JWT_SECRET=" + secret, "CRIER_SSE_QUEUE=20000"}})
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +86,7 @@ func StartCrier(ctx context.Context, cfg CrierConfig) (*Crier, error) {
 		return nil, err
 	}
 	c.store = store.New(c.pool)
-	// The same lead as crier's API would give each workflow: crier has just
-	// started with these settings, so its configuration accepted them.
-	lead := workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: c.store.CountDueAround}
-	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue, Lead: lead}
+	c.wc = &workflows.Client{Temporal: cfg.Temporal, TaskQueue: cfg.TaskQueue}
 	if cfg.Reader {
 		token, err := auth.Issue([]byte(secret), "crierbench-reader", "Benchmark reader", []string{benchRole}, 24*time.Hour, time.Now())
 		if err == nil {
@@ -136,10 +125,12 @@ func (c *Crier) Create(ctx context.Context, bs []broadcast.Broadcast) error {
 // MaxBurst is the largest burst this system runs (0: any).
 func (c *Crier) MaxBurst() int { return c.cfg.MaxBurst }
 
-// WakeLead is how early the workflows of a burst of n wake, at most.
-func (c *Crier) WakeLead(n int) time.Duration {
-	return c.wc.Lead.After(n)
-}
+// KnownAhead is how long before its due time Crier must hold a broadcast
+// for its workers' due dispatchers to have read it (internal/due reads what
+// falls due every due.DefaultEvery): broadcasts are created ahead of time,
+// usually hours before. A burst created closer than that is published by its
+// workflows' timers.
+func (c *Crier) KnownAhead(int) time.Duration { return 2 * due.DefaultEvery }
 
 // Arm implements System: Crier's workflows are already waiting.
 func (c *Crier) Arm(context.Context, time.Time) time.Duration { return 0 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/due"
 )
 
 // Report is what BENCHMARKS.md is written from.
@@ -151,9 +151,9 @@ func writeMethod(p func(string, ...any), r Report) {
 	p("- **Crier**: the real `crier all` (API, worker, relay; `go build ./cmd/crier`) as a child process with its default")
 	p("  configuration. Broadcasts are created with the API handler's two calls, `store.Insert` starting the `Broadcast`")
 	p("  workflow inside the transaction, but without HTTP, so creating 10,000 takes seconds; creation is measured in its own")
-	p("  scenario below. Its workflows wake `CRIER_PUBLISH_LEAD` (default %s) before the due time and hold the publish in",
-		fmtDuration(config.DefaultPublishLead))
-	p("  the worker until the due time itself; concurrent publishes commit together in batches.")
+	p("  scenario below. The worker's due dispatcher (`internal/due`) reads what falls due every %s and publishes it at its",
+		fmtDuration(due.DefaultEvery))
+	p("  instant, up to 500 broadcasts a statement; each workflow's own timer then finds its broadcast published.")
 	p("- **%s**: the same, on a production-shaped Temporal instead of the dev server: the Temporal server", CrierOnServer)
 	p("  (go.temporal.io/server, the version the CLI embeds) with its persistence and SQL visibility on the same PostgreSQL,")
 	p("  schema applied with temporal-sql-tool (`scripts/temporal-server.sh`; 4 history shards). Not a baseline: no ratio.")

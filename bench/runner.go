@@ -176,16 +176,17 @@ func (r *Runner) lead(sys System, n int) time.Duration {
 		rate = 100
 	}
 	d := max(5*time.Second, 3*time.Second+time.Duration(1.5*float64(n)/rate*float64(time.Second)))
-	if w, ok := sys.(wakesEarly); ok {
-		d += w.WakeLead(n)
+	if a, ok := sys.(knownAhead); ok {
+		d += a.KnownAhead(n)
 	}
 	return d
 }
 
-// wakesEarly is implemented by a system whose workflows wake before the due
-// time (Crier): the broadcasts are due after the earliest wake-up, as when
-// they are created ahead of time, hours before.
-type wakesEarly interface{ WakeLead(n int) time.Duration }
+// knownAhead is implemented by a system that must hold a broadcast some time
+// before it falls due to publish it at its instant (Crier's due dispatchers
+// read ahead): the broadcasts are due after that, as when they are created
+// ahead of time, hours before.
+type knownAhead interface{ KnownAhead(n int) time.Duration }
 
 // wait is how long after the due time (and the first look) a run waits for
 // its publications before reporting the rest missing.

@@ -28,8 +28,6 @@
 #   BENCH_KEEP=1        leave the services up afterwards, to look into a run
 #                       (scripts/stack.sh down .bench stops them)
 #   CRIER_LOG_LEVEL     crier's log level in .bench/crier.log (default warn)
-#   CRIER_PUBLISH_LEAD, CRIER_BURST_WAKE_RATE  Crier's settings for the burst
-#                       (default Crier's own), passed to crierbench as flags
 set -euo pipefail
 
 LOG_TAG='bench'
@@ -48,7 +46,7 @@ esac
 
 # The report shows the command exactly as run, with the settings that change it.
 command='make bench'
-for v in BENCH_BUDGET BENCH_SIZES BENCH_RUNS BENCH_LARGE_RUNS BENCH_SCENARIOS BENCH_PRODUCTION_TEMPORAL CRIER_PUBLISH_LEAD CRIER_BURST_WAKE_RATE; do
+for v in BENCH_BUDGET BENCH_SIZES BENCH_RUNS BENCH_LARGE_RUNS BENCH_SCENARIOS BENCH_PRODUCTION_TEMPORAL; do
 	if [[ -n ${!v:-} ]]; then command="$v=${!v} $command"; fi
 done
 
@@ -75,11 +73,6 @@ scripts/stack.sh up "$STATE" test >/dev/null
 log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
 
 production=()
-# crierbench gives these to crier and uses them for the workflows it starts,
-# so both agree; crier's configuration checks their bounds.
-lead=()
-if [[ -n ${CRIER_PUBLISH_LEAD:-} ]]; then lead+=(-publish-lead "$CRIER_PUBLISH_LEAD"); fi
-if [[ -n ${CRIER_BURST_WAKE_RATE:-} ]]; then lead+=(-burst-wake-rate "$CRIER_BURST_WAKE_RATE"); fi
 if [[ ${BENCH_PRODUCTION_TEMPORAL:-1} != 0 ]]; then
 	log "starting the Temporal server on PostgreSQL (production-shaped; builds it the first time, ~2.5 min)"
 	mkdir -p "$STATE/temporal-server"
@@ -97,5 +90,5 @@ left=$((budget_s - (SECONDS - started) - 60))
 ((left > 60)) || die "BENCH_BUDGET=$budget leaves no time for any scenario after the set-up"
 log "running the scenarios within ${left}s (BENCH_BUDGET=$budget)"
 "$STATE/bin/crierbench" -crier "$STATE/bin/crier" -state "$STATE" -budget "${left}s" -command "$command" \
-	-temporal-cli "$ROOT/.tools/bin/temporal" -kafka-pom tools/kafka/pom.xml -out BENCHMARKS.md "${production[@]}" "${lead[@]}" "$@"
+	-temporal-cli "$ROOT/.tools/bin/temporal" -kafka-pom tools/kafka/pom.xml -out BENCHMARKS.md "${production[@]}" "$@"
 log "done in $((SECONDS - started))s; see BENCHMARKS.md"

@@ -13,7 +13,6 @@ import (
 	"github.com/crier/crier/activities"
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
-	"github.com/crier/crier/internal/metrics"
 )
 
 // BroadcastInput starts a broadcast's workflow.
@@ -23,10 +22,12 @@ type BroadcastInput struct {
 	ExpiresAt   time.Time
 	// PublishLead is how long before ScheduledAt the workflow wakes up; its
 	// publish activity then holds in the worker until ScheduledAt itself.
-	// Broadcasts cluster on round times, and a burst of timers firing in the
-	// same second queues up in Temporal: waking early moves that queue ahead
-	// of the due time, so at the due time only the database write is left.
-	// Zero (workflows started before it existed) wakes at ScheduledAt.
+	// Workflows started from December 2026 get zero and wake at ScheduledAt:
+	// the exact instant is kept by every worker's due dispatcher
+	// (internal/due), which a stopped or dead worker cannot delay, and the
+	// workflow's own publish then finds the broadcast SENT. Workflows started
+	// with a lead (up to a minute, spread over a burst) still hold as they
+	// were written to, until the last of them has run.
 	PublishLead time.Duration `json:",omitempty"`
 	// SendNowTolerance is how far in the past a new scheduled_at may lie
 	// and still be taken as "now" (CRIER_SEND_NOW_TOLERANCE, as the API
@@ -97,8 +98,6 @@ type broadcastWorkflow struct {
 	scheduledAt, expiresAt time.Time
 	lead                   time.Duration
 	grace                  time.Duration // BroadcastInput.SendNowTolerance
-	// wokeByTimer: the last waitUntil slept and its timer ended the sleep.
-	wokeByTimer bool
 	// cancelRequested is set as soon as a cancel arrives, before the cancel
 	// activity has run, so the workflow never starts publishing after it.
 	cancelRequested bool
@@ -113,7 +112,6 @@ type broadcastWorkflow struct {
 
 func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
 	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt.Add(-w.lead) }) {
-		w.observeWake(ctx)
 		w.publish(ctx)
 	}
 	if w.status.Published() && w.waitUntil(ctx, "until expires_at", func() time.Time { return w.expiresAt }) {
@@ -137,7 +135,6 @@ func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
 // when a reschedule moves at(). It reports false when the broadcast ended
 // meanwhile (cancelled) or the workflow itself was cancelled.
 func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at func() time.Time) bool {
-	w.wokeByTimer = false
 	for {
 		w.handleSignals(ctx)
 		if w.ending() {
@@ -148,7 +145,7 @@ func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at f
 			return true
 		}
 		seen := w.changes
-		woken, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+		_, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      d,
 			TimerOptions: workflow.TimerOptions{Summary: summary},
 		}, func() bool {
@@ -157,25 +154,6 @@ func (w *broadcastWorkflow) waitUntil(ctx workflow.Context, summary string, at f
 		if err != nil { // the workflow itself was cancelled
 			return false
 		}
-		w.wokeByTimer = !woken
-	}
-}
-
-// observeWake counts, on the worker's /metrics, a workflow that slept with a
-// lead and woke to publish, and whether it woke after scheduled_at: the sign
-// that Temporal delivers a burst's wake-ups more slowly than
-// CRIER_BURST_WAKE_RATE assumes (see deploy/README.md, CrierPublishWokeLate).
-// A workflow that never slept (sent now, or due within its lead) is not a
-// wake-up. Metrics and logs are skipped on replay, and decide nothing.
-func (w *broadcastWorkflow) observeWake(ctx workflow.Context) {
-	if w.lead <= 0 || !w.wokeByTimer {
-		return
-	}
-	m := workflow.GetMetricsHandler(ctx)
-	m.Counter(metrics.PublishWakeups).Inc(1)
-	if late := workflow.Now(ctx).Sub(w.scheduledAt); late > 0 {
-		m.Counter(metrics.PublishWokeLate).Inc(1)
-		w.logger.Warn("Woke after the scheduled time: this broadcast goes out late", "late", late, "lead", w.lead)
 	}
 }
 
@@ -247,10 +225,11 @@ func message(err error) string {
 	return err.Error()
 }
 
-// publish runs the publish activity, which waits in the worker until
-// scheduled_at when the workflow woke early (see BroadcastInput.PublishLead).
-// Signals and updates that arrive meanwhile are handled once it is done: a
-// cancel in the last PublishLead before publication retracts the broadcast.
+// publish runs the publish activity: at scheduled_at, usually to find the
+// broadcast published already by a due dispatcher (internal/due), or else to
+// publish it. A workflow started with a lead woke early and its activity
+// waits in the worker until scheduled_at (see BroadcastInput.PublishLead);
+// signals and updates that arrive meanwhile are handled once it is done.
 func (w *broadcastWorkflow) publish(ctx workflow.Context) {
 	in := activities.TransitionInput{BroadcastID: w.id}
 	if w.lead > 0 {

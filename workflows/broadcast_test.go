@@ -18,7 +18,6 @@ import (
 	"github.com/crier/crier/activities"
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
-	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/workflows"
 )
@@ -134,8 +133,6 @@ type testBundle struct {
 	store *memStore
 	start time.Time
 	input workflows.BroadcastInput
-	// metrics has the counters the workflow and the SDK counted.
-	metrics *counters
 	// logs has what the workflow logged.
 	logs *logBuffer
 }
@@ -164,8 +161,6 @@ func setup(t *testing.T) *testBundle {
 	var suite testsuite.WorkflowTestSuite
 	logs := &logBuffer{}
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, nil))))
-	seen := newCounters()
-	suite.SetMetricsHandler(seen)
 	env := suite.NewTestWorkflowEnvironment()
 	start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
@@ -175,7 +170,7 @@ func setup(t *testing.T) *testBundle {
 	}}
 	env.RegisterWorkflow(workflows.Broadcast)
 	env.RegisterActivity(&activities.Activities{Store: ms})
-	return &testBundle{env: env, store: ms, start: start, input: in, metrics: seen, logs: logs}
+	return &testBundle{env: env, store: ms, start: start, input: in, logs: logs}
 }
 
 func (tb *testBundle) run(t *testing.T) workflows.BroadcastResult {
@@ -216,9 +211,11 @@ func TestPublishedOnTimeThenExpires(t *testing.T) {
 	require.Equal(t, tb.input.ScheduledAt, tb.store.at["publish"])
 	require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
 	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventExpired}, tb.store.events)
-	require.Zero(t, tb.metrics.total(metrics.PublishWakeups), "without a lead there is no early wake-up to count")
 }
 
+// TestWakesEarlyAndHoldsUntilTheDueTime: a workflow started with a publish
+// lead (before due dispatch, internal/due, took the exact instant over)
+// still wakes early and holds its publish until the due time.
 func TestWakesEarlyAndHoldsUntilTheDueTime(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
@@ -237,22 +234,6 @@ func TestWakesEarlyAndHoldsUntilTheDueTime(t *testing.T) {
 	require.Equal(t, tb.input.ScheduledAt.Add(-5*time.Second), tb.store.at["publish"])
 	require.Equal(t, []time.Time{tb.input.ScheduledAt.UTC()}, utc(holds[:1]))
 	require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
-	require.EqualValues(t, 1, tb.metrics.total(metrics.PublishWakeups))
-	require.Zero(t, tb.metrics.total(metrics.PublishWokeLate), "it woke the lead early")
-}
-
-// TestDueWithinItsLeadIsNoWakeUp: a broadcast due sooner than its lead
-// never sleeps, so it is neither a wake-up nor a late one.
-func TestDueWithinItsLeadIsNoWakeUp(t *testing.T) {
-	t.Parallel()
-	tb := setup(t)
-	tb.input.PublishLead = 5 * time.Second
-	tb.input.ScheduledAt = tb.start.Add(2 * time.Second)
-	tb.env.RegisterActivity(&activities.Activities{Store: tb.store, WaitUntil: func(context.Context, time.Time) error { return nil }})
-
-	require.Equal(t, broadcast.StatusExpired, tb.run(t).Status)
-	require.Zero(t, tb.metrics.total(metrics.PublishWakeups))
-	require.Zero(t, tb.metrics.total(metrics.PublishWokeLate))
 }
 
 func utc(ts []time.Time) []time.Time {

@@ -28,9 +28,6 @@ var ErrNotRunning = errors.New("broadcast workflow is not running")
 type Client struct {
 	Temporal  client.Client
 	TaskQueue string
-	// Lead decides each new workflow's PublishLead; the zero Lead wakes
-	// workflows at the due time.
-	Lead Lead
 	// SendNowTolerance is each new workflow's BroadcastInput.SendNowTolerance
 	// (CRIER_SEND_NOW_TOLERANCE); zero gives broadcast.DefaultSendNowTolerance.
 	SendNowTolerance time.Duration
@@ -43,10 +40,8 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 	if b.ScheduledAt == nil || b.ExpiresAt == nil {
 		return fmt.Errorf("broadcast %s has no schedule", b.ID)
 	}
-	lead := c.Lead.For(ctx, *b.ScheduledAt)
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       b.WorkflowID,
-		WorkflowTaskTimeout:      taskTimeout(lead),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
@@ -56,7 +51,7 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 		),
 		StaticSummary: b.Title,
 	}, WorkflowName, BroadcastInput{
-		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead, SendNowTolerance: c.SendNowTolerance,
+		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, SendNowTolerance: c.SendNowTolerance,
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {

@@ -66,8 +66,7 @@ var recordings = []recording{
 	{file: "broadcast_workflow_cancelled.json", timers: 1, record: (*recorder).workflowCancelled},
 	{file: "broadcast_not_found.json", timers: 1, record: (*recorder).notFound},
 	{file: "presence_cleanup.json", timers: 0, record: (*recorder).presenceCleanup},
-	{file: "broadcast_woke_early_published_expired.json", timers: 2, record: (*recorder).wokeEarly},
-	{file: "broadcast_cancelled_while_holding_signal.json", timers: 2, record: (*recorder).cancelledWhileHolding},
+	{file: "broadcast_applied_by_due_dispatch.json", timers: 2, record: (*recorder).appliedByDueDispatch},
 	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
 	{file: "broadcast_signal_refused.json", timers: 2, record: (*recorder).signalRefused},
 }
@@ -119,9 +118,6 @@ type recorder struct {
 	store     *faultyStore
 	presence  *presence.Store
 	workflows *workflows.Client
-	// early starts workflows that wake a second before their broadcast is
-	// due and hold the publish until then (CRIER_PUBLISH_LEAD).
-	early *workflows.Client
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -138,7 +134,6 @@ func newRecorder(t *testing.T) *recorder {
 		presence: presence.New(pool)}
 	queue := testenv.Name("record-histories")
 	r.workflows = &workflows.Client{Temporal: c, TaskQueue: queue}
-	r.early = &workflows.Client{Temporal: c, TaskQueue: queue, Lead: workflows.Lead{Base: 2 * time.Second}}
 	w := crierworker.New(c, &activities.Activities{Store: r.store}, crierworker.Config{
 		TaskQueue: queue, Logger: logger, Presence: &activities.PresenceActivities{Store: r.presence},
 	})
@@ -265,28 +260,34 @@ func (r *recorder) sentNow(t *testing.T) client.WorkflowRun {
 	return r.finish(t, b, broadcast.StatusExpired)
 }
 
-// wokeEarly wakes 2 s before the due time, holds its publish until then,
-// and expires.
-func (r *recorder) wokeEarly(t *testing.T) client.WorkflowRun {
-	b := r.scheduleEarly(t, 3*time.Second)
+// appliedByDueDispatch is a broadcast published and then expired by a due
+// dispatcher (internal/due; here the store's guarded statements, called as
+// it calls them) before the workflow's own timers fire: each of the
+// workflow's activities finds its change made.
+func (r *recorder) appliedByDueDispatch(t *testing.T) client.WorkflowRun {
+	b := r.schedule(t, 2*time.Second, 2*time.Second)
+	r.waitForTimers(t, b, 1)
+	done, err := r.store.ApplyDue(r.ctx, broadcast.OpPublish, []uuid.UUID{b.ID})
+	require.NoError(t, err)
+	require.Empty(t, done, "not due yet: a dispatcher applies nothing early")
+	r.applyWhenDue(t, broadcast.OpPublish, b.ID, *b.ScheduledAt)
+	r.waitForTimers(t, b, 2)
+	r.applyWhenDue(t, broadcast.OpExpire, b.ID, *b.ExpiresAt)
 	return r.finish(t, b, broadcast.StatusExpired)
 }
 
-// cancelledWhileHolding gets a cancel signal while it holds its publish: the
-// signal is handled after publication, which it then retracts.
-func (r *recorder) cancelledWhileHolding(t *testing.T) client.WorkflowRun {
-	b := r.scheduleEarly(t, 4*time.Second)
-	time.Sleep(time.Until(b.ScheduledAt.Add(-time.Second)))
-	require.NoError(t, r.temporal.SignalWorkflow(r.ctx, b.WorkflowID, "", workflows.SignalCancel, workflows.CancelRequest{}))
-	return r.finish(t, b, broadcast.StatusCancelled)
-}
-
-func (r *recorder) scheduleEarly(t *testing.T, in time.Duration) broadcast.Broadcast {
+// applyWhenDue applies op to id as a due dispatcher does at its instant,
+// ahead of the workflow's timer for the same instant.
+func (r *recorder) applyWhenDue(t *testing.T, op broadcast.Operation, id uuid.UUID, at time.Time) {
 	t.Helper()
-	stored, created, err := r.store.Insert(r.ctx, recorderOrigin, newBroadcast(in, 2*time.Second), []byte("record-histories"), r.early.Start)
-	require.NoError(t, err)
-	require.True(t, created)
-	return stored
+	time.Sleep(time.Until(at))
+	testenv.Eventually(t, 5*time.Second, func() error {
+		done, err := r.store.ApplyDue(r.ctx, op, []uuid.UUID{id})
+		if err == nil && len(done) != 1 {
+			err = fmt.Errorf("%s of %s not applied yet", op, id)
+		}
+		return err
+	})
 }
 
 func (r *recorder) cancelledBeforePublication(t *testing.T) client.WorkflowRun {

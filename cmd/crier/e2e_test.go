@@ -340,6 +340,8 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("cancelled 100 ms before its time, already loaded by the due dispatcher, nothing is published", e.cancelAtTheLastMoment)
+	t.Run("rescheduled 100 ms before its time, it goes out at the new time only", e.rescheduleAtTheLastMoment)
 	t.Run("draft is scheduled later", func(t *testing.T) {
 		d := body("draft", 0, time.Hour)
 		d["draft"] = true
@@ -350,6 +352,48 @@ func TestEndToEnd(t *testing.T) {
 		require.Equal(t, broadcast.StatusScheduled, scheduled.Status)
 		e.await(b.ID, broadcast.EventPublished)
 	})
+}
+
+// cancelAtTheLastMoment cancels a broadcast 100 ms before its due time,
+// when every worker's due dispatcher holds it for that instant: the cancel
+// wins and nothing is published.
+func (e *e2e) cancelAtTheLastMoment(t *testing.T) {
+	b := e.create(body("cancelled at the last moment", 3*time.Second, time.Hour))
+	time.Sleep(time.Until(b.ScheduledAt.Add(-100 * time.Millisecond))) // the moment under test
+	sent := time.Now()
+	var cancelled broadcast.Broadcast
+	require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, &cancelled))
+	t.Logf("cancel sent %s before scheduled_at, answered %s after it was sent",
+		b.ScheduledAt.Sub(sent).Round(time.Millisecond), time.Since(sent).Round(time.Millisecond))
+	require.Equal(t, broadcast.StatusCancelled, cancelled.Status)
+	time.Sleep(time.Until(b.ScheduledAt.Add(time.Second))) // past the due time: a wrong publication would be out
+	e.requireNothingPublishedFor(b.ID)
+}
+
+// rescheduleAtTheLastMoment moves a broadcast 3 s later 100 ms before its
+// due time: it goes out at the new time, not the old one.
+func (e *e2e) rescheduleAtTheLastMoment(t *testing.T) {
+	b := e.create(body("moved at the last moment", 3*time.Second, time.Hour))
+	time.Sleep(time.Until(b.ScheduledAt.Add(-100 * time.Millisecond))) // the moment under test
+	newTime := b.ScheduledAt.Add(3 * time.Second).UTC()
+	require.Equal(t, http.StatusOK, e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/reschedule",
+		map[string]any{"scheduled_at": newTime.Format(time.RFC3339Nano)}, nil))
+	ev, _ := e.await(b.ID, broadcast.EventPublished)
+	require.False(t, ev.OccurredAt.Before(newTime), "published at the old time")
+}
+
+// requireNothingPublishedFor checks, once a marker published now has come
+// back from the topic (so the consumer has read past where a wrong event
+// would be), that no BROADCAST_PUBLISHED of id was read.
+func (e *e2e) requireNothingPublishedFor(id uuid.UUID) {
+	e.t.Helper()
+	marker := e.create(body("marker", 0, time.Hour))
+	e.await(marker.ID, broadcast.EventPublished)
+	for _, ev := range e.received {
+		if ev.BroadcastID == id {
+			require.NotEqual(e.t, broadcast.EventPublished, ev.EventType, "a broadcast cancelled before its time was published")
+		}
+	}
 }
 
 // requireSearchStatus waits until Temporal's visibility lists the broadcast's

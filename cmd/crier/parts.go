@@ -19,6 +19,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/due"
 	"github.com/crier/crier/internal/outbox"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
@@ -60,18 +61,24 @@ func workerConfig(cfg config.Config, logger *slog.Logger) workerSection {
 	}
 }
 
-// startWorker runs broadcast workflows, their activities and the presence
-// clean-up until ctx ends.
+// startWorker runs broadcast workflows, their activities, the presence
+// clean-up and the due dispatcher until ctx ends.
 func startWorker(ctx context.Context, g *errgroup.Group, s shared, cfg workerSection) error {
 	logger := s.logger
 	if err := worker.RegisterSearchAttributes(ctx, s.temporal, cfg.namespace, logger); err != nil {
 		logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
 	}
 	cfg.worker.Presence = &activities.PresenceActivities{Store: presence.New(s.pool)}
-	w := worker.New(s.temporal, &activities.Activities{Store: store.NewPublishBatcher(store.New(s.pool))}, cfg.worker)
+	st := store.New(s.pool)
+	w := worker.New(s.temporal, &activities.Activities{Store: store.NewPublishBatcher(st)}, cfg.worker)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start Temporal worker: %w", err)
 	}
+	dispatcher, err := due.New(st, due.Config{Logger: logger})
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return dispatcher.Run(ctx) })
 	if err := worker.EnsurePresenceSchedule(ctx, s.temporal, cfg.schedule); err != nil {
 		logger.Warn("Could not ensure the presence clean-up schedule; the next worker start retries", "error", err)
 	}
@@ -136,7 +143,6 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 	}
 	st := store.New(s.pool)
 	handler := api.New(st, &workflows.Client{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
-		Lead:             workflows.Lead{Base: cfg.PublishLead, Rate: float64(cfg.BurstWakeRate), Count: st.CountDueAround},
 		SendNowTolerance: cfg.SendNowTolerance}, api.Config{
 		Verifier: verifier,
 		Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},

@@ -28,7 +28,6 @@ import (
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/migrations"
-	"github.com/crier/crier/worker"
 )
 
 // parts are the parts a process kind runs: "all" runs the three.
@@ -261,10 +260,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, m
 	if err != nil {
 		return nil, err
 	}
-	// The worker holds workflow tasks on purpose: the SDK's warnings about
-	// them are dropped (worker.QuietHeldTasks).
-	quiet := slog.New(worker.QuietHeldTasks(logger.Handler()))
-	opts.Logger = tlog.NewStructuredLogger(quiet.With("component", "temporal"))
+	opts.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
 	opts.MetricsHandler = metrics
 	if tracing.Enabled() {
 		// Workflow starts, updates, workflows and activities join the

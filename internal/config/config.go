@@ -52,19 +52,6 @@ type Config struct {
 	Temporal envconfig.ClientConfigProfile
 	// TaskQueue of broadcast workflows (CRIER_TASK_QUEUE).
 	TaskQueue string
-	// PublishLead is how long before its scheduled time a broadcast's
-	// workflow wakes up, to be ready when a burst falls due in the same
-	// second; its publish then waits in the worker for the exact time. A
-	// cancel or reschedule within this window applies after publication
-	// (CRIER_PUBLISH_LEAD; 0 wakes at the scheduled time).
-	PublishLead time.Duration
-	// BurstWakeRate is how many workflows of a burst (broadcasts due in the
-	// same second) Temporal is expected to wake per second: each new
-	// broadcast wakes one slot earlier for each one already due then, so a
-	// burst's wake-ups are spread ahead of it (CRIER_BURST_WAKE_RATE;
-	// 0 gives every broadcast CRIER_PUBLISH_LEAD). The lead
-	// never exceeds a minute.
-	BurstWakeRate int
 	// HTTPAddr is where the API listens (CRIER_HTTP_ADDR). In development mode
 	// with the development secret it
 	// must be a loopback address.
@@ -121,7 +108,9 @@ type Config struct {
 	LogFormat string
 	// LogLevel is debug, info, warn or error (CRIER_LOG_LEVEL).
 	LogLevel string
-	// ShutdownTimeout bounds a graceful stop (CRIER_SHUTDOWN_TIMEOUT).
+	// ShutdownTimeout bounds a graceful stop (CRIER_SHUTDOWN_TIMEOUT). No
+	// part holds a broadcast until its due time (internal/due), so it covers
+	// requests and statements under way, not a hold.
 	ShutdownTimeout time.Duration
 	// NodeID names this process in presence (CRIER_NODE_ID).
 	NodeID string
@@ -209,8 +198,6 @@ func parse(get func(string) string) (Config, error) {
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE"),
 		Temporal:               p.temporal(),
 		TaskQueue:              p.str("CRIER_TASK_QUEUE"),
-		PublishLead:            p.durationUpTo("CRIER_PUBLISH_LEAD", maxPublishLead),
-		BurstWakeRate:          p.int("CRIER_BURST_WAKE_RATE"),
 		HTTPAddr:               p.str("CRIER_HTTP_ADDR"),
 		JWTSecret:              p.str("CRIER_JWT_SECRET"),
 		JWTAlgorithms:          upper(p.list("CRIER_JWT_ALGORITHMS")),
@@ -262,9 +249,6 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.SSEQueue < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_SSE_QUEUE must be 1 or more events, got %d", c.SSEQueue))
-	}
-	if c.BurstWakeRate < 0 {
-		errs = append(errs, fmt.Errorf("CRIER_BURST_WAKE_RATE must be 0 or more wake-ups per second, got %d", c.BurstWakeRate))
 	}
 	for _, cidr := range c.TrustedProxies {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
@@ -361,10 +345,6 @@ func (p *parser) duration(key string) time.Duration {
 	}
 	return d
 }
-
-// maxPublishLead bounds CRIER_PUBLISH_LEAD: a workflow task is held that
-// long, and cancels in that window come after publication.
-const maxPublishLead = time.Minute
 
 // durationUpTo reads a duration from 0 (which means none, not the default)
 // to upTo.

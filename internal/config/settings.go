@@ -1,9 +1,6 @@
 package config
 
 import (
-	"strconv"
-	"time"
-
 	"github.com/crier/crier/internal/auth"
 )
 
@@ -25,16 +22,6 @@ type Setting struct {
 	// passes on rather than parses.
 	ReadBy string
 }
-
-// Defaults of CRIER_PUBLISH_LEAD and CRIER_BURST_WAKE_RATE, which the
-// workflows' tests use too.
-const (
-	DefaultPublishLead = 5 * time.Second
-	// Below what the dev server sustains on 2 cores (about 200 a second):
-	// waking slower than Temporal can leaves room; faster leaves a backlog
-	// at the due time (200 left 2 % of a 10,000 burst 6 to 18 s late).
-	DefaultBurstWakeRate = 150
-)
 
 // Settings are every variable Crier accepts, in the README's order. parse
 // reads each default here, and refuses to read a variable that is not here.
@@ -69,8 +56,6 @@ var Settings = []Setting{
 	{Name: "TEMPORAL_CLIENT_AUTHORITY", Shown: "the address", ReadBy: readByTemporal},
 	{Name: "TEMPORAL_API_KEY", ReadBy: readByTemporal},
 	{Name: "CRIER_TASK_QUEUE", Default: "crier-broadcasts"},
-	{Name: "CRIER_PUBLISH_LEAD", Default: DefaultPublishLead.String()},
-	{Name: "CRIER_BURST_WAKE_RATE", Default: strconv.Itoa(DefaultBurstWakeRate)},
 	{Name: "CRIER_HTTP_ADDR", Default: "127.0.0.1:8080"},
 	{Name: "CRIER_JWT_SECRET", Shown: "development secret, none with a JWKS"},
 	{Name: "CRIER_JWKS_URL"},

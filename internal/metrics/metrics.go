@@ -27,18 +27,21 @@ var (
 	}, []string{"kind"})
 )
 
-// Counted by the broadcast workflow through the Temporal SDK's metrics
-// handler, which skips replays; a worker serves them beside the SDK's
-// temporal_* metrics. The names carry their Prometheus suffix, which the
-// SDK's naming scope then leaves as it is.
-const (
-	// PublishWakeups counts workflows that slept with a lead
-	// (CRIER_PUBLISH_LEAD and the burst spread) and woke to publish.
-	PublishWakeups = "crier_publish_wakeups_total"
-	// PublishWokeLate counts those that woke after their scheduled_at:
-	// Temporal delivered a burst's wake-ups more slowly than
-	// CRIER_BURST_WAKE_RATE assumes, and the broadcast goes out late.
-	PublishWokeLate = "crier_publish_woke_late_total"
+// Due dispatch (internal/due).
+var (
+	// DueApplied counts the publications and expiries a worker's due
+	// dispatcher applied at their instant (the rest, their workflows).
+	DueApplied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_due_applied_total",
+		Help: "Publications and expiries applied by a worker's due dispatcher at their instant, by transition (publish, expire).",
+	}, []string{"transition"})
+	// DueLateness is how long after its instant a dispatcher's change
+	// committed.
+	DueLateness = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "crier_due_lateness_seconds",
+		Help:    "Time a due dispatcher's publication or expiry committed minus its scheduled_at or expires_at, by transition.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"transition"})
 )
 
 // Delivery.
@@ -90,12 +93,15 @@ func NewRegistry() *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		PublicationLateness, RelayEvents, RelayErrors,
+		PublicationLateness, RelayEvents, RelayErrors, DueApplied, DueLateness,
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
 		HTTPRequests, HTTPDuration,
 	)
 	// Both kinds exist from the start, so dashboards show 0, not nothing.
 	RelayErrors.WithLabelValues("transient")
 	RelayErrors.WithLabelValues("permanent")
+	for _, transition := range []string{"publish", "expire"} {
+		DueApplied.WithLabelValues(transition)
+	}
 	return r
 }

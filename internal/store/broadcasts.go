@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/cursor"
+	"github.com/crier/crier/internal/tracing"
 )
 
-// Insert stores b (whose ID is chosen by the caller), runs beforeCommit and
+// Insert stores b (whose ID is chosen by the caller) with the trace of ctx
+// (its events continue it), runs beforeCommit and
 // records the creation by by in the audit log, all in one transaction, so a
 // failing beforeCommit or audit entry leaves nothing behind. The API starts the broadcast's workflow there: a broadcast row then
 // never exists without its workflow. The workflow may start acting before the
@@ -34,12 +35,12 @@ func (s *Store) Insert(ctx context.Context, by audit.Origin, b broadcast.Broadca
 		}
 		stored, err = scanBroadcast(tx.QueryRow(ctx, `
 			INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
-				target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash, trace_context)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''))
 			ON CONFLICT (id) DO NOTHING
 			RETURNING `+columns,
 			b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
-			b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash))
+			b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash, tracing.TraceParent(ctx)))
 		created = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
 			var storedHash []byte
@@ -124,14 +125,4 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 		next = cursor.Encode(last.CreatedAt, last.ID)
 	}
 	return page, next, nil
-}
-
-// CountDueAround counts the scheduled broadcasts due within window of at
-// (either side): the size of the burst a new broadcast due at at joins.
-func (s *Store) CountDueAround(ctx context.Context, at time.Time, window time.Duration) (int, error) {
-	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM broadcasts
-		WHERE status = 'SCHEDULED' AND scheduled_at >= $1 AND scheduled_at <= $2`,
-		at.Add(-window), at.Add(window)).Scan(&n)
-	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,8 +76,46 @@ func requireSQLFollows(t *testing.T, tb *testBundle) {
 				require.Equal(t, allowed, res.Applied, "batched %s from %s", op, from)
 				require.Equal(t, want, res.Broadcast.Status, "batched %s from %s", op, from)
 			}
+			if slices.Contains(store.DueOps, op) {
+				requireDueFollows(t, tb, op, from, want)
+			}
 		}
 	}
+}
+
+// requireDueFollows checks a due dispatcher's statements for op on a
+// broadcast in status from whose time has passed: DueBefore lists it and
+// ApplyDue changes it exactly when the lifecycle allows, to want.
+func requireDueFollows(t *testing.T, tb *testBundle, op broadcast.Operation, from, want broadcast.Status) {
+	t.Helper()
+	b := tb.insert(t, from)
+	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET scheduled_at = now() - interval '2 hours',
+		expires_at = now() - interval '1 hour' WHERE id = $1`, b.ID)
+	require.NoError(t, err)
+	allowed := broadcast.Transitions.Allows(op, from)
+	due, _, err := tb.store.DueBefore(tb.ctx, time.Now(), 100_000)
+	require.NoError(t, err)
+	listed := slices.ContainsFunc(due, func(d store.Due) bool {
+		return d.ID == b.ID && d.Op == op && d.At.Equal(dueAt(t, tb, op, b.ID))
+	})
+	require.Equal(t, allowed, listed, "due %s from %s listed", op, from)
+	changed, err := tb.store.ApplyDue(tb.ctx, op, []uuid.UUID{b.ID})
+	require.NoError(t, err)
+	require.Equal(t, allowed, len(changed) == 1, "due %s from %s", op, from)
+	got, err := tb.store.Get(tb.ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, want, got.Status, "due %s from %s", op, from)
+}
+
+// dueAt is the time op falls due for id, as stored.
+func dueAt(t *testing.T, tb *testBundle, op broadcast.Operation, id uuid.UUID) time.Time {
+	t.Helper()
+	b, err := tb.store.Get(tb.ctx, id)
+	require.NoError(t, err)
+	if op == broadcast.OpExpire {
+		return *b.ExpiresAt
+	}
+	return *b.ScheduledAt
 }
 
 // TestOneLifecycleRulesTheSQL: the SQL guards are broadcast.Transitions, as

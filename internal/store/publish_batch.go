@@ -119,53 +119,85 @@ func (p *PublishBatcher) run(batch []*publishCall) {
 			ids, traces = append(ids, pgtype.UUID{Bytes: c.id, Valid: true}), append(traces, c.trace)
 		}
 	}
-	// On an error nothing is reported published: every call falls back to
-	// its own statement, which reports its own error (or finds the broadcast
-	// SENT, should the batch have committed before a connection broke).
-	published, _ := p.publishMany(ctx, ids, traces)
-	answered := make(map[uuid.UUID]bool, len(published))
+	// On an error nothing is answered: every call falls back to its own
+	// statement, which reports its own error (or finds the broadcast SENT,
+	// should the batch have committed before a connection broke).
+	outcomes, _ := p.publishMany(ctx, ids, traces)
+	answered := make(map[uuid.UUID]bool, len(outcomes))
 	for _, c := range batch {
-		b, ok := published[c.id]
-		// Only the first call for a broadcast reports it applied; a second
-		// one finds it SENT through Store.Publish, as a retry would.
-		ok = ok && !answered[c.id]
-		answered[c.id] = answered[c.id] || ok
-		c.done <- publishAnswer{res: Result{Broadcast: b, Applied: true}, ok: ok}
+		c.done <- answer(outcomes, answered, c.id)
 	}
+}
+
+// answer is the batch's answer for a call publishing id. A broadcast the
+// batch changed is reported applied to its first call only; a second one
+// finds it SENT through Store.Publish, as a retry would. One the batch found
+// past publication (a due dispatcher published it at its instant, and now
+// its workflow's timer fired) is answered as it stands, unchanged. The rest
+// (not committed yet by its creator, or changed while the batch ran) fall
+// back to Store.Publish.
+func answer(outcomes map[uuid.UUID]publishOutcome, answered map[uuid.UUID]bool, id uuid.UUID) publishAnswer {
+	o, found := outcomes[id]
+	switch {
+	case !found:
+		return publishAnswer{}
+	case o.applied && !answered[id]:
+		answered[id] = true
+		return publishAnswer{res: Result{Broadcast: o.b, Applied: true}, ok: true}
+	case !o.applied && !broadcast.Transitions.Allows(broadcast.OpPublish, o.b.Status):
+		return publishAnswer{res: Result{Broadcast: o.b}, ok: true}
+	default:
+		return publishAnswer{}
+	}
+}
+
+// publishOutcome is what the batch did to one broadcast.
+type publishOutcome struct {
+	b       broadcast.Broadcast
+	applied bool
 }
 
 // publishBatchSQL is publish for many broadcasts: $1 their ids, $2 and $3
 // the guard's (guardArgs), $4 the traceparent recorded with each one's event
-// (” for none).
+// (” for none). It returns the broadcasts it changed (applied) and, as they
+// stood before it, the others it can see (not applied).
 var publishBatchSQL = fmt.Sprintf(`WITH b AS (
 	UPDATE broadcasts SET %s, %s, updated_at = now()
 	WHERE id = ANY($1::uuid[]) AND %s
 	RETURNING %s
 ), o AS (
 	INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)
-	SELECT '%s', b.id, now(), row_to_json(b), NULLIF(t.trace, '')
+	SELECT '%s', b.id, now(), row_to_json(b), COALESCE(NULLIF(t.trace, ''), %s)
 	FROM b JOIN unnest($1::uuid[], $4::text[]) AS t(id, trace) ON t.id = b.id
 	RETURNING 1
 ), n AS (
 	SELECT pg_notify('%s', '') WHERE EXISTS (SELECT 1 FROM o)
 )
-SELECT %s, (SELECT count(*) FROM n) FROM b`,
-	setStatus, publish.set, guard, columns, publish.event, OutboxChannel, columns)
+SELECT %s, true, (SELECT count(*) FROM n) FROM b
+UNION ALL
+SELECT %s, false, 0 FROM broadcasts WHERE id = ANY($1::uuid[]) AND id NOT IN (SELECT id FROM b)`,
+	setStatus, publish.set, guard, columns, publish.event, creationTrace, OutboxChannel, columns, columns)
 
-// publishMany publishes the broadcasts it can and returns them by id.
-func (p *PublishBatcher) publishMany(ctx context.Context, ids []pgtype.UUID, traces []string) (map[uuid.UUID]broadcast.Broadcast, error) {
+// publishMany publishes the broadcasts it can and returns what it did to each
+// it could see, by id.
+func (p *PublishBatcher) publishMany(ctx context.Context, ids []pgtype.UUID, traces []string) (map[uuid.UUID]publishOutcome, error) {
 	rows, err := p.pool.Query(ctx, publishBatchSQL, append(append([]any{ids}, guardArgs(broadcast.OpPublish)...), traces)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[uuid.UUID]broadcast.Broadcast, len(ids))
+	out := make(map[uuid.UUID]publishOutcome, len(ids))
 	for rows.Next() {
-		b, err := scanTransitionRow(rows, true)
+		var (
+			o      publishOutcome
+			notify int64
+		)
+		b, err := scanBroadcast(rowWithExtra{row: rows, extra: []any{&o.applied, &notify}})
 		if err != nil {
 			return nil, err
 		}
-		out[b.ID] = b
+		o.b = b
+		out[b.ID] = o
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -2,10 +2,8 @@ package store_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -91,18 +89,4 @@ func TestPublishBatcherHonoursTheCallersContext(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, broadcast.StatusSent, res.Broadcast.Status)
 	require.Equal(t, []broadcast.EventType{broadcast.EventPublished}, tb.events(t, b.ID))
-}
-
-func TestCountDueAround(t *testing.T) {
-	t.Parallel()
-	tb := setup(t)
-	// A moment no other test uses, so parallel tests do not disturb it.
-	due := time.Now().Add(time.Duration(1000+rand.IntN(1_000_000)) * time.Hour).Truncate(time.Second).UTC()
-	for _, at := range []time.Time{due, due.Add(400 * time.Millisecond), due.Add(-time.Second), due.Add(3 * time.Second)} {
-		_, _, err := tb.store.Insert(tb.ctx, by, scheduled(uuid.Must(uuid.NewV7()), at), []byte("h"), nil)
-		require.NoError(t, err)
-	}
-	n, err := tb.store.CountDueAround(tb.ctx, due, time.Second)
-	require.NoError(t, err)
-	require.Equal(t, 3, n, "within a second either side, the one 3 s later excluded")
 }

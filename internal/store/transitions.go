@@ -60,6 +60,11 @@ const (
 	setStatus = "status = COALESCE(NULLIF($3::text, ''), status)"
 )
 
+// creationTrace is the traceparent the broadcast b was created with: an
+// event recorded without a trace of its own continues that one. In the
+// statement that changes b it reads the row as it was, which holds the same.
+const creationTrace = "(SELECT r.trace_context FROM broadcasts r WHERE r.id = b.id)"
+
 // guardArgs are $2 and $3 of op's statement.
 func guardArgs(op broadcast.Operation) []any {
 	return []any{broadcast.Transitions.From(op), string(broadcast.Transitions[op].To)}
@@ -78,7 +83,7 @@ func (t transition) sql() string {
 		if t.eventIf != "" {
 			cond = " WHERE " + t.eventIf
 		}
-		fmt.Fprintf(&b, ", o AS (\n\tINSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)\n\tSELECT '%s', b.id, now(), row_to_json(b), NULLIF($%d::text, '') FROM b%s\n\tRETURNING 1\n)", t.event, t.traceArg, cond)
+		fmt.Fprintf(&b, ", o AS (\n\tINSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, trace_context)\n\tSELECT '%s', b.id, now(), row_to_json(b), COALESCE(NULLIF($%d::text, ''), "+creationTrace+") FROM b%s\n\tRETURNING 1\n)", t.event, t.traceArg, cond)
 		notify = ", (SELECT count(pg_notify('" + OutboxChannel + "', '')) FROM o)"
 	}
 	if t.supersede {
@@ -96,6 +101,15 @@ var publish = transition{
 	traceArg: 4,
 }
 
+// expire is the expiry, for one broadcast (expireSQL) or those due
+// (ApplyDue).
+var expire = transition{
+	set:       "expired_at = now()",
+	event:     broadcast.EventExpired,
+	supersede: true,
+	traceArg:  4,
+}
+
 var (
 	publishSQL = publish.sql()
 	cancelSQL  = transition{
@@ -106,12 +120,7 @@ var (
 		supersede: true,
 		traceArg:  4,
 	}.sql()
-	expireSQL = transition{
-		set:       "expired_at = now()",
-		event:     broadcast.EventExpired,
-		supersede: true,
-		traceArg:  4,
-	}.sql()
+	expireSQL  = expire.sql()
 	// A new scheduled_at ($4) is an OpReschedule, a new expires_at ($5)
 	// alone an OpRescheduleExpiry: Reschedule passes the guard of the one
 	// asked for.
@@ -125,7 +134,7 @@ var (
 	}.sql()
 	// Drafts have no workflow and no audience yet: their changes need no event.
 	scheduleDraftSQL = transition{
-		set: "scheduled_at = $4, expires_at = $5",
+		set: "scheduled_at = $4, expires_at = $5, trace_context = COALESCE(NULLIF($6, ''), trace_context)",
 	}.sql()
 	rescheduleDraftSQL = transition{
 		set: "scheduled_at = COALESCE($4, scheduled_at), expires_at = COALESCE($5, expires_at)",
@@ -218,7 +227,7 @@ func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		res, err = applyOnce(ctx, tx, broadcast.OpSchedule, scheduleDraftSQL, id, scheduledAt, expiresAt)
+		res, err = applyOnce(ctx, tx, broadcast.OpSchedule, scheduleDraftSQL, id, scheduledAt, expiresAt, tracing.TraceParent(ctx))
 		if err != nil || !res.Applied {
 			return err
 		}

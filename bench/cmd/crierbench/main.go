@@ -21,7 +21,6 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/crier/crier/bench"
-	"github.com/crier/crier/internal/config"
 )
 
 func main() {
@@ -45,8 +44,7 @@ type options struct {
 	scenarios                                            []string
 	runs, largeRuns                                      int
 	sizes                                                []int
-	budget, pollInterval, publishLead                    time.Duration
-	burstWakeRate                                        int
+	budget, pollInterval                                 time.Duration
 	seed                                                 int64
 }
 
@@ -68,10 +66,6 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.largeRuns, "large-runs", envInt("BENCH_LARGE_RUNS", 1), "repetitions of bursts of N ≥ 10,000, minutes each (env BENCH_LARGE_RUNS)")
 	fs.DurationVar(&o.budget, "budget", 18*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
 	fs.DurationVar(&o.pollInterval, "poll-interval", time.Minute, "the poller baseline's period")
-	fs.DurationVar(&o.publishLead, "publish-lead", config.DefaultPublishLead,
-		"Crier's CRIER_PUBLISH_LEAD (make bench passes the variable's value); crier checks its bounds")
-	fs.IntVar(&o.burstWakeRate, "burst-wake-rate", config.DefaultBurstWakeRate,
-		"Crier's CRIER_BURST_WAKE_RATE (make bench passes the variable's value); crier checks its bounds")
 	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano()%1e6, "seed of the poller's random phases")
 	scenarios := fs.String("scenarios", envOr("BENCH_SCENARIOS", strings.Join(scenarioNames(), ",")),
 		"scenarios to run, comma-separated, from "+strings.Join(scenarioNames(), ", ")+" (env BENCH_SCENARIOS)")
@@ -220,7 +214,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 	say("starting crier all (%s; log %s)", o.crier, logPath)
 	crier, err := bench.StartCrier(ctx, bench.CrierConfig{Binary: o.crier, DatabaseURL: urls["crier"], Brokers: brokers,
 		TemporalAddress: temporalAddr, Temporal: env.temporal, Topic: topic("crier"), TaskQueue: topic("crier"), Log: env.crierLog,
-		Reader: true, PublishLead: o.publishLead, BurstWakeRate: o.burstWakeRate})
+		Reader: true})
 	if err != nil {
 		return nil, err
 	}
@@ -251,8 +245,7 @@ func setUp(ctx context.Context, o options, dbURL string, brokers []string, tempo
 		say("starting crier all on the Temporal server on PostgreSQL (%s)", o.temporalServer)
 		crierPG, err := bench.StartCrier(ctx, bench.CrierConfig{Name: bench.CrierOnServer, Binary: o.crier,
 			DatabaseURL: urls["crierpg"], Brokers: brokers, TemporalAddress: o.temporalServer, Temporal: env.server,
-			Topic: topic("crierpg"), TaskQueue: topic("crierpg"), Log: env.serverLog, MaxBurst: o.serverMaxBurst,
-			PublishLead: o.publishLead, BurstWakeRate: o.burstWakeRate})
+			Topic: topic("crierpg"), TaskQueue: topic("crierpg"), Log: env.serverLog, MaxBurst: o.serverMaxBurst})
 		if err != nil {
 			return nil, err
 		}

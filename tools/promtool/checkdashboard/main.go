@@ -41,10 +41,7 @@ const (
 
 // metrics are the series Crier exposes at GET /metrics, by exposed name.
 var metrics = map[string]kind{
-	// Crier's own (internal/metrics). The crier_publish_* counters are counted
-	// by the broadcast workflow through the Temporal SDK's metrics handler, so
-	// the worker serves them beside the SDK's temporal_* metrics; their names
-	// are defined with the _total suffix, which the SDK's naming scope keeps.
+	// Crier's own (internal/metrics).
 	"crier_publication_lateness_seconds":   histogram,
 	"crier_broadcasts":                     plain,
 	"crier_outbox_backlog":                 plain,
@@ -57,8 +54,8 @@ var metrics = map[string]kind{
 	"crier_sse_slow_clients_dropped_total": plain,
 	"crier_http_requests_total":            plain,
 	"crier_http_request_duration_seconds":  histogram,
-	"crier_publish_wakeups_total":          plain,
-	"crier_publish_woke_late_total":        plain,
+	"crier_due_applied_total":              plain,
+	"crier_due_lateness_seconds":           histogram,
 	// The Temporal Go SDK's, through tally's Prometheus reporter with the
 	// SDK's Prometheus naming scope: counters get _total, timers _seconds and
 	// are summaries (tally's default timer type).
