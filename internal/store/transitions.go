@@ -120,7 +120,7 @@ var (
 		supersede: true,
 		traceArg:  4,
 	}.sql()
-	expireSQL  = expire.sql()
+	expireSQL = expire.sql()
 	// A new scheduled_at ($4) is an OpReschedule, a new expires_at ($5)
 	// alone an OpRescheduleExpiry: Reschedule passes the guard of the one
 	// asked for.
