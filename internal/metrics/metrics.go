@@ -93,6 +93,7 @@ func NewRegistry() *prometheus.Registry {
 		PublicationLateness, RelayEvents, RelayErrors,
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
 		HTTPRequests, HTTPDuration,
+		RetentionDeleted,
 	)
 	// Both kinds exist from the start, so dashboards show 0, not nothing.
 	RelayErrors.WithLabelValues("transient")

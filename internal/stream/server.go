@@ -61,7 +61,8 @@ type Config struct {
 	// more gets a reset event instead. Default DefaultReplayMaxBytes.
 	ReplayMaxBytes int
 	// ReplayWindow is how far back a stream may resume; an older position
-	// gets a reset event. Give the Pruner the same. Default
+	// gets a reset event. The maintenance run prunes the log with the same
+	// window (CRIER_SSE_REPLAY_WINDOW, PruneLog). Default
 	// DefaultReplayWindow.
 	ReplayWindow time.Duration
 	// Logger. Default slog.Default().
