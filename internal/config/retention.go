@@ -33,9 +33,9 @@ type Retention struct {
 // upper ones catch a slip of the keyboard. Temporal refuses a namespace
 // retention under a day.
 const (
-	minRetain          = time.Minute
-	maxRetain          = 10 * 8760 * time.Hour
-	minTemporalRetain  = 24 * time.Hour
+	minRetain         = time.Minute
+	maxRetain         = 10 * 8760 * time.Hour
+	minTemporalRetain = 24 * time.Hour
 	maxTemporalRetain = 10 * 8760 * time.Hour
 )
 

@@ -25,7 +25,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			r.log.Info("Outbox relay stopped")
-			return nil
+			return nil //nolint:nilerr // the batch failed because ctx ended: a shutdown, not a failure
 		case err != nil:
 			failures++
 			r.log.Error("Relaying outbox batch failed; will retry", "attempt", failures, "error", err)
