@@ -127,6 +127,29 @@ func TestPruneDeliveries(t *testing.T) {
 	var broadcasts int
 	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT count(*) FROM broadcasts`).Scan(&broadcasts))
 	require.Equal(t, 5, broadcasts, "the broadcasts themselves stay")
+	var behind time.Duration
+	require.NoError(t, tb.pool.QueryRow(tb.ctx, `SELECT EXTRACT(EPOCH FROM now() - through)::float8 * interval '1 second'
+		FROM retention_marks WHERE name = 'deliveries'`).Scan(&behind))
+	require.InDelta(t, horizon.Hours(), behind.Hours(), 1, "the mark is at the cutoff: later runs look at what ended since")
+}
+
+// A broadcast that ends after a run is deleted by the first run after it
+// has been over for the horizon, though the mark passed its start long ago.
+func TestPruneDeliveriesOfABroadcastThatEndsLater(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, retention.Config{})
+	const horizon = 300 * time.Millisecond
+	live := tb.addBroadcast(t, broadcast.StatusSent, time.Hour, "u1", "u2")
+	require.Zero(t, tb.prune(t, retention.Deliveries, horizon).Deleted, "live: its deliveries stay")
+	tb.exec(t, `UPDATE broadcasts SET status = 'EXPIRED', expired_at = now(), updated_at = now() WHERE id = $1`, live)
+
+	testenv.Eventually(t, 10*time.Second, func() error {
+		if n := tb.prune(t, retention.Deliveries, horizon).Deleted; n != 2 {
+			return fmt.Errorf("deleted %d", n)
+		}
+		return nil
+	})
+	require.Empty(t, tb.strings(t, `SELECT user_id FROM deliveries`))
 }
 
 // The stream log past the window goes, with the marks replay and the tail
