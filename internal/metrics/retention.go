@@ -21,7 +21,8 @@ var RetentionDeleted = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 var (
 	retentionOldestDesc = prometheus.NewDesc("crier_retention_oldest_age_seconds",
-		"Age of the oldest row a retention horizon governs, by table (0 when none): published outbox rows, processed events, the stream log.",
+		"Age of the oldest row a retention horizon governs, by table (0 when none): published outbox rows, processed events, "+
+			"the stream log; for deliveries, how long ago the broadcasts whose deliveries are all deleted ended, at the latest.",
 		[]string{"table"}, nil)
 	retentionHorizonDesc = prometheus.NewDesc("crier_retention_horizon_seconds",
 		"How long each table's rows are kept before the maintenance run deletes them, by table.",
@@ -32,13 +33,15 @@ var (
 // an index answers at once (a min() read from one end of it): published
 // outbox rows (outbox_published), processed events
 // (processed_events_processed), the stream log (stream_events_occurred).
-// The deliveries of ended broadcasts have no such index and are left out;
-// crier_retention_deleted_rows_total shows their deletes.
+// For deliveries it reads the retention's mark instead (retention_marks):
+// the deliveries of every broadcast that ended before it are gone, so its
+// age is the horizon while deletion keeps up, and grows when it stops.
 const retentionOldestSQL = `
 SELECT
 	COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(published_at) FROM outbox WHERE published_at IS NOT NULL)), 0),
 	COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(processed_at) FROM processed_events)), 0),
-	COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(occurred_at) FROM stream_events)), 0)`
+	COALESCE(EXTRACT(EPOCH FROM now() - (SELECT min(occurred_at) FROM stream_events)), 0),
+	COALESCE(EXTRACT(EPOCH FROM now() - (SELECT through FROM retention_marks WHERE name = 'deliveries')), 0)`
 
 // Retention reports, at scrape time, the age of the oldest row each
 // retention horizon governs beside the horizon itself, so an alert can tell
@@ -90,11 +93,11 @@ func (r *Retention) Collect(ch chan<- prometheus.Metric) {
 func (r *Retention) refresh() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	var outbox, processed, streamLog float64
-	if err := r.pool.QueryRow(ctx, retentionOldestSQL).Scan(&outbox, &processed, &streamLog); err != nil {
+	var outbox, processed, streamLog, deliveries float64
+	if err := r.pool.QueryRow(ctx, retentionOldestSQL).Scan(&outbox, &processed, &streamLog, &deliveries); err != nil {
 		return err
 	}
-	r.oldest = map[string]float64{"outbox": outbox, "processed_events": processed, "stream_events": streamLog}
+	r.oldest = map[string]float64{"outbox": outbox, "processed_events": processed, "stream_events": streamLog, "deliveries": deliveries}
 	r.at = time.Now()
 	return nil
 }
