@@ -104,10 +104,10 @@ func (rb *replayBundle) catchUp(t *testing.T, u inbox.User, lastEventID string) 
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	st, missed, err := rb.srv.start(rb.ctx, newConn(u, 8), lastEventID)
+	st, m, err := rb.srv.start(rb.ctx, newConn(u, 8), lastEventID)
 	require.NoError(t, err)
 	st.out = &writer{w: rec, rc: http.NewResponseController(rec), timeout: time.Second}
-	err = st.catchUp(missed)
+	err = st.catchUp(m)
 	runtime.ReadMemStats(&after)
 	require.NoError(t, err)
 	rb.srv.leave(rb.ctx, st.conn)

@@ -147,7 +147,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 		s.leave(ctx, c)
 		return err
 	}
-	st, missed, err := s.start(ctx, c, lastEventID)
+	st, m, err := s.start(ctx, c, lastEventID)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 		h.Set("Connection", "keep-alive")
 		w.WriteHeader(http.StatusOK)
 		st.out = &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
-		if err := st.catchUp(missed); err != nil {
+		if err := st.catchUp(m); err != nil {
 			s.leave(ctx, c)
 			return err
 		}
@@ -169,7 +169,7 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	// net/http cancels the request's context as soon as Serve returns.
 	ctx, cancel := detach(ctx)
 	st.out = &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout}
-	if err := st.catchUp(missed); err != nil {
+	if err := st.catchUp(m); err != nil {
 		s.leave(ctx, c)
 		cancel()
 		_ = conn.Close() // the stream is abandoned: a failed close has nobody to tell
@@ -216,7 +216,7 @@ func (s *Server) awaitHub(ctx context.Context) (bool, error) {
 func (s *Server) start(ctx context.Context, c *conn, lastEventID string) (*session, missed, error) {
 	snapshot := s.hub.register(c)
 	st := &session{s: s, conn: c, user: c.user, sent: map[uuid.UUID]bool{}}
-	m, err := st.missed(ctx, lastEventID, snapshot)
+	m, err := st.readMissed(ctx, lastEventID, snapshot)
 	if err != nil {
 		s.leave(ctx, c)
 		return nil, missed{}, err
@@ -294,11 +294,11 @@ type missed struct {
 	reset resetReason
 }
 
-// missed reads what the client missed up to snapshot: the events after its
+// readMissed reads what the client missed up to snapshot: the events after its
 // Last-Event-ID, replayed from PostgreSQL, or, for a new client, its unread
 // inbox. A Last-Event-ID that cannot be replayed within the window and the
 // byte bound gets a reset event instead.
-func (st *session) missed(ctx context.Context, lastEventID string, snapshot Position) (missed, error) {
+func (st *session) readMissed(ctx context.Context, lastEventID string, snapshot Position) (missed, error) {
 	if lastEventID == "" {
 		unread, err := st.s.inbox.Unread(ctx, st.user)
 		return missed{snapshot: snapshot, first: true, unread: unread}, err
@@ -315,7 +315,7 @@ func (st *session) missed(ctx context.Context, lastEventID string, snapshot Posi
 	return missed{snapshot: snapshot, from: from, events: events, reset: why}, nil
 }
 
-// catchUp sends what the client missed (st.missed).
+// catchUp sends what the client missed (readMissed).
 func (st *session) catchUp(m missed) error {
 	switch {
 	case m.reset != "":
