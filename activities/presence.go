@@ -13,10 +13,14 @@ type PresenceStore interface {
 	RemoveStale(ctx context.Context, olderThan time.Duration) (int64, error)
 }
 
-// PresenceActivities are the PresenceCleanup workflow's activities,
-// registered as one value.
+// PresenceActivities are the activities of the maintenance run (the
+// PresenceCleanup workflow, named before it also ran retention), registered
+// as one value.
 type PresenceActivities struct {
 	Store PresenceStore
+	// Retention deletes rows past their horizon (PruneTable); nil on a
+	// worker that runs no retention, whose runs must then have none.
+	Retention Pruner
 }
 
 // RemoveStaleConnectionsInput says how old a connection's last refresh must

@@ -506,7 +506,8 @@ func TestCreateWorkflowUnavailable(t *testing.T) {
 	body := createBody(t, nil)
 
 	rec := tb.do(t, http.MethodPost, "/api/v1/broadcasts", body, withHeader("Idempotency-Key", "k-1"))
-	requireProblem(t, rec, http.StatusServiceUnavailable, "not scheduled")
+	requireProblem(t, rec, http.StatusServiceUnavailable, "Temporal is unavailable, so nothing was changed")
+	require.Equal(t, "5", rec.Header().Get("Retry-After"))
 	require.Equal(t, []string{"start"}, tb.wf.ops())
 	tb.requireNothingStored(t)
 
@@ -1015,7 +1016,7 @@ func TestCancel(t *testing.T) {
 		tb := setup(t)
 		b := tb.insert(t, broadcast.StatusScheduled)
 		tb.wf.fail(nil, unavailable("cancel"), nil)
-		requireProblem(t, tb.do(t, http.MethodPost, path(b.ID, "cancel"), ""), http.StatusServiceUnavailable, "Temporal did not answer")
+		requireProblem(t, tb.do(t, http.MethodPost, path(b.ID, "cancel"), ""), http.StatusServiceUnavailable, "Temporal is unavailable")
 		require.Equal(t, []string{"cancel"}, tb.wf.ops())
 		tb.requireUnchanged(t, b, 0)
 	})
@@ -1065,7 +1066,7 @@ func TestReschedule(t *testing.T) {
 		outbox := tb.rows(t, "outbox")
 		tb.wf.fail(nil, nil, unavailable("reschedule"))
 		body := `{"scheduled_at": "` + rfc3339(tb.now.Add(3*time.Hour)) + `"}`
-		requireProblem(t, tb.do(t, http.MethodPost, path(b.ID, "reschedule"), body), http.StatusServiceUnavailable, "Temporal did not answer")
+		requireProblem(t, tb.do(t, http.MethodPost, path(b.ID, "reschedule"), body), http.StatusServiceUnavailable, "Temporal is unavailable")
 		require.Equal(t, []string{"reschedule"}, tb.wf.ops())
 		tb.requireUnchanged(t, b, outbox)
 	})
@@ -1167,7 +1168,7 @@ func TestSchedule(t *testing.T) {
 		draft := tb.insert(t, broadcast.StatusDraft)
 		tb.wf.fail(unavailable("start"), nil, nil)
 		rec := tb.do(t, http.MethodPost, path(draft.ID, "schedule"), "")
-		requireProblem(t, rec, http.StatusServiceUnavailable, "nothing changed")
+		requireProblem(t, rec, http.StatusServiceUnavailable, "nothing was changed")
 		require.Equal(t, []string{"start"}, tb.wf.ops())
 		tb.requireUnchanged(t, draft, 0)
 	})

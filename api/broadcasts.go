@@ -63,10 +63,8 @@ func (h *handlers) create(c echo.Context) error {
 	switch {
 	case errors.Is(err, store.ErrIdempotencyMismatch):
 		return problem(http.StatusUnprocessableEntity, "Idempotency-Key %s was already used for a different request; use a new key for a new broadcast", broadcast.Quote(c.Request().Header.Get("Idempotency-Key")))
-	case errors.Is(err, workflows.ErrUnavailable):
-		return problem(http.StatusServiceUnavailable, "Temporal did not accept the broadcast's workflow, so the broadcast is not scheduled; retry shortly (with the same Idempotency-Key to be safe)")
 	case err != nil:
-		return err
+		return err // Temporal not accepting the workflow is a 503 (unavailableDependency): nothing stored
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/broadcasts/"+stored.ID.String())
 	if !created {
@@ -289,17 +287,15 @@ func asProblem(err error) error {
 	return err
 }
 
-// workflowProblem turns a workflow's refusal into 409, its absence into 409
-// and Temporal being unreachable into 503.
+// workflowProblem turns a workflow's refusal into 409 and its absence into
+// 409. Temporal being unreachable is left to the error handler's 503
+// (unavailableDependency), as PostgreSQL being down is.
 func workflowProblem(err error) error {
 	if reason, ok := workflows.IsConflict(err); ok {
 		return problem(http.StatusConflict, "%s", reason)
 	}
 	if errors.Is(err, workflows.ErrNotRunning) {
 		return problem(http.StatusConflict, "the broadcast's workflow has already ended, so it can no longer change")
-	}
-	if errors.Is(err, workflows.ErrUnavailable) {
-		return problem(http.StatusServiceUnavailable, "Temporal did not answer, so nothing changed; retry shortly")
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/outage"
 	"github.com/crier/crier/internal/stream"
 )
 
@@ -24,8 +25,9 @@ type Inbox interface {
 }
 
 // Streams is what the API needs to serve event streams. Serve refuses a user
-// who holds the most streams allowed with stream.ErrTooManyConnections,
-// before writing anything.
+// who holds the most streams allowed with stream.ErrTooManyConnections, and
+// fails when it cannot read what the stream starts with, before writing
+// anything.
 type Streams interface {
 	Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error
 }
@@ -68,7 +70,10 @@ func (h *handlers) learnUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if l := h.cfg.Users.Learner; l != nil {
 			claims := auth.ClaimsFrom(c)
-			if err := l.Learn(c.Request().Context(), claims.Subject, claims.Name, claims.Roles); err != nil {
+			// Learning is best effort: the user is learned on a later
+			// request. PostgreSQL being down is logged by the request
+			// that needs it, not once more here.
+			if err := l.Learn(c.Request().Context(), claims.Subject, claims.Name, claims.Roles); err != nil && !outage.PostgreSQL(err) {
 				h.cfg.Logger.WarnContext(c.Request().Context(), "Could not learn user from token", "user_id", claims.Subject, "error", err)
 			}
 		}
@@ -188,6 +193,9 @@ func (h *handlers) stream(c echo.Context) error {
 	}
 	ctx, cancel := streamDeadline(ctx, claims, h.cfg.Users.MaxStreamLifetime)
 	defer cancel()
+	// Serve reads what it needs of PostgreSQL (presence, the catch-up)
+	// before it writes anything, so its errors are answered like any
+	// route's: PostgreSQL down is a 503.
 	err = h.cfg.Users.Streams.Serve(ctx, c.Response(), u, lastEventID)
 	if errors.Is(err, stream.ErrTooManyConnections) {
 		c.Response().Header().Set("Retry-After", "10")

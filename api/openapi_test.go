@@ -25,6 +25,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
@@ -147,7 +148,8 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 			}
 		}
 		require.Subset(t, schemes, []string{"bearerAuth", "cookieAuth"}, "%s", key)
-		statuses := []string{"401", "429", "500"}
+		// 503: every guarded route needs PostgreSQL (or Temporal).
+		statuses := []string{"401", "429", "500", "503"}
 		if want != "user" {
 			statuses = append(statuses, "403")
 		}
@@ -164,8 +166,8 @@ func TestOpenAPIMatchesRouteTable(t *testing.T) {
 				continue
 			}
 			require.NotNil(t, resp.Value.Content.Get("application/problem+json"), "%s %s must be application/problem+json", key, status)
-			if status == "429" {
-				require.Contains(t, resp.Value.Headers, "Retry-After", "%s 429", key)
+			if status == "429" || status == "503" {
+				require.Contains(t, resp.Value.Headers, "Retry-After", "%s %s", key, status)
 			}
 		}
 	}
@@ -356,6 +358,7 @@ func (env *conformEnv) broadcastCases() []conformCase {
 		{"get malformed id", nil, "GET", "/api/v1/broadcasts/nope", "", nil, env.admin, 404, anyRequest},
 		{"get another's", nil, "GET", b(specScheduled), "", nil, env.alice, 404, validRequest},
 		{"get store down", nil, "GET", b(specBroken), "", nil, env.admin, 500, validRequest},
+		{"get postgres down", nil, "GET", b(specPostgresOff), "", nil, env.admin, 503, validRequest},
 
 		{"cancel", nil, "POST", b(specScheduled) + "/cancel", "", nil, env.admin, 200, validRequest},
 		{"cancel again", nil, "POST", b(specScheduled) + "/cancel", "", nil, env.admin, 200, validRequest},
@@ -430,6 +433,7 @@ func (env *conformEnv) userCases() []conformCase {
 		{"stream with used ticket", nil, "GET", "/api/v1/me/stream?ticket=used", "", nil, "", 401, validRequest},
 		{"stream no token", nil, "GET", "/api/v1/me/stream", "", nil, "", 401, anyRequest},
 		{"stream too many", nil, "GET", "/api/v1/me/stream", "", nil, env.crowd, 429, validRequest},
+		{"stream postgres down", nil, "GET", "/api/v1/me/stream", "", map[string]string{"Last-Event-ID": "v1:57"}, env.uma, 503, validRequest},
 
 		{"address limit", env.byAddress, "GET", "/openapi.yaml", "", nil, "", 200, validRequest},
 		{"address limit reached", env.byAddress, "GET", "/openapi.yaml", "", nil, "", 429, validRequest},
@@ -638,7 +642,12 @@ var (
 	specFailed      = uuid.MustParse("0195f4a0-0000-7000-8000-000000000007")
 	specBroken      = uuid.MustParse("0195f4a0-0000-7000-8000-000000000008")
 	specDraftDown   = uuid.MustParse("0195f4a0-0000-7000-8000-000000000009")
+	specPostgresOff = uuid.MustParse("0195f4a0-0000-7000-8000-00000000000a")
 )
+
+// errSpecPostgresDown is what pgx returns for a session the server ended.
+var errSpecPostgresDown = fmt.Errorf("read broadcast: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P01",
+	Message: "terminating connection due to administrator command"})
 
 type specStore struct {
 	mu     sync.Mutex
@@ -698,8 +707,11 @@ func (s *specStore) Insert(ctx context.Context, _ audit.Origin, b broadcast.Broa
 }
 
 func (s *specStore) Get(_ context.Context, id uuid.UUID) (broadcast.Broadcast, error) {
-	if id == specBroken {
+	switch id {
+	case specBroken:
 		return broadcast.Broadcast{}, errors.New("connection to PostgreSQL lost")
+	case specPostgresOff:
+		return broadcast.Broadcast{}, errSpecPostgresDown
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1009,13 +1021,17 @@ func (in specInbox) MarkRead(_ context.Context, _ inbox.User, id uuid.UUID) (inb
 
 func (specInbox) MarkAllRead(context.Context, inbox.User) (int, error) { return 1, nil }
 
-// specStreams refuses "crowd" (too many streams) and serves everyone else
-// one event and a shutdown.
+// specStreams refuses "crowd" (too many streams), fails to start a stream
+// resuming at v1:57 (PostgreSQL down), and serves everyone else one event
+// and a shutdown.
 type specStreams struct{}
 
-func (specStreams) Serve(_ context.Context, w http.ResponseWriter, u inbox.User, _ string) error {
-	if u.ID == "crowd" {
+func (specStreams) Serve(_ context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error {
+	switch {
+	case u.ID == "crowd":
 		return stream.ErrTooManyConnections
+	case lastEventID == "v1:57":
+		return fmt.Errorf("admit stream: %w", errSpecPostgresDown)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

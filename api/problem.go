@@ -26,6 +26,9 @@ type Problem struct {
 	Errors    []broadcast.FieldError `json:"errors,omitempty"`
 	// MoreErrors counts the errors left out of Errors (see maxListedErrors).
 	MoreErrors int `json:"more_errors,omitempty"`
+	// Dependency names what was unavailable, on a 503: PostgreSQL,
+	// Temporal or Kafka.
+	Dependency string `json:"dependency,omitempty"`
 }
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
@@ -85,9 +88,10 @@ func (p *Problem) bound() {
 	p.Instance = broadcast.Cut(p.Instance, maxInstanceBytes)
 }
 
-// errorHandler answers every error as application/problem+json. Anything not
-// already a Problem or an HTTPError is an internal fault: it is logged, and
-// the client is told only the request id.
+// errorHandler answers every error as application/problem+json. A
+// dependency being down is a 503 naming it (unavailableDependency).
+// Anything else not already a Problem or an HTTPError is an internal fault:
+// it is logged, and the client is told only the request id.
 func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
@@ -97,10 +101,13 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			p       *Problem
 			httpErr *echo.HTTPError
 		)
+		dependency, down := unavailableDependency(err)
 		switch {
 		case errors.As(err, &p):
 		case errors.As(err, &httpErr):
 			p = problem(httpErr.Code, "%s", httpMessage(c, httpErr))
+		case down:
+			p = unavailableProblem(c, logger, dependency, err)
 		default:
 			logger.ErrorContext(c.Request().Context(), "Request failed", "error", err,
 				"method", c.Request().Method, "path", c.Path(), "request_id", requestID(c))

@@ -20,11 +20,16 @@ import (
 	"github.com/crier/crier/workflows"
 )
 
-// PresenceScheduleID is the id of the presence clean-up schedule, and the
-// prefix of the workflow ids it starts (Temporal appends the start time).
+// PresenceScheduleID is the id of the maintenance schedule (named when it
+// only cleaned up presence), and the prefix of the workflow ids it starts
+// (Temporal appends the start time).
 const PresenceScheduleID = "crier-presence-cleanup"
 
-// ScheduleConfig configures the presence clean-up schedule.
+// scheduleNote is the schedule's note in Temporal Web UI.
+const scheduleNote = "Crier's maintenance run: removes connections of API nodes that stopped refreshing them, " +
+	"and deletes rows past their retention horizons (crier worker creates this)"
+
+// ScheduleConfig configures the maintenance schedule.
 type ScheduleConfig struct {
 	// ID of the schedule and of its workflows. Default PresenceScheduleID.
 	ID string
@@ -36,6 +41,10 @@ type ScheduleConfig struct {
 	// remove it. Default presence.DefaultRemoveAfter (60 s); at least twice
 	// presence.DefaultHeartbeatInterval, or live connections would go.
 	StaleAfter time.Duration
+	// Retention is how long each table keeps its rows before a run deletes
+	// them; a zero horizon leaves its table alone. Default: none (the
+	// process's configuration gives every horizon, config.Retention).
+	Retention workflows.RetentionHorizons
 	// Logger receives what was done. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -62,11 +71,15 @@ func (cfg *ScheduleConfig) fill() error {
 		return fmt.Errorf("presence schedule: StaleAfter %s is under two heartbeats (%s): live connections would be removed",
 			cfg.StaleAfter, 2*presence.DefaultHeartbeatInterval)
 	}
+	h := cfg.Retention
+	if h.Outbox < 0 || h.ProcessedEvents < 0 || h.Deliveries < 0 || h.StreamEvents < 0 {
+		return fmt.Errorf("presence schedule: retention horizons must not be negative: %+v", h)
+	}
 	return nil
 }
 
-// RegisterPresence registers the PresenceCleanup workflow and its activity on
-// w. New calls it when its Config has Presence.
+// RegisterPresence registers the PresenceCleanup workflow (the maintenance
+// run) and its activities on w. New calls it when its Config has Presence.
 func RegisterPresence(w worker.Registry, acts *activities.PresenceActivities) {
 	w.RegisterWorkflowWithOptions(workflows.PresenceCleanup, workflow.RegisterOptions{Name: workflows.PresenceCleanupName})
 	w.RegisterActivity(acts)
@@ -75,8 +88,9 @@ func RegisterPresence(w worker.Registry, acts *activities.PresenceActivities) {
 // EnsurePresenceSchedule makes sure the schedule that starts PresenceCleanup
 // exists as cfg describes it. Every worker calls it at start: the first
 // creates the schedule, the others find it and leave it alone when it
-// matches, or bring it in line (a new task queue or interval) when it does
-// not. A pause an operator set, and PauseOnFailure, are kept.
+// matches, or bring it in line (a new task queue, interval or retention
+// horizon: the last worker started wins) when it does not. A pause an
+// operator set, and PauseOnFailure, are kept.
 func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleConfig) error {
 	if err := cfg.fill(); err != nil {
 		return err
@@ -88,10 +102,11 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 		Action:        action,
 		Overlap:       policy.Overlap,
 		CatchupWindow: policy.CatchupWindow,
-		Note:          "Removes connections of Crier API nodes that stopped refreshing them (crier worker creates this)",
+		Note:          scheduleNote,
 	})
 	if err == nil {
-		cfg.Logger.Info("Created presence clean-up schedule", "schedule_id", cfg.ID, "every", cfg.Every, "task_queue", cfg.TaskQueue)
+		cfg.Logger.Info("Created the maintenance schedule", "schedule_id", cfg.ID, "every", cfg.Every, "task_queue", cfg.TaskQueue,
+			"retention", cfg.Retention)
 		return nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
@@ -108,6 +123,9 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 				policy.PauseOnFailure = s.Policy.PauseOnFailure
 			}
 			s.Spec, s.Action, s.Policy = &spec, action, &policy
+			if s.State != nil {
+				s.State.Note = scheduleNote
+			}
 			updated = true
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
@@ -116,7 +134,8 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 		return fmt.Errorf("update schedule %s: %w", cfg.ID, err)
 	}
 	if updated {
-		cfg.Logger.Info("Updated presence clean-up schedule", "schedule_id", cfg.ID, "every", cfg.Every, "task_queue", cfg.TaskQueue)
+		cfg.Logger.Info("Updated the maintenance schedule", "schedule_id", cfg.ID, "every", cfg.Every, "task_queue", cfg.TaskQueue,
+			"retention", cfg.Retention)
 	}
 	return nil
 }
@@ -129,7 +148,7 @@ func presenceSchedule(cfg ScheduleConfig) (client.ScheduleSpec, *client.Schedule
 	action := &client.ScheduleWorkflowAction{
 		ID:        cfg.ID,
 		Workflow:  workflows.PresenceCleanupName,
-		Args:      []any{workflows.PresenceCleanupInput{StaleAfter: cfg.StaleAfter}},
+		Args:      []any{cfg.input()},
 		TaskQueue: cfg.TaskQueue,
 		// A run that cannot finish (no worker polls the queue) gives way to
 		// the next instead of blocking every later one under SKIP.
@@ -161,5 +180,10 @@ func scheduleMatches(s client.Schedule, cfg ScheduleConfig) bool {
 	// A described schedule holds its arguments encoded.
 	payload, ok := a.Args[0].(*commonpb.Payload)
 	var in workflows.PresenceCleanupInput
-	return ok && converter.GetDefaultDataConverter().FromPayload(payload, &in) == nil && in.StaleAfter == cfg.StaleAfter
+	return ok && converter.GetDefaultDataConverter().FromPayload(payload, &in) == nil && in == cfg.input()
+}
+
+// input is what each run of the schedule is given.
+func (cfg ScheduleConfig) input() workflows.PresenceCleanupInput {
+	return workflows.PresenceCleanupInput{StaleAfter: cfg.StaleAfter, Retention: cfg.Retention}
 }

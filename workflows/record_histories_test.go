@@ -25,6 +25,7 @@ import (
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/presence"
+	"github.com/crier/crier/internal/retention"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
 	crierworker "github.com/crier/crier/worker"
@@ -67,6 +68,7 @@ var recordings = []recording{
 	{file: "broadcast_not_found.json", timers: 1, record: (*recorder).notFound},
 	{file: "presence_cleanup.json", timers: 0, record: (*recorder).presenceCleanup},
 	{file: "broadcast_applied_by_due_dispatch.json", timers: 2, record: (*recorder).appliedByDueDispatch},
+	{file: "presence_cleanup_without_retention.json", timers: 0, record: (*recorder).presenceCleanupWithoutRetention},
 	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
 	{file: "broadcast_signal_refused.json", timers: 2, record: (*recorder).signalRefused},
 }
@@ -132,10 +134,12 @@ func newRecorder(t *testing.T) *recorder {
 	pool := testenv.Pool(t)
 	r := &recorder{ctx: ctx, temporal: c, store: &faultyStore{Store: store.New(pool), publishErrors: map[uuid.UUID][]error{}},
 		presence: presence.New(pool)}
+	pruner, err := retention.New(pool, retention.Config{})
+	require.NoError(t, err)
 	queue := testenv.Name("record-histories")
 	r.workflows = &workflows.Client{Temporal: c, TaskQueue: queue}
 	w := crierworker.New(c, &activities.Activities{Store: r.store}, crierworker.Config{
-		TaskQueue: queue, Logger: logger, Presence: &activities.PresenceActivities{Store: r.presence},
+		TaskQueue: queue, Logger: logger, Presence: &activities.PresenceActivities{Store: r.presence, Retention: pruner},
 	})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -418,20 +422,59 @@ func (r *recorder) changedByAnActor(t *testing.T) client.WorkflowRun {
 	return run
 }
 
-// presenceCleanup is one scheduled run, removing one stale connection.
+// presenceCleanup is one scheduled maintenance run: it removes a stale
+// connection, then deletes an outbox row published long ago (the other
+// tables have nothing past their horizons), as runs do since the
+// maintenance-retention change.
 func (r *recorder) presenceCleanup(t *testing.T) client.WorkflowRun {
+	node := r.staleConnection(t)
+	_, err := r.store.Pool().Exec(r.ctx, `INSERT INTO outbox (event_type, broadcast_id, occurred_at, snapshot, published_at)
+		VALUES ('BROADCAST_PUBLISHED', gen_random_uuid(), now() - interval '3 days', '{}', now() - interval '3 days')`)
+	require.NoError(t, err)
+	run, res := r.maintain(t, node, workflows.PresenceCleanupInput{StaleAfter: presence.DefaultRemoveAfter,
+		Retention: workflows.RetentionHorizons{
+			Outbox: 24 * time.Hour, ProcessedEvents: 336 * time.Hour, Deliveries: 2160 * time.Hour, StreamEvents: 24 * time.Hour,
+		}})
+	require.EqualValues(t, 1, res.Deleted[retention.Outbox])
+	return run
+}
+
+// presenceCleanupWithoutRetention is a run of a schedule made before
+// retention (no horizons in its input) on the code since: it records the
+// version marker, removes the stale connection and deletes nothing.
+func (r *recorder) presenceCleanupWithoutRetention(t *testing.T) client.WorkflowRun {
+	node := r.staleConnection(t)
+	run, res := r.maintain(t, node, workflows.PresenceCleanupInput{StaleAfter: presence.DefaultRemoveAfter})
+	require.Empty(t, res.Deleted)
+	return run
+}
+
+// staleConnection registers a connection of a node of its own, last seen
+// five minutes ago, and returns the node.
+func (r *recorder) staleConnection(t *testing.T) string {
+	t.Helper()
 	node := testenv.Name("dead-node")
 	require.NoError(t, r.presence.Register(r.ctx, presence.Connection{ID: uuid.New(), NodeID: node, UserID: "u1"}))
 	_, err := r.store.Pool().Exec(r.ctx, `UPDATE connections SET last_seen_at = now() - interval '5 minutes' WHERE node_id = $1`, node)
 	require.NoError(t, err)
+	return node
+}
+
+// maintain runs one maintenance run as the schedule starts it and returns
+// its result. The two runs recorded at once share the database, so either
+// may remove the other's stale connection: each checks its own is gone.
+func (r *recorder) maintain(t *testing.T, node string, in workflows.PresenceCleanupInput) (client.WorkflowRun, workflows.PresenceCleanupResult) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
 	defer cancel()
 	run, err := r.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: testenv.Name(crierworker.PresenceScheduleID), TaskQueue: r.workflows.TaskQueue,
-	}, workflows.PresenceCleanupName, workflows.PresenceCleanupInput{StaleAfter: presence.DefaultRemoveAfter})
+	}, workflows.PresenceCleanupName, in)
 	require.NoError(t, err)
 	var res workflows.PresenceCleanupResult
 	require.NoError(t, run.Get(ctx, &res))
-	require.EqualValues(t, 1, res.Removed)
-	return run
+	var left int
+	require.NoError(t, r.store.Pool().QueryRow(r.ctx, `SELECT count(*) FROM connections WHERE node_id = $1`, node).Scan(&left))
+	require.Zero(t, left, "the stale connection is gone")
+	return run, res
 }

@@ -29,7 +29,6 @@ type deliverySection struct {
 	hub               stream.HubConfig
 	tail              stream.TailConfig
 	streams           stream.Config
-	pruner            stream.PrunerConfig
 	heartbeat         presence.HeartbeatConfig
 	maxStreamLifetime time.Duration
 }
@@ -42,14 +41,14 @@ func deliveryConfig(cfg config.Config, s shared) deliverySection {
 			NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: s.logger,
 			ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,
 		},
-		pruner:            stream.PrunerConfig{Window: cfg.SSEReplayWindow, Logger: s.logger},
 		heartbeat:         presence.HeartbeatConfig{NodeID: cfg.NodeID, Logger: s.logger},
 		maxStreamLifetime: cfg.SSEMaxLifetime,
 	}
 }
 
-// startDelivery starts the node's tail, delivery recorder, stream log
-// pruner and presence heartbeat in g; they stop when ctx ends.
+// startDelivery starts the node's tail, delivery recorder and presence
+// heartbeat in g; they stop when ctx ends. The stream log is pruned by the
+// workers' maintenance run (internal/retention), not by API nodes.
 func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliverySection, aud *audience.Audience) (*delivery, error) {
 	pool, logger, nodeID := s.pool, s.logger, cfg.streams.NodeID
 	cache := inbox.NewCache(pool, inbox.CacheConfig{Logger: logger})
@@ -63,7 +62,6 @@ func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliver
 	if err != nil {
 		return nil, err
 	}
-	pruner := stream.NewPruner(pool, cfg.pruner)
 	streams := stream.NewServer(pool, hub, in, pres, recorder, cfg.streams)
 	// A restarted node may reuse its predecessor's id: rows under it are dead.
 	if n, err := pres.RemoveNode(ctx, nodeID); err != nil {
@@ -73,7 +71,6 @@ func startDelivery(ctx context.Context, g *errgroup.Group, s shared, cfg deliver
 	}
 	g.Go(func() error { return tail.Run(ctx) })
 	g.Go(func() error { recorder.Run(ctx); return nil })
-	g.Go(func() error { pruner.Run(ctx); return nil })
 	g.Go(func() error { return runHeartbeat(ctx, heartbeat, pres, nodeID, logger) })
 	logger.Info("Delivery started", "node_id", nodeID)
 	return &delivery{

@@ -64,6 +64,8 @@ func newStack(t *testing.T) *stack {
 type node struct {
 	baseURL string
 	stop    func()
+	// logs are the process's logs so far.
+	logs *syncBuffer
 }
 
 // start runs `crier <cmd>` as node id and waits until it is ready.
@@ -81,7 +83,7 @@ func (s *stack) start(t *testing.T, cmd, id string) *node {
 	logs := &syncBuffer{}
 	go func() { runErr = run(ctx, []string{cmd}, io.Discard, logs); close(done) }()
 	var once sync.Once
-	n := &node{baseURL: "http://" + addr}
+	n := &node{baseURL: "http://" + addr, logs: logs}
 	n.stop = func() {
 		once.Do(func() {
 			cancel()

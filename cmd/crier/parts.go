@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -21,7 +22,6 @@ import (
 	"github.com/crier/crier/internal/config"
 	"github.com/crier/crier/internal/due"
 	"github.com/crier/crier/internal/outbox"
-	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/worker"
 	"github.com/crier/crier/workflows"
@@ -46,29 +46,39 @@ func materializerConfig(cfg config.Config, s shared) audience.MaterializerConfig
 type workerSection struct {
 	worker   worker.Config
 	schedule worker.ScheduleConfig
-	// namespace receives the search attributes.
+	// namespace receives the search attributes and the retention.
 	namespace string
 	// temporal is the frontend's address, for the log.
 	temporal string
+	// temporalRetention is the namespace's retention (0: left alone).
+	temporalRetention time.Duration
+	// topic is the broadcast topic, whose retention the processed-events
+	// horizon is checked against.
+	topic string
 }
 
 func workerConfig(cfg config.Config, logger *slog.Logger) workerSection {
 	return workerSection{
-		worker:    worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger},
-		schedule:  worker.ScheduleConfig{TaskQueue: cfg.TaskQueue, Logger: logger},
-		namespace: cfg.TemporalNamespace,
-		temporal:  cfg.TemporalAddress,
+		worker:            worker.Config{TaskQueue: cfg.TaskQueue, Logger: logger},
+		schedule:          worker.ScheduleConfig{TaskQueue: cfg.TaskQueue, Logger: logger, Retention: horizons(cfg)},
+		namespace:         cfg.TemporalNamespace,
+		temporal:          cfg.TemporalAddress,
+		temporalRetention: cfg.Retention.Temporal,
+		topic:             cfg.KafkaTopic,
 	}
 }
 
-// startWorker runs broadcast workflows, their activities, the presence
-// clean-up and the due dispatcher until ctx ends.
+// startWorker runs broadcast workflows, their activities, the
+// maintenance run and the due dispatcher until ctx ends.
 func startWorker(ctx context.Context, g *errgroup.Group, s shared, cfg workerSection) error {
 	logger := s.logger
 	if err := worker.RegisterSearchAttributes(ctx, s.temporal, cfg.namespace, logger); err != nil {
 		logger.Warn("Could not register search attributes; Web UI cannot filter by status until an operator adds them", "error", err)
 	}
-	cfg.worker.Presence = &activities.PresenceActivities{Store: presence.New(s.pool)}
+	var err error
+	if cfg.worker.Presence, err = maintenanceActivities(s.pool); err != nil {
+		return err
+	}
 	st := store.New(s.pool)
 	w := worker.New(s.temporal, &activities.Activities{Store: store.NewPublishBatcher(st)}, cfg.worker)
 	if err := w.Start(); err != nil {
@@ -79,9 +89,7 @@ func startWorker(ctx context.Context, g *errgroup.Group, s shared, cfg workerSec
 		return err
 	}
 	g.Go(func() error { return dispatcher.Run(ctx) })
-	if err := worker.EnsurePresenceSchedule(ctx, s.temporal, cfg.schedule); err != nil {
-		logger.Warn("Could not ensure the presence clean-up schedule; the next worker start retries", "error", err)
-	}
+	startMaintenance(ctx, g, s, cfg)
 	logger.Info("Temporal worker started", "task_queue", cfg.worker.TaskQueue, "temporal", cfg.temporal)
 	g.Go(func() error {
 		<-ctx.Done()

@@ -133,8 +133,12 @@ type Config struct {
 	SSEReplayMaxBytes int
 	// SSEReplayWindow is how long the stream log keeps events, and so how
 	// far back a stream may resume; an older position gets a reset event
-	// (CRIER_SSE_REPLAY_WINDOW).
+	// (CRIER_SSE_REPLAY_WINDOW). The workers' maintenance run prunes the
+	// log with it.
 	SSEReplayWindow time.Duration
+	// Retention is how long what grows with traffic is kept
+	// (CRIER_RETAIN_*, CRIER_TEMPORAL_RETENTION).
+	Retention Retention
 	// RatePerAddress limits requests per client address, as RATE[:BURST]
 	// per second, 0 to disable (CRIER_RATE_PER_ADDRESS).
 	RatePerAddress ratelimit.Limit
@@ -222,6 +226,7 @@ func parse(get func(string) string) (Config, error) {
 		SSEMaxLifetime:         p.duration("CRIER_SSE_MAX_LIFETIME"),
 		SSEReplayMaxBytes:      p.int("CRIER_SSE_REPLAY_MAX_BYTES"),
 		SSEReplayWindow:        p.duration("CRIER_SSE_REPLAY_WINDOW"),
+		Retention:              p.retention(),
 		RatePerAddress:         p.rate("CRIER_RATE_PER_ADDRESS"),
 		RatePerUser:            p.rate("CRIER_RATE_PER_USER"),
 		RateStreamConnects:     p.rate("CRIER_RATE_STREAM_CONNECTS"),

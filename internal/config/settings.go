@@ -90,6 +90,14 @@ var Settings = []Setting{
 	{Name: "CRIER_SSE_MAX_PER_USER", Default: "5"},
 	{Name: "CRIER_SSE_REPLAY_MAX_BYTES", Default: "1048576"},
 	{Name: "CRIER_SSE_REPLAY_WINDOW", Default: "24h"},
+	{Name: "CRIER_RETAIN_OUTBOX", Default: "24h"},
+	// Twice Kafka's default retention.ms: a segment is deleted only once its
+	// newest event is past retention.ms, so a consumer whose offsets were
+	// lost may be redelivered events up to retention.ms + segment.ms old
+	// (7 + 7 days by default).
+	{Name: "CRIER_RETAIN_PROCESSED_EVENTS", Default: "336h"},
+	{Name: "CRIER_RETAIN_DELIVERIES", Default: "2160h"},
+	{Name: "CRIER_TEMPORAL_RETENTION", Default: "168h"},
 }
 
 // setting is the entry for name; reading a variable missing from Settings

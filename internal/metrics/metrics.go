@@ -96,6 +96,7 @@ func NewRegistry() *prometheus.Registry {
 		PublicationLateness, RelayEvents, RelayErrors, DueApplied, DueLateness,
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
 		HTTPRequests, HTTPDuration,
+		RetentionDeleted,
 	)
 	// Both kinds exist from the start, so dashboards show 0, not nothing.
 	RelayErrors.WithLabelValues("transient")

@@ -34,9 +34,6 @@ type Config struct {
 	// PollInterval bounds how long the relay sleeps when idle; it is woken
 	// sooner by a PostgreSQL notification on every new event. Default 1s.
 	PollInterval time.Duration
-	// Retention is how long published rows are kept before deletion.
-	// Default 7 days.
-	Retention time.Duration
 	// Logger receives the relay's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -63,9 +60,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = time.Second
-	}
-	if c.Retention <= 0 {
-		c.Retention = 7 * 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -12,12 +12,11 @@ import (
 // Run relays until ctx ends: it relays batches back to back while rows are
 // pending, then sleeps until a notification or PollInterval. Errors (Kafka or
 // PostgreSQL down) are logged and retried with backoff; rows stay pending
-// until they are written.
+// until they are written. Published rows are deleted past their horizon by
+// the workers' maintenance run (internal/retention), not here.
 func (r *Relay) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	go r.listen(ctx, wake)
-	cleanup := time.NewTicker(10 * time.Minute)
-	defer cleanup.Stop()
 	r.log.Info("Outbox relay started", "topic", r.cfg.Topic, "batch_size", r.cfg.BatchSize)
 
 	failures := 0
@@ -26,7 +25,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			r.log.Info("Outbox relay stopped")
-			return nil
+			return nil //nolint:nilerr // the batch failed because ctx ended: a shutdown, not a failure
 		case err != nil:
 			failures++
 			r.log.Error("Relaying outbox batch failed; will retry", "attempt", failures, "error", err)
@@ -43,8 +42,6 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			r.log.Info("Outbox relay stopped")
 			return nil
-		case <-cleanup.C:
-			r.deletePublished(ctx)
 		case <-wake:
 		case <-time.After(r.cfg.PollInterval):
 		}
@@ -94,18 +91,5 @@ func (r *Relay) listenOnce(ctx context.Context, wake chan<- struct{}) error {
 		case wake <- struct{}{}:
 		default: // a wake-up is already pending
 		}
-	}
-}
-
-func (r *Relay) deletePublished(ctx context.Context) {
-	tag, err := r.pool.Exec(ctx, `
-		DELETE FROM outbox WHERE id IN (
-			SELECT id FROM outbox WHERE published_at < now() - $1::interval LIMIT 10000)`, r.cfg.Retention.String())
-	if err != nil {
-		r.log.Warn("Deleting old outbox rows failed", "error", err)
-		return
-	}
-	if tag.RowsAffected() > 0 {
-		r.log.Info("Deleted old outbox rows", "rows", tag.RowsAffected())
 	}
 }

@@ -40,9 +40,16 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // activities publish a burst of due broadcasts at once.
 const DefaultMaxConns = 20
 
+// DefaultConnectTimeout bounds making a connection unless DATABASE_URL's
+// connect_timeout says otherwise. pgx has none: a PostgreSQL cut off by the
+// network (packets dropped, not refused) would hold each request for the
+// kernel's connect timeout (minutes) instead of answering 503.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Connect opens a pool on databaseURL and checks that it answers. The pool
 // holds DefaultMaxConns connections unless the URL's pool_max_conns says
-// otherwise.
+// otherwise, and gives up connecting after DefaultConnectTimeout unless its
+// connect_timeout does.
 func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -50,6 +57,9 @@ func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	if !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -5,10 +5,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/inbox"
+	"github.com/crier/crier/internal/outage"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/testenv"
 )
@@ -64,4 +67,37 @@ func TestServeHoldsThePerUserLimitUnderConcurrentOpens(t *testing.T) {
 	var rows int
 	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM connections WHERE user_id = 'mallory'`).Scan(&rows))
 	require.Equal(t, 5, rows)
+}
+
+// A node whose tail has not started (Kafka unreachable, the topic not made
+// yet) refuses a new stream with ErrNotReady after ReadyWait, before any
+// byte, and frees the place presence gave it. PostgreSQL unreachable
+// refuses it at admission, before any wait.
+func TestServeRefusesBeforeWritingWhenItCannotStart(t *testing.T) {
+	t.Parallel()
+	pool := testenv.Pool(t)
+	logger := testenv.Logger(t)
+	server := NewServer(pool, NewHub(HubConfig{}), inbox.New(pool, inbox.NewCache(pool, inbox.CacheConfig{})), presence.New(pool),
+		NewRecorder(pool, logger), Config{NodeID: "node-test", ReadyWait: 50 * time.Millisecond, Logger: logger})
+
+	rec := httptest.NewRecorder()
+	err := server.Serve(t.Context(), rec, inbox.User{ID: "alice"}, "")
+	require.ErrorIs(t, err, ErrNotReady)
+	require.False(t, rec.Flushed)
+	require.Empty(t, rec.Header().Get("Content-Type"), "nothing written: the caller answers")
+	var rows int
+	require.NoError(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM connections WHERE user_id = 'alice'`).Scan(&rows))
+	require.Zero(t, rows, "the stream left presence")
+
+	url, proxy := testenv.ProxyDatabaseURL(t, testenv.DatabaseURL(t))
+	cut, err := pgxpool.New(t.Context(), url)
+	require.NoError(t, err)
+	t.Cleanup(cut.Close)
+	proxy.Cut()
+	server = NewServer(cut, NewHub(HubConfig{}), inbox.New(cut, inbox.NewCache(cut, inbox.CacheConfig{})), presence.New(cut),
+		NewRecorder(cut, logger), Config{NodeID: "node-test", ReadyWait: time.Hour, Logger: logger})
+	rec = httptest.NewRecorder()
+	err = server.Serve(t.Context(), rec, inbox.User{ID: "alice"}, "")
+	require.True(t, outage.PostgreSQL(err), "got %v", err)
+	require.Empty(t, rec.Header().Get("Content-Type"))
 }

@@ -3,20 +3,15 @@ package stream
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 )
-
-// pruneBatch bounds the rows one statement of a prune deletes, so a large
-// backlog (the first prune of a log never pruned) holds its locks briefly.
-const pruneBatch = 5000
 
 // pruneSQL deletes at most $2 events older than $1 µs and records, per
 // partition, the newest offset deleted, in one statement: a replay that
-// sees the rows gone sees the mark too. SKIP LOCKED lets every API node
-// prune at once without waiting on each other.
+// sees the rows gone sees the mark too. SKIP LOCKED lets a prune run beside
+// anything else that holds a row without waiting for it.
 const pruneSQL = `
 WITH doomed AS (
 	SELECT kafka_partition, kafka_offset FROM stream_events
@@ -36,79 +31,30 @@ WITH doomed AS (
 )
 SELECT count(*) FROM deleted`
 
-// Pruner deletes events older than the replay window from stream_events,
-// which otherwise grows with every event forever. Every API node runs one:
-// the log is shared, and deleting is idempotent.
-type Pruner struct {
-	pool     *pgxpool.Pool
-	window   time.Duration
-	interval time.Duration
-	log      *slog.Logger
+// Querier is what PruneLog needs of a pool or a transaction.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// PrunerConfig configures a Pruner.
-type PrunerConfig struct {
-	// Window is how long events are kept: the Server's ReplayWindow.
-	// Default DefaultReplayWindow; never zero, which would delete the whole
-	// log.
-	Window time.Duration
-	// Interval between prunes. Default 10m: the log holds at most that
-	// much past the window.
-	Interval time.Duration
-	// Logger. Default slog.Default().
-	Logger *slog.Logger
-}
-
-// NewPruner returns a pruner of the stream log in pool.
-func NewPruner(pool *pgxpool.Pool, cfg PrunerConfig) *Pruner {
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultReplayWindow
+// PruneLog deletes at most limit events older than window from the stream
+// log, oldest first, and returns how many it deleted. The log otherwise
+// grows with every event forever; the maintenance run (internal/retention,
+// on the workers' schedule) calls it in bounded batches with the replay
+// window (CRIER_SSE_REPLAY_WINDOW) as the window.
+//
+// It keeps the log's contract with replay and the tail: in the statement
+// that deletes, it records per partition the newest offset deleted in
+// stream_events_pruned, so a stream whose position is below that mark is
+// told to reload (reset) rather than replayed with a gap, and a tail whose
+// partition has nothing left resumes after the mark. window must be
+// positive: zero would delete the whole log.
+func PruneLog(ctx context.Context, db Querier, window time.Duration, limit int) (int64, error) {
+	if window <= 0 || limit <= 0 {
+		return 0, fmt.Errorf("prune stream events: window %s and limit %d must be positive", window, limit)
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = 10 * time.Minute
+	var n int64
+	if err := db.QueryRow(ctx, pruneSQL, window.Microseconds(), limit).Scan(&n); err != nil {
+		return 0, fmt.Errorf("prune stream events older than %s: %w", window, err)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &Pruner{pool: pool, window: cfg.Window, interval: cfg.Interval, log: cfg.Logger.With("component", "stream-pruner")}
-}
-
-// Run prunes at once, then every interval until ctx ends. A failed prune is
-// logged; the next one deletes what it left.
-func (p *Pruner) Run(ctx context.Context) {
-	log := p.log
-	tick := time.NewTicker(p.interval)
-	defer tick.Stop()
-	for {
-		n, err := p.Prune(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			log.Warn("Pruning the stream log failed; retrying at the next interval", "deleted", n, "error", err)
-		case n > 0:
-			log.Info("Pruned the stream log", "deleted", n, "window", p.window)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// Prune deletes the events older than the window, in batches until none is
-// left, and returns how many it deleted.
-func (p *Pruner) Prune(ctx context.Context) (int64, error) {
-	var deleted int64
-	for {
-		var n int64
-		if err := p.pool.QueryRow(ctx, pruneSQL, p.window.Microseconds(), pruneBatch).Scan(&n); err != nil {
-			return deleted, fmt.Errorf("prune stream events older than %s: %w", p.window, err)
-		}
-		deleted += n
-		if n < pruneBatch {
-			return deleted, nil
-		}
-	}
+	return n, nil
 }

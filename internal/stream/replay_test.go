@@ -104,7 +104,10 @@ func (rb *replayBundle) catchUp(t *testing.T, u inbox.User, lastEventID string) 
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	st, err := rb.srv.start(rb.ctx, newConn(u, 8), lastEventID, &writer{w: rec, rc: http.NewResponseController(rec), timeout: time.Second})
+	st, m, err := rb.srv.start(rb.ctx, newConn(u, 8), lastEventID)
+	require.NoError(t, err)
+	st.out = &writer{w: rec, rc: http.NewResponseController(rec), timeout: time.Second}
+	err = st.catchUp(m)
 	runtime.ReadMemStats(&after)
 	require.NoError(t, err)
 	rb.srv.leave(rb.ctx, st.conn)
@@ -262,7 +265,7 @@ func TestReplayOfAPositionOlderThanTheWindowGetsReset(t *testing.T) {
 	body, _ := rb.catchUp(t, alice, Position{-1}.String())
 	rb.requireReset(t, body, resetTooOld)
 
-	deleted, err := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour}).Prune(rb.ctx)
+	deleted, err := PruneLog(rb.ctx, rb.pool, 24*time.Hour, 10)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, deleted)
 	body, _ = rb.catchUp(t, alice, Position{-1}.String())
@@ -305,10 +308,10 @@ func TestReplayOverTheByteBoundGetsReset(t *testing.T) {
 	require.Len(t, frames(body), 40, "under a larger bound it is replayed")
 }
 
-// The pruner deletes in batches what is older than the window, keeps the
-// rest, and marks per partition how far it deleted; the tail resumes after
-// that mark when nothing of a partition is left.
-func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
+// PruneLog deletes, a bounded batch at a time, what is older than the
+// window, keeps the rest, and marks per partition how far it deleted; the
+// tail resumes after that mark when nothing of a partition is left.
+func TestPruneLogDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
 	t.Parallel()
 	rb := setupReplay(t)
 	const old = 12_345 // more than two batches
@@ -322,13 +325,22 @@ func TestPrunerDeletesOldEventsAndMarksWhereItStopped(t *testing.T) {
 		VALUES (1, $1, gen_random_uuid(), 'BROADCAST_EXPIRED', gen_random_uuid(), now(), '{}')`, old)
 	require.NoError(t, err)
 
-	p := NewPruner(rb.pool, PrunerConfig{Window: 24 * time.Hour})
-	deleted, err := p.Prune(rb.ctx)
+	const batch = 5000
+	var deleted []int64
+	for {
+		n, err := PruneLog(rb.ctx, rb.pool, 24*time.Hour, batch)
+		require.NoError(t, err)
+		deleted = append(deleted, n)
+		if n < batch {
+			break
+		}
+	}
+	require.Equal(t, []int64{batch, batch, old - 2*batch}, deleted, "bounded batches, oldest first, until none is left")
+	n, err := PruneLog(rb.ctx, rb.pool, 24*time.Hour, batch)
 	require.NoError(t, err)
-	require.EqualValues(t, old, deleted)
-	deleted, err = p.Prune(rb.ctx)
-	require.NoError(t, err)
-	require.Zero(t, deleted, "a second prune finds nothing")
+	require.Zero(t, n, "a further prune finds nothing")
+	_, err = PruneLog(rb.ctx, rb.pool, 0, batch)
+	require.ErrorContains(t, err, "must be positive", "a zero window would delete the whole log")
 
 	var left int
 	require.NoError(t, rb.pool.QueryRow(rb.ctx, `SELECT count(*) FROM stream_events`).Scan(&left))

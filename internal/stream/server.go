@@ -61,9 +61,15 @@ type Config struct {
 	// more gets a reset event instead. Default DefaultReplayMaxBytes.
 	ReplayMaxBytes int
 	// ReplayWindow is how far back a stream may resume; an older position
-	// gets a reset event. Give the Pruner the same. Default
+	// gets a reset event. The maintenance run prunes the log with the same
+	// window (CRIER_SSE_REPLAY_WINDOW, PruneLog). Default
 	// DefaultReplayWindow.
 	ReplayWindow time.Duration
+	// ReadyWait bounds how long a new stream waits for the node's tail to
+	// start before it is refused with ErrNotReady: a node that just started
+	// takes about a second, and a client held longer would only time out
+	// without an answer. Default 5s.
+	ReadyWait time.Duration
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -96,6 +102,9 @@ func NewServer(pool *pgxpool.Pool, hub *Hub, in *inbox.Inbox, presence Presence,
 	if cfg.ReplayWindow <= 0 {
 		cfg.ReplayWindow = DefaultReplayWindow
 	}
+	if cfg.ReadyWait <= 0 {
+		cfg.ReadyWait = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -118,24 +127,29 @@ func (s *Server) Close() {
 // the client falls too far behind. lastEventID resumes a previous stream;
 // empty starts with the user's unread inbox. A user who already holds
 // MaxPerUser streams is refused with ErrTooManyConnections before anything
-// is written.
+// is written, and so is a stream whose start cannot be read from
+// PostgreSQL (presence, what the client missed): the caller can still
+// answer with an error status.
 //
 // Over HTTP/1.x the stream takes its connection over from net/http (see
 // takeOver): Serve returns once the client has caught up, and the stream
 // goes on in a goroutine of its own. Elsewhere (HTTP/2, test recorders) it
 // stays on w and Serve returns when the stream ends.
 func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error {
-	select {
-	case <-s.hub.Ready():
-	case <-ctx.Done():
-		return nil
-	}
 	c := newConn(u, s.hub.queueSize)
 	if err := s.presence.Admit(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}, s.cfg.MaxPerUser); err != nil {
 		if errors.Is(err, presence.ErrUserFull) {
 			return ErrTooManyConnections
 		}
 		return fmt.Errorf("admit stream: %w", err)
+	}
+	if ready, err := s.awaitHub(ctx); !ready {
+		s.leave(ctx, c)
+		return err
+	}
+	st, m, err := s.start(ctx, c, lastEventID)
+	if err != nil {
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -145,16 +159,18 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	if !owned {
 		h.Set("Connection", "keep-alive")
 		w.WriteHeader(http.StatusOK)
-		st, err := s.start(ctx, c, lastEventID, &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout})
-		if err != nil {
+		st.out = &writer{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
+		if err := st.catchUp(m); err != nil {
+			s.leave(ctx, c)
 			return err
 		}
 		return st.run(ctx)
 	}
 	// net/http cancels the request's context as soon as Serve returns.
 	ctx, cancel := detach(ctx)
-	st, err := s.start(ctx, c, lastEventID, &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout})
-	if err != nil {
+	st.out = &writer{w: conn, conn: conn, head: head, timeout: s.cfg.WriteTimeout}
+	if err := st.catchUp(m); err != nil {
+		s.leave(ctx, c)
 		cancel()
 		_ = conn.Close() // the stream is abandoned: a failed close has nobody to tell
 		// The response is under way: the error can only end it, as it ends
@@ -172,16 +188,40 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 	return nil
 }
 
-// start registers a stream presence admitted with the hub and sends what
-// the client missed.
-func (s *Server) start(ctx context.Context, c *conn, lastEventID string, out *writer) (*session, error) {
-	snapshot := s.hub.register(c)
-	st := &session{s: s, out: out, conn: c, user: c.user, sent: map[uuid.UUID]bool{}}
-	if err := st.catchUp(ctx, lastEventID, snapshot); err != nil {
-		s.leave(ctx, c)
-		return nil, err
+// ErrNotReady means the node has not started reading the topic yet (its
+// tail does not know where the stream stands): Kafka is unreachable or the
+// topic is not created yet, or the node has just started. The stream is
+// refused before anything is written; the client retries.
+var ErrNotReady = errors.New("this node has not started reading the event stream from Kafka")
+
+// awaitHub waits until the hub knows its position (true), or for at most
+// ReadyWait (ErrNotReady); false, nil when ctx ends first: the client left,
+// and nothing is answered.
+func (s *Server) awaitHub(ctx context.Context) (bool, error) {
+	wait := time.NewTimer(s.cfg.ReadyWait)
+	defer wait.Stop()
+	select {
+	case <-s.hub.Ready():
+		return true, nil
+	case <-ctx.Done():
+		return false, nil
+	case <-wait.C:
+		return false, ErrNotReady
 	}
-	return st, nil
+}
+
+// start registers a stream presence admitted with the hub (live events
+// queue for it from then on) and reads what the client missed up to that
+// point. Nothing is written yet; on an error the stream leaves again.
+func (s *Server) start(ctx context.Context, c *conn, lastEventID string) (*session, missed, error) {
+	snapshot := s.hub.register(c)
+	st := &session{s: s, conn: c, user: c.user, sent: map[uuid.UUID]bool{}}
+	m, err := st.readMissed(ctx, lastEventID, snapshot)
+	if err != nil {
+		s.leave(ctx, c)
+		return nil, missed{}, err
+	}
+	return st, m, nil
 }
 
 // leave removes a stream that ended from presence and from the hub.
@@ -238,33 +278,58 @@ type session struct {
 	sent map[uuid.UUID]bool
 }
 
-// catchUp sends what the client missed up to snapshot: the events after its
+// missed is what a new stream sends before live events, read from
+// PostgreSQL before anything is written.
+type missed struct {
+	// snapshot is the hub's position when the stream registered: where the
+	// stream stands once caught up.
+	snapshot Position
+	// first: a first connection, sent its unread inbox.
+	first  bool
+	unread []inbox.Item
+	// from and events: a resuming one, replayed what followed from.
+	from   Position
+	events []Event
+	// reset: the position cannot be replayed (too old, too much, unknown).
+	reset resetReason
+}
+
+// readMissed reads what the client missed up to snapshot: the events after its
 // Last-Event-ID, replayed from PostgreSQL, or, for a new client, its unread
 // inbox. A Last-Event-ID that cannot be replayed within the window and the
 // byte bound gets a reset event instead.
-func (st *session) catchUp(ctx context.Context, lastEventID string, snapshot Position) error {
+func (st *session) readMissed(ctx context.Context, lastEventID string, snapshot Position) (missed, error) {
 	if lastEventID == "" {
-		return st.sendUnread(ctx, snapshot)
+		unread, err := st.s.inbox.Unread(ctx, st.user)
+		return missed{snapshot: snapshot, first: true, unread: unread}, err
 	}
 	from, err := parsePosition(lastEventID, len(snapshot))
 	if err != nil {
-		return st.reset(snapshot, resetUnknown)
+		return missed{snapshot: snapshot, reset: resetUnknown}, nil //nolint:nilerr // a position this stream never sent: reset, not a failure
 	}
 	events, why, err := replay(ctx, st.s.pool, replayQuery{user: st.user, from: from, to: snapshot,
 		maxBytes: st.s.cfg.ReplayMaxBytes, window: st.s.cfg.ReplayWindow})
 	if err != nil {
-		return err
+		return missed{}, err
 	}
-	if why != "" {
-		return st.reset(snapshot, why)
+	return missed{snapshot: snapshot, from: from, events: events, reset: why}, nil
+}
+
+// catchUp sends what the client missed (readMissed).
+func (st *session) catchUp(m missed) error {
+	switch {
+	case m.reset != "":
+		return st.reset(m.snapshot, m.reset)
+	case m.first:
+		return st.sendUnread(m.snapshot, m.unread)
 	}
-	st.pos = from
-	for i := range events {
-		if err := st.write(&events[i]); err != nil {
+	st.pos = m.from
+	for i := range m.events {
+		if err := st.write(&m.events[i]); err != nil {
 			return err
 		}
 	}
-	st.pos = maxPosition(st.pos, snapshot)
+	st.pos = maxPosition(st.pos, m.snapshot)
 	return nil
 }
 
@@ -277,12 +342,8 @@ func (st *session) reset(snapshot Position, why resetReason) error {
 }
 
 // sendUnread starts a new client at snapshot with its unread inbox.
-func (st *session) sendUnread(ctx context.Context, snapshot Position) error {
+func (st *session) sendUnread(snapshot Position, unread []inbox.Item) error {
 	st.pos = snapshot
-	unread, err := st.s.inbox.Unread(ctx, st.user)
-	if err != nil {
-		return err
-	}
 	for _, it := range unread {
 		if err := st.out.event(st.pos.String(), "broadcast", message{ID: it.ID, Title: it.Title, Content: it.Content,
 			Category: it.Category, Priority: it.Priority, PublishedAt: it.PublishedAt, ExpiresAt: it.ExpiresAt}, 0); err != nil {

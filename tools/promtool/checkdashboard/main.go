@@ -56,6 +56,9 @@ var metrics = map[string]kind{
 	"crier_http_request_duration_seconds":  histogram,
 	"crier_due_applied_total":              plain,
 	"crier_due_lateness_seconds":           histogram,
+	"crier_retention_deleted_rows_total":   plain,
+	"crier_retention_oldest_age_seconds":   plain,
+	"crier_retention_horizon_seconds":      plain,
 	// The Temporal Go SDK's, through tally's Prometheus reporter with the
 	// SDK's Prometheus naming scope: counters get _total, timers _seconds and
 	// are summaries (tally's default timer type).
