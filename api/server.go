@@ -34,6 +34,8 @@ type Store interface {
 	RescheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
+	Retry(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
+		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
 }
 
 // Workflows is what the API needs of the broadcast workflows.
@@ -41,6 +43,9 @@ type Workflows interface {
 	Start(ctx context.Context, b broadcast.Broadcast) error
 	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error)
 	Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error)
+	// Restart starts a new run of the workflow of a broadcast whose last
+	// run ended (a retry of a FAILED broadcast).
+	Restart(ctx context.Context, b broadcast.Broadcast) error
 }
 
 // Check is one readiness check: it returns nil when its dependency answers.
@@ -125,6 +130,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	v1.POST("/broadcasts/:id/cancel", h.cancel, sender)
 	v1.POST("/broadcasts/:id/reschedule", h.reschedule, admin)
 	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
+	v1.POST("/broadcasts/:id/retry", h.retry, admin)
 	if cfg.Audience != nil {
 		h.audienceRoutes(v1, admin)
 	}

@@ -117,3 +117,41 @@ func IsConflict(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// ErrStillRunning means a broadcast's workflow is still running, so no new
+// run can start; its last run has not finished yet.
+var ErrStillRunning = errors.New("broadcast workflow is still running")
+
+// Restart starts a new run of the workflow of a broadcast whose last run has
+// ended (a FAILED broadcast being retried), under the same workflow id. The
+// ended run completed, so the id may be used again; a run still running is
+// never joined (it is ending, and would not publish): that is
+// ErrStillRunning, and the caller's transaction rolls back.
+func (c *Client) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	if b.ScheduledAt == nil || b.ExpiresAt == nil {
+		return fmt.Errorf("broadcast %s has no schedule", b.ID)
+	}
+	lead := c.Lead.For(ctx, *b.ScheduledAt)
+	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       b.WorkflowID,
+		WorkflowTaskTimeout:      taskTimeout(lead),
+		TaskQueue:                c.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			StatusKey.ValueSet(string(broadcast.StatusScheduled)),
+			ScheduledAtKey.ValueSet(*b.ScheduledAt),
+		),
+		StaticSummary: b.Title,
+	}, WorkflowName, BroadcastInput{
+		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead, SendNowTolerance: c.SendNowTolerance,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &started):
+		return fmt.Errorf("%w: restart workflow %s", ErrStillRunning, b.WorkflowID)
+	case err != nil:
+		return fmt.Errorf("%w: restart workflow %s: %w", ErrUnavailable, b.WorkflowID, err)
+	}
+	return nil
+}
