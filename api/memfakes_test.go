@@ -271,7 +271,9 @@ func (w *memWorkflows) Cancel(context.Context, audit.Origin, uuid.UUID) (workflo
 }
 
 // Restart records the broadcast, as Start does.
-func (w *memWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error { return w.Start(ctx, b) }
+func (w *memWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	return w.Start(ctx, b)
+}
 
 func (w *memWorkflows) Reschedule(_ context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error) {
 	w.mu.Lock()

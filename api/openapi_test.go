@@ -828,7 +828,9 @@ func (w *specWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 }
 
 // Restart starts a new run as Start does.
-func (w *specWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error { return w.Start(ctx, b) }
+func (w *specWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	return w.Start(ctx, b)
+}
 
 func (w *specWorkflows) Cancel(_ context.Context, _ audit.Origin, id uuid.UUID) (workflows.State, error) {
 	res, err := w.store.update(id, func(b broadcast.Broadcast) bool { return b.Title != "unavailable" && !b.Status.Terminal() },
