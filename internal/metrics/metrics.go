@@ -92,10 +92,22 @@ func NewRegistry() *prometheus.Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		PublicationLateness, RelayEvents, RelayErrors,
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
-		HTTPRequests, HTTPDuration,
+		HTTPRequests, HTTPDuration, DeadLetters,
 	)
 	// Both kinds exist from the start, so dashboards show 0, not nothing.
 	RelayErrors.WithLabelValues("transient")
 	RelayErrors.WithLabelValues("permanent")
 	return r
 }
+
+// Dead letters.
+var (
+	// DeadLetters counts messages a consumer wrote to the dead-letter topic,
+	// by consumer and reason (deadletter.Reasons). Every API node's stream
+	// tail reads every message, so one poison message counts once per node
+	// in stream-tail.
+	DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_dead_letters_total",
+		Help: "Messages a consumer could not process and wrote to the dead-letter topic, by consumer and reason.",
+	}, []string{"consumer", "reason"})
+)
