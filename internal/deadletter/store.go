@@ -231,3 +231,6 @@ func recordChange(ctx context.Context, tx pgx.Tx, by audit.Origin, action audit.
 	}
 	return audit.Record(ctx, tx, e)
 }
+
+// Pool is the connection pool the store uses.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
