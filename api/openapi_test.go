@@ -86,7 +86,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	require.Equal(t, []string{"apiKey", "query", "ticket"}, []string{ticket.Type, ticket.In, ticket.Name})
 
 	for _, name := range []string{"Broadcast", "Target", "Sender", "Problem", "FieldError", "InboxItem", "User", "Stats",
-		"Delivery", "PresenceSummary", "AuditEntry", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
+		"Delivery", "PresenceSummary", "AuditEntry", "DeadLetter", "DeadLetterList", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
 		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry",
 		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent"} {
 		require.Contains(t, doc.Components.Schemas, name, "components.schemas.%s", name)
@@ -208,7 +208,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	closeObjectSchemas(doc)
 	env := newConformEnv(t)
 	answered := map[string]bool{}
-	for _, tc := range slices.Concat(env.createCases(), env.broadcastCases(), env.userCases()) {
+	for _, tc := range slices.Concat(env.createCases(), env.broadcastCases(), env.deadLetterCases(), env.userCases()) {
 		srv := tc.e
 		if srv == nil {
 			srv = env.e
@@ -278,7 +278,7 @@ func newConformEnv(t *testing.T) *conformEnv {
 				}
 				return nil
 			}}},
-			Audience: newSpecAudience(), Presence: specPresence{}, Audit: newSpecAuditor(),
+			Audience: newSpecAudience(), Presence: specPresence{}, Audit: newSpecAuditor(), DeadLetters: newSpecDeadLetters(env.now),
 			Users:    api.UserConfig{Inbox: specInbox{}, Streams: specStreams{}, Tickets: specTickets{}},
 			Security: sec,
 			Metrics:  specMetrics{},

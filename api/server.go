@@ -81,6 +81,9 @@ type Config struct {
 	// entries themselves are written by the store and the audience, in the
 	// transaction of each change.
 	Audit Auditor
+	// DeadLetters serves the /api/v1/dead-letters routes; nil leaves them
+	// out.
+	DeadLetters DeadLetters
 }
 
 // New returns the API's HTTP handler.
@@ -142,6 +145,9 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	if cfg.Audit != nil {
 		h.auditRoutes(v1, admin)
+	}
+	if cfg.DeadLetters != nil {
+		h.deadLetterRoutes(v1, admin)
 	}
 	return e
 }
