@@ -1,14 +1,12 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/broadcast"
-	"github.com/crier/crier/workflows"
 )
 
 // retry schedules a FAILED broadcast again, once whatever failed it is
@@ -34,8 +32,6 @@ func (h *handlers) retry(c echo.Context) error {
 	}
 	res, err := h.store.Retry(c.Request().Context(), origin(c), b.ID, *spec.ScheduledAt, *spec.ExpiresAt, h.workflows.Restart)
 	switch {
-	case errors.Is(err, workflows.ErrStillRunning):
-		return problem(http.StatusConflict, "the broadcast's failed workflow run is still ending, so nothing changed; retry in a few seconds")
 	case err != nil:
 		return workflowProblem(err)
 	case !res.Applied:

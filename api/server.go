@@ -43,8 +43,8 @@ type Workflows interface {
 	Start(ctx context.Context, b broadcast.Broadcast) error
 	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error)
 	Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error)
-	// Restart starts a new run of the workflow of a broadcast whose last
-	// run ended (a retry of a FAILED broadcast).
+	// Restart starts a new run of the workflow of a FAILED broadcast being
+	// retried, terminating a run still open.
 	Restart(ctx context.Context, b broadcast.Broadcast) error
 }
 

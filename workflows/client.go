@@ -118,15 +118,12 @@ func IsConflict(err error) (string, bool) {
 	return "", false
 }
 
-// ErrStillRunning means a broadcast's workflow is still running, so no new
-// run can start; its last run has not finished yet.
-var ErrStillRunning = errors.New("broadcast workflow is still running")
-
-// Restart starts a new run of the workflow of a broadcast whose last run has
-// ended (a FAILED broadcast being retried), under the same workflow id. The
-// ended run completed, so the id may be used again; a run still running is
-// never joined (it is ending, and would not publish): that is
-// ErrStillRunning, and the caller's transaction rolls back.
+// Restart starts a new run of the workflow of a FAILED broadcast being
+// retried, under the same workflow id. A run that ended (publication
+// failed) is followed by the new one; a run still open is terminated first:
+// its broadcast is FAILED, so all it had left to do was wait (until
+// expires_at, when the relay failed a published broadcast) and find that
+// out. Two runs of one broadcast never coexist.
 func (c *Client) Restart(ctx context.Context, b broadcast.Broadcast) error {
 	if b.ScheduledAt == nil || b.ExpiresAt == nil {
 		return fmt.Errorf("broadcast %s has no schedule", b.ID)
@@ -137,7 +134,7 @@ func (c *Client) Restart(ctx context.Context, b broadcast.Broadcast) error {
 		WorkflowTaskTimeout:      taskTimeout(lead),
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			StatusKey.ValueSet(string(broadcast.StatusScheduled)),
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
@@ -146,11 +143,7 @@ func (c *Client) Restart(ctx context.Context, b broadcast.Broadcast) error {
 	}, WorkflowName, BroadcastInput{
 		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, PublishLead: lead, SendNowTolerance: c.SendNowTolerance,
 	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case errors.As(err, &started):
-		return fmt.Errorf("%w: restart workflow %s", ErrStillRunning, b.WorkflowID)
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("%w: restart workflow %s: %w", ErrUnavailable, b.WorkflowID, err)
 	}
 	return nil

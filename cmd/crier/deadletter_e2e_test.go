@@ -12,12 +12,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/crier/crier/internal/audience"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/deadletter"
+	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/stream"
 	"github.com/crier/crier/internal/testenv"
 )
@@ -55,6 +59,7 @@ func TestRecoveryEndToEnd(t *testing.T) {
 	r := startRecovery(t)
 	t.Run("poison is dead-lettered and the partition flows", r.poisonFlows)
 	t.Run("a FAILED broadcast is retried and published once", r.retryFailed)
+	t.Run("a broadcast failed after publication is retried; its old run is terminated", r.retryFailedAfterPublication)
 }
 
 type letterPage struct {
@@ -191,32 +196,78 @@ func (r *recoveryRun) retryFailed(t *testing.T) {
 	require.Equal(t, 1, published, "published once")
 }
 
+// retryFailedAfterPublication: the relay fails a published broadcast whose
+// event Kafka refuses for good (store.Fail, as the relay does), while its
+// workflow run sleeps until expires_at. The retry terminates that run and
+// publishes the broadcast again through a new one.
+func (r *recoveryRun) retryFailedAfterPublication(t *testing.T) {
+	b := r.e.create(body("failed by the relay", 0, time.Hour))
+	r.await(t, b.ID, broadcast.EventPublished)
+	pool, err := pgxpool.New(r.e.ctx, r.s.env["DATABASE_URL"])
+	require.NoError(t, err)
+	defer pool.Close()
+	res, err := store.New(pool).Fail(r.e.ctx, b.ID, "Kafka refused the publication event: simulated by TestRecoveryEndToEnd")
+	require.NoError(t, err)
+	require.True(t, res.Applied)
+	temporal, err := client.Dial(client.Options{HostPort: r.s.env["TEMPORAL_ADDRESS"]})
+	require.NoError(t, err)
+	defer temporal.Close()
+	old, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, old.GetWorkflowExecutionInfo().GetStatus(), "the old run waits for expires_at")
+	oldRun := old.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+
+	var retried broadcast.Broadcast
+	require.Equal(t, http.StatusOK, r.e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/retry", nil, &retried))
+	require.Equal(t, broadcast.StatusScheduled, retried.Status)
+	seen := len(r.e.received)
+	r.awaitAfter(t, seen, b.ID, broadcast.EventPublished)
+	require.Equal(t, broadcast.StatusSent, r.e.get(b.ID).Status)
+	ended, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, oldRun)
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, ended.GetWorkflowExecutionInfo().GetStatus())
+	current, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, "")
+	require.NoError(t, err)
+	require.NotEqual(t, oldRun, current.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, current.GetWorkflowExecutionInfo().GetStatus(), "the new run waits for expires_at")
+}
+
+// awaitAfter waits for an event of type typ for id among the events read
+// after the first seen ones.
+func (r *recoveryRun) awaitAfter(t *testing.T, seen int, id uuid.UUID, typ broadcast.EventType) {
+	t.Helper()
+	for i := seen; ; i++ {
+		for i >= len(r.e.received) {
+			r.next(t)
+		}
+		if ev := r.e.received[i]; ev.BroadcastID == id && ev.EventType == typ {
+			return
+		}
+	}
+}
+
+// next reads the topic's next event into e.received, passing over poison.
+func (r *recoveryRun) next(t *testing.T) {
+	t.Helper()
+	for {
+		select {
+		case m := <-r.e.events:
+			var ev broadcast.Event
+			if json.Unmarshal(m.Value, &ev) == nil {
+				r.e.received = append(r.e.received, ev)
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no event on the topic within 30 s")
+		}
+	}
+}
+
 // await is e2e.await for a topic that holds poison: a message that is not
 // an event is passed over.
 func (r *recoveryRun) await(t *testing.T, id uuid.UUID, typ broadcast.EventType) {
 	t.Helper()
-	for _, ev := range r.e.received {
-		if ev.BroadcastID == id && ev.EventType == typ {
-			return
-		}
-	}
-	timeout := time.After(30 * time.Second)
-	for {
-		var m kafka.Message
-		select {
-		case m = <-r.e.events:
-		case <-timeout:
-			t.Fatalf("no %s of %s within 30 s", typ, id)
-		}
-		var ev broadcast.Event
-		if json.Unmarshal(m.Value, &ev) != nil {
-			continue // the poison
-		}
-		r.e.received = append(r.e.received, ev)
-		if ev.BroadcastID == id && ev.EventType == typ {
-			return
-		}
-	}
+	r.awaitAfter(t, 0, id, typ)
 }
 
 // header is the value of m's header key.

@@ -59,6 +59,8 @@ var metrics = map[string]kind{
 	"crier_http_request_duration_seconds":  histogram,
 	"crier_publish_wakeups_total":          plain,
 	"crier_publish_woke_late_total":        plain,
+	"crier_dead_letters_total":             plain,
+	"crier_dead_letters_pending":           plain,
 	// The Temporal Go SDK's, through tally's Prometheus reporter with the
 	// SDK's Prometheus naming scope: counters get _total, timers _seconds and
 	// are summaries (tally's default timer type).
