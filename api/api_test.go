@@ -88,6 +88,14 @@ func (f *fakeWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 	return f.startErr
 }
 
+// Restart records a new run; it fails as Start does.
+func (f *fakeWorkflows) Restart(_ context.Context, b broadcast.Broadcast) error {
+	f.record(call{Op: "restart", ID: b.ID})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.startErr
+}
+
 func (f *fakeWorkflows) Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error) {
 	f.record(call{Op: "cancel", ID: id})
 	f.mu.Lock()

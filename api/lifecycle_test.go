@@ -40,6 +40,14 @@ func TestOneLifecycleRulesTheFake(t *testing.T) {
 		require.NoError(t, err)
 		return res.Applied
 	}
+	retry := func(m *memStore, id uuid.UUID) bool {
+		res, err := m.Retry(context.Background(), audit.Origin{}, id, newAt, newExp, func(context.Context, broadcast.Broadcast) error { return nil })
+		require.NoError(t, err)
+		if res.Applied {
+			require.Equal(t, broadcast.Transitions[broadcast.OpRetry].To, res.Broadcast.Status)
+		}
+		return res.Applied
+	}
 	run := func(t *testing.T, op broadcast.Operation, c call) {
 		t.Helper()
 		for _, s := range broadcast.Statuses {
@@ -53,6 +61,7 @@ func TestOneLifecycleRulesTheFake(t *testing.T) {
 		broadcast.OpRescheduleDraft:  draft,
 		broadcast.OpRescheduleExpiry: expiry,
 		broadcast.OpReschedule:       schedule,
+		broadcast.OpRetry:            retry,
 	}
 	t.Run("as it is", func(t *testing.T) {
 		for op, c := range cases {
@@ -66,6 +75,8 @@ func TestOneLifecycleRulesTheFake(t *testing.T) {
 		changed[broadcast.OpRescheduleDraft] = broadcast.Transition{From: []broadcast.Status{broadcast.StatusDraft, broadcast.StatusScheduled}}
 		changed[broadcast.OpRescheduleExpiry] = broadcast.Transition{From: []broadcast.Status{broadcast.StatusScheduled}}
 		changed[broadcast.OpReschedule] = broadcast.Transition{From: []broadcast.Status{broadcast.StatusScheduled, broadcast.StatusSent}}
+		changed[broadcast.OpRetry] = broadcast.Transition{From: []broadcast.Status{broadcast.StatusFailed, broadcast.StatusCancelled},
+			To: broadcast.StatusScheduled, NewRun: true}
 		broadcast.Transitions = changed
 		for op, c := range cases {
 			run(t, op, c)

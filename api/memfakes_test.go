@@ -208,6 +208,32 @@ func (m *memStore) change(op broadcast.Operation, id uuid.UUID, scheduledAt, exp
 	return store.Result{Broadcast: row, Applied: true}, nil
 }
 
+// Retry is the real store's guarded retry: from the statuses
+// broadcast.Transitions allows OpRetry from, to the status it leads to, with
+// the new times and no failure reason, started by beforeCommit.
+func (m *memStore) Retry(ctx context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
+	beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.broadcasts[id]
+	if !ok {
+		return store.Result{}, store.ErrNotFound
+	}
+	if !broadcast.Transitions.Allows(broadcast.OpRetry, b.Status) {
+		return store.Result{Broadcast: b}, nil
+	}
+	b.Status, b.FailureReason, b.ScheduledAt, b.ExpiresAt = broadcast.Transitions[broadcast.OpRetry].To, "", &scheduledAt, &expiresAt
+	row, err := pgRow(b)
+	if err != nil {
+		return store.Result{}, fmt.Errorf("retry broadcast %s: %w", id, err)
+	}
+	if err := beforeCommit(ctx, row); err != nil {
+		return store.Result{}, err
+	}
+	m.broadcasts[id] = row
+	return store.Result{Broadcast: row, Applied: true}, nil
+}
+
 var _ api.Store = (*memStore)(nil)
 
 // memWorkflows stands in for Temporal: Start records the broadcast, and
@@ -242,6 +268,11 @@ func (w *memWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 
 func (w *memWorkflows) Cancel(context.Context, audit.Origin, uuid.UUID) (workflows.State, error) {
 	return workflows.State{}, errNotFuzzed
+}
+
+// Restart records the broadcast, as Start does.
+func (w *memWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	return w.Start(ctx, b)
 }
 
 func (w *memWorkflows) Reschedule(_ context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error) {

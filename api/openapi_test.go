@@ -87,13 +87,13 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	require.Equal(t, []string{"apiKey", "query", "ticket"}, []string{ticket.Type, ticket.In, ticket.Name})
 
 	for _, name := range []string{"Broadcast", "Target", "Sender", "Problem", "FieldError", "InboxItem", "User", "Stats",
-		"Delivery", "PresenceSummary", "AuditEntry", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
-		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "UserRequest", "UserImportEntry",
+		"Delivery", "PresenceSummary", "AuditEntry", "DeadLetter", "DeadLetterList", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
+		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry",
 		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent"} {
 		require.Contains(t, doc.Components.Schemas, name, "components.schemas.%s", name)
 	}
 	// The server refuses unknown fields in every JSON request body.
-	for _, name := range []string{"CreateBroadcastRequest", "TargetRequest", "RescheduleRequest", "ScheduleRequest", "UserRequest", "UserImportEntry"} {
+	for _, name := range []string{"CreateBroadcastRequest", "TargetRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry"} {
 		ap := doc.Components.Schemas[name].Value.AdditionalProperties
 		require.True(t, ap.Has != nil && !*ap.Has, "%s must have additionalProperties: false", name)
 	}
@@ -210,7 +210,7 @@ func TestOpenAPIResponsesConform(t *testing.T) {
 	closeObjectSchemas(doc)
 	env := newConformEnv(t)
 	answered := map[string]bool{}
-	for _, tc := range slices.Concat(env.createCases(), env.broadcastCases(), env.userCases()) {
+	for _, tc := range slices.Concat(env.createCases(), env.broadcastCases(), env.deadLetterCases(), env.userCases()) {
 		srv := tc.e
 		if srv == nil {
 			srv = env.e
@@ -280,7 +280,7 @@ func newConformEnv(t *testing.T) *conformEnv {
 				}
 				return nil
 			}}},
-			Audience: newSpecAudience(), Presence: specPresence{}, Audit: newSpecAuditor(),
+			Audience: newSpecAudience(), Presence: specPresence{}, Audit: newSpecAuditor(), DeadLetters: newSpecDeadLetters(env.now),
 			Users:    api.UserConfig{Inbox: specInbox{}, Streams: specStreams{}, Tickets: specTickets{}},
 			Security: sec,
 			Metrics:  specMetrics{},
@@ -382,6 +382,13 @@ func (env *conformEnv) broadcastCases() []conformCase {
 		{"cancel unknown", nil, "POST", b(uuid.New()) + "/cancel", "", nil, env.admin, 404, validRequest},
 		{"reschedule unknown", nil, "POST", b(uuid.New()) + "/reschedule", `{"expires_at":"` + env.at(time.Hour) + `"}`, jsonCT, env.admin, 404, validRequest},
 		{"schedule unknown field", nil, "POST", b(specPastDraft) + "/schedule", `{"draft":false}`, jsonCT, env.admin, 400, invalidRequest},
+		{"retry not failed", nil, "POST", b(specSent) + "/retry", "", nil, env.admin, 409, validRequest},
+		{"retry unknown field", nil, "POST", b(specFailed) + "/retry", `{"when":"now"}`, jsonCT, env.admin, 400, invalidRequest},
+		{"retry bad expiry", nil, "POST", b(specFailed) + "/retry", `{"expires_at":"` + env.at(-time.Hour) + `"}`, jsonCT, env.admin, 422, validRequest},
+		{"retry by broadcaster", nil, "POST", b(specFailed) + "/retry", "", nil, env.alice, 403, validRequest},
+		{"retry unknown", nil, "POST", b(uuid.New()) + "/retry", "", nil, env.admin, 404, validRequest},
+		{"retry", nil, "POST", b(specFailed) + "/retry", "", nil, env.admin, 200, validRequest},
+		{"retry again", nil, "POST", b(specFailed) + "/retry", "", nil, env.admin, 409, validRequest},
 
 		{"stats counted", nil, "GET", b(specSent) + "/stats", "", nil, env.admin, 200, validRequest},
 		{"stats not counted", nil, "GET", b(specScheduled) + "/stats", "", nil, env.admin, 200, validRequest},
@@ -799,6 +806,26 @@ func (s *specStore) ScheduleDraft(ctx context.Context, _ audit.Origin, id uuid.U
 	return store.Result{Broadcast: b, Applied: true}, nil
 }
 
+// Retry starts the new run before it commits, as the real store does.
+func (s *specStore) Retry(ctx context.Context, _ audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
+	beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.byID[id]
+	if !ok {
+		return store.Result{}, store.ErrNotFound
+	}
+	if !broadcast.Transitions.Allows(broadcast.OpRetry, b.Status) {
+		return store.Result{Broadcast: b}, nil
+	}
+	b.Status, b.FailureReason, b.ScheduledAt, b.ExpiresAt, b.UpdatedAt = broadcast.StatusScheduled, "", &scheduledAt, &expiresAt, time.Now().UTC()
+	if err := beforeCommit(ctx, b); err != nil {
+		return store.Result{}, err
+	}
+	s.byID[id] = b
+	return store.Result{Broadcast: b, Applied: true}, nil
+}
+
 // specWorkflows stands in for Temporal: the broadcast titled "unavailable"
 // finds it down; the others change in the store as their workflow would.
 type specWorkflows struct{ store *specStore }
@@ -810,6 +837,11 @@ func (w *specWorkflows) Start(_ context.Context, b broadcast.Broadcast) error {
 		return errSpecTemporalDown
 	}
 	return nil
+}
+
+// Restart starts a new run as Start does.
+func (w *specWorkflows) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	return w.Start(ctx, b)
 }
 
 func (w *specWorkflows) Cancel(_ context.Context, _ audit.Origin, id uuid.UUID) (workflows.State, error) {

@@ -24,6 +24,7 @@ type (
 	stubStreams  struct{ api.Streams }
 	stubTickets  struct{ api.Tickets }
 	stubAuditor  struct{ api.Auditor }
+	stubDead     struct{ api.DeadLetters }
 )
 
 // publicRoutes need no token: probes, and later metrics and the API
@@ -34,7 +35,7 @@ var publicRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics"
 func everyRoute(secret []byte) *echo.Echo {
 	return api.New(nil, nil, api.Config{
 		Verifier: auth.NewVerifier(secret),
-		Audience: stubAudience{}, Presence: stubPresence{}, Audit: stubAuditor{},
+		Audience: stubAudience{}, Presence: stubPresence{}, Audit: stubAuditor{}, DeadLetters: stubDead{},
 		Users: api.UserConfig{Inbox: stubInbox{}, Streams: stubStreams{}, Tickets: stubTickets{}},
 	})
 }

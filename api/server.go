@@ -34,6 +34,8 @@ type Store interface {
 	RescheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
+	Retry(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
+		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
 }
 
 // Workflows is what the API needs of the broadcast workflows.
@@ -41,6 +43,9 @@ type Workflows interface {
 	Start(ctx context.Context, b broadcast.Broadcast) error
 	Cancel(ctx context.Context, by audit.Origin, id uuid.UUID) (workflows.State, error)
 	Reschedule(ctx context.Context, id uuid.UUID, req workflows.RescheduleRequest) (workflows.State, error)
+	// Restart starts a new run of the workflow of a FAILED broadcast being
+	// retried, terminating a run still open.
+	Restart(ctx context.Context, b broadcast.Broadcast) error
 }
 
 // Check is one readiness check: it returns nil when its dependency answers.
@@ -76,6 +81,9 @@ type Config struct {
 	// entries themselves are written by the store and the audience, in the
 	// transaction of each change.
 	Audit Auditor
+	// DeadLetters serves the /api/v1/dead-letters routes; nil leaves them
+	// out.
+	DeadLetters DeadLetters
 }
 
 // New returns the API's HTTP handler.
@@ -125,6 +133,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	v1.POST("/broadcasts/:id/cancel", h.cancel, sender)
 	v1.POST("/broadcasts/:id/reschedule", h.reschedule, admin)
 	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
+	v1.POST("/broadcasts/:id/retry", h.retry, admin)
 	if cfg.Audience != nil {
 		h.audienceRoutes(v1, admin)
 	}
@@ -136,6 +145,9 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	if cfg.Audit != nil {
 		h.auditRoutes(v1, admin)
+	}
+	if cfg.DeadLetters != nil {
+		h.deadLetterRoutes(v1, admin)
 	}
 	return e
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/crier/crier/internal/deadletter"
 	"github.com/crier/crier/internal/outage"
 	"github.com/crier/crier/internal/stream"
 	"github.com/crier/crier/workflows"
@@ -28,7 +29,8 @@ const retryAfterSeconds = 5
 // unavailableDependency names the dependency whose being down made err:
 // Temporal (workflows.ErrUnavailable: unreachable, overloaded, too slow),
 // Kafka (stream.ErrNotReady: the node has not started reading the topic, so
-// it cannot open a stream) or PostgreSQL (outage.PostgreSQL: unreachable,
+// it cannot open a stream; deadletter.ErrUnavailable: it did not take a
+// redriven message) or PostgreSQL (outage.PostgreSQL: unreachable,
 // refusing connections, shutting down, a connection cut). It is the one
 // place such errors become answers: errorHandler turns them into a 503
 // problem.
@@ -36,7 +38,7 @@ func unavailableDependency(err error) (string, bool) {
 	switch {
 	case errors.Is(err, workflows.ErrUnavailable):
 		return dependencyTemporal, true
-	case errors.Is(err, stream.ErrNotReady):
+	case errors.Is(err, stream.ErrNotReady), errors.Is(err, deadletter.ErrUnavailable):
 		return dependencyKafka, true
 	case outage.PostgreSQL(err):
 		return dependencyPostgreSQL, true

@@ -37,14 +37,26 @@ type Client struct {
 // second start of the same broadcast, while its workflow runs or after it
 // completed, starts nothing and succeeds.
 func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
+	err := c.execute(ctx, b, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}
+
+// execute starts a run of b's workflow with the given id policies. A failure
+// of Temporal's is ErrUnavailable.
+func (c *Client) execute(ctx context.Context, b broadcast.Broadcast, reuse enumspb.WorkflowIdReusePolicy,
+	conflict enumspb.WorkflowIdConflictPolicy) error {
 	if b.ScheduledAt == nil || b.ExpiresAt == nil {
 		return fmt.Errorf("broadcast %s has no schedule", b.ID)
 	}
 	_, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       b.WorkflowID,
 		TaskQueue:                c.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    reuse,
+		WorkflowIDConflictPolicy: conflict,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			StatusKey.ValueSet(string(broadcast.StatusScheduled)),
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
@@ -53,10 +65,6 @@ func (c *Client) Start(ctx context.Context, b broadcast.Broadcast) error {
 	}, WorkflowName, BroadcastInput{
 		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, SendNowTolerance: c.SendNowTolerance,
 	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("%w: start workflow %s: %w", ErrUnavailable, b.WorkflowID, err)
 	}
@@ -76,8 +84,17 @@ func (c *Client) Reschedule(ctx context.Context, id uuid.UUID, req RescheduleReq
 	return c.update(ctx, id, UpdateReschedule, req)
 }
 
+// UpdateWait bounds how long a cancel or reschedule waits for its
+// workflow's answer. A worker that died holding the workflow hands it on
+// within the workflow task timeout (10 s), so an answer comes well within
+// it; past it the caller gets ErrUnavailable, before the API server's write
+// timeout (30 s) would cut the connection without an answer.
+const UpdateWait = 20 * time.Second
+
 func (c *Client) update(ctx context.Context, id uuid.UUID, name string, arg any) (State, error) {
 	var state State
+	ctx, cancel := context.WithTimeout(ctx, UpdateWait)
+	defer cancel()
 	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   broadcast.WorkflowID(id),
 		UpdateName:   name,
@@ -111,4 +128,14 @@ func IsConflict(err error) (string, bool) {
 		return appErr.Message(), true
 	}
 	return "", false
+}
+
+// Restart starts a new run of the workflow of a FAILED broadcast being
+// retried, under the same workflow id. A run that ended (publication
+// failed) is followed by the new one; a run still open is terminated first:
+// its broadcast is FAILED, so all it had left to do was wait (until
+// expires_at, when the relay failed a published broadcast) and find that
+// out. Two runs of one broadcast never coexist.
+func (c *Client) Restart(ctx context.Context, b broadcast.Broadcast) error {
+	return c.execute(ctx, b, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING)
 }

@@ -71,6 +71,7 @@ var recordings = []recording{
 	{file: "presence_cleanup_without_retention.json", timers: 0, record: (*recorder).presenceCleanupWithoutRetention},
 	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
 	{file: "broadcast_signal_refused.json", timers: 2, record: (*recorder).signalRefused},
+	{file: "broadcast_retried_after_failure.json", timers: 1, record: (*recorder).retriedAfterFailure},
 }
 
 // recorderOrigin is who the recorder's changes are made by, as the API names
@@ -372,6 +373,24 @@ func (r *recorder) publicationFailed(t *testing.T) client.WorkflowRun {
 	r.store.failPublish(b.ID, &pgconn.PgError{Code: "23514", Message: "new row violates check constraint (simulated by TestRecordHistories)"})
 	b = r.insert(t, b)
 	return r.finish(t, b, broadcast.StatusFailed)
+}
+
+// retriedAfterFailure is the second run of a broadcast whose first run failed
+// its publication: an admin retried it (store.Retry, which starts the new
+// run with Client.Restart under the same workflow id), and it is published
+// at once and expires. The fixture is the new run's history.
+func (r *recorder) retriedAfterFailure(t *testing.T) client.WorkflowRun {
+	b := newBroadcast(0, time.Hour)
+	r.store.failPublish(b.ID, &pgconn.PgError{Code: "23514", Message: "new row violates check constraint (simulated by TestRecordHistories)"})
+	b = r.insert(t, b)
+	failed := r.finish(t, b, broadcast.StatusFailed)
+	now := time.Now().UTC().Truncate(broadcast.Precision)
+	res, err := r.store.Retry(r.ctx, recorderOrigin, b.ID, now, now.Add(2*time.Second), r.workflows.Restart)
+	require.NoError(t, err)
+	require.True(t, res.Applied)
+	run := r.finish(t, b, broadcast.StatusExpired)
+	require.NotEqual(t, failed.GetRunID(), run.GetRunID(), "a new run, under the same workflow id")
+	return run
 }
 
 // workflowCancelled is an operator cancelling the workflow itself (Web UI's

@@ -35,8 +35,9 @@ type deliverySection struct {
 
 func deliveryConfig(cfg config.Config, s shared) deliverySection {
 	return deliverySection{
-		hub:  stream.HubConfig{QueueSize: cfg.SSEQueue},
-		tail: stream.TailConfig{Brokers: s.kafka.brokers, Dialer: s.kafka.Dialer, Topic: cfg.KafkaTopic, Logger: s.logger},
+		hub: stream.HubConfig{QueueSize: cfg.SSEQueue},
+		tail: stream.TailConfig{Brokers: s.kafka.brokers, Dialer: s.kafka.Dialer, Topic: cfg.KafkaTopic, Logger: s.logger,
+			DeadLetters: s.deadLetters.tail},
 		streams: stream.Config{
 			NodeID: cfg.NodeID, Heartbeat: cfg.SSEHeartbeat, MaxPerUser: cfg.SSEMaxPerUser, Logger: s.logger,
 			ReplayMaxBytes: cfg.SSEReplayMaxBytes, ReplayWindow: cfg.SSEReplayWindow,

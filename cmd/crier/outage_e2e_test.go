@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/broadcast"
@@ -114,6 +115,7 @@ func startOutageRig(t *testing.T) *outageRig {
 func (r *outageRig) calls() []outageCall {
 	b := func(x broadcast.Broadcast, rest string) string { return "/api/v1/broadcasts/" + x.ID.String() + rest }
 	admin, alice := r.p.admin, r.p.alice
+	noLetter := "/api/v1/dead-letters/" + uuid.NewString()
 	return []outageCall{
 		{route: "POST /api/v1/broadcasts", path: "/api/v1/broadcasts", token: admin, body: allBroadcast("during the outage"),
 			header: map[string]string{"Idempotency-Key": "outage-create"}, ok: http.StatusCreated},
@@ -123,6 +125,8 @@ func (r *outageRig) calls() []outageCall {
 			body: map[string]any{"expires_at": time.Now().Add(3 * time.Hour).UTC().Format(time.RFC3339)}, ok: http.StatusOK},
 		{route: "POST /api/v1/broadcasts/{id}/cancel", path: b(r.scheduled, "/cancel"), token: admin, ok: http.StatusOK},
 		{route: "POST /api/v1/broadcasts/{id}/schedule", path: b(r.draft, "/schedule"), token: admin, ok: http.StatusOK},
+		// Sent, so not FAILED: a conflict once PostgreSQL is back.
+		{route: "POST /api/v1/broadcasts/{id}/retry", path: b(r.live, "/retry"), token: admin, ok: http.StatusConflict},
 		{route: "GET /api/v1/broadcasts/{id}/stats", path: b(r.live, "/stats"), token: admin, ok: http.StatusOK},
 		{route: "GET /api/v1/broadcasts/{id}/deliveries", path: b(r.live, "/deliveries"), token: admin, ok: http.StatusOK},
 		{route: "PUT /api/v1/users/{id}", path: "/api/v1/users/dave", token: admin,
@@ -132,6 +136,11 @@ func (r *outageRig) calls() []outageCall {
 			body: []map[string]any{{"id": "erin", "roles": []string{"sales"}}}, ok: http.StatusOK},
 		{route: "GET /api/v1/admin/presence", path: "/api/v1/admin/presence", token: admin, ok: http.StatusOK},
 		{route: "GET /api/v1/audit", path: "/api/v1/audit?limit=5", token: admin, ok: http.StatusOK},
+		{route: "GET /api/v1/dead-letters", path: "/api/v1/dead-letters?limit=5", token: admin, ok: http.StatusOK},
+		// No dead letter has this id: not found once PostgreSQL is back.
+		{route: "GET /api/v1/dead-letters/{id}", path: noLetter, token: admin, ok: http.StatusNotFound},
+		{route: "POST /api/v1/dead-letters/{id}/redrive", path: noLetter + "/redrive", token: admin, ok: http.StatusNotFound},
+		{route: "DELETE /api/v1/dead-letters/{id}", path: noLetter, token: admin, ok: http.StatusNotFound},
 		{route: "GET /api/v1/me/broadcasts", path: "/api/v1/me/broadcasts", token: alice, ok: http.StatusOK},
 		{route: "POST /api/v1/me/broadcasts/{id}/read", path: "/api/v1/me/broadcasts/" + r.live.ID.String() + "/read", token: alice, ok: http.StatusOK},
 		{route: "POST /api/v1/me/broadcasts/read-all", path: "/api/v1/me/broadcasts/read-all", token: alice, ok: http.StatusOK},

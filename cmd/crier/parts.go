@@ -39,7 +39,8 @@ func startAudienceConsumer(ctx context.Context, g *errgroup.Group, pool *pgxpool
 }
 
 func materializerConfig(cfg config.Config, s shared) audience.MaterializerConfig {
-	return audience.MaterializerConfig{Brokers: s.kafka.brokers, Dialer: s.kafka.Dialer, Topic: cfg.KafkaTopic, Logger: s.logger}
+	return audience.MaterializerConfig{Brokers: s.kafka.brokers, Dialer: s.kafka.Dialer, Topic: cfg.KafkaTopic, Logger: s.logger,
+		DeadLetters: s.deadLetters.audience}
 }
 
 // workerSection is the worker's part of the configuration.
@@ -159,8 +160,10 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 		Presence: d.presence,
 		Audience: aud,
 		Audit:    auditLog,
-		Metrics:  metricsHandler(s.registry),
-		Users:    d.users,
+		// The dead letters' routes; the relay's process reports their count.
+		DeadLetters: s.deadLetters.store,
+		Metrics:     metricsHandler(s.registry),
+		Users:       d.users,
 		Security: api.SecurityConfig{
 			PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, TrustedProxies: cfg.TrustedProxies,

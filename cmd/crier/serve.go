@@ -81,6 +81,8 @@ type shared struct {
 	kafka    kafkaLink
 	temporal client.Client // nil in a relay on its own
 	registry *prometheus.Registry
+	// deadLetters is what the consumers dead-letter through (api, worker).
+	deadLetters deadLetters
 }
 
 // kafkaLink is where Crier's Kafka clients connect and how.
@@ -117,7 +119,11 @@ func startShared(ctx context.Context, kind string, p parts, cfg config.Config, l
 		return s, err
 	}
 	if p.relay {
-		s.registry.MustRegister(metrics.NewDatabase(s.pool, logger)) // broadcasts by status, outbox backlog
+		// Broadcasts by status, outbox backlog, dead letters pending.
+		s.registry.MustRegister(metrics.NewDatabase(s.pool, logger), pendingDeadLetters(s))
+	}
+	if s.deadLetters, err = startDeadLetters(p, s, cfg, stops); err != nil {
+		return s, err
 	}
 	if p.api || p.worker {
 		s.temporal, err = startTemporal(ctx, cfg, logger, s.registry, stops)
@@ -128,6 +134,7 @@ func startShared(ctx context.Context, kind string, p parts, cfg config.Config, l
 // startParts starts the parts p names, and the servers every process has,
 // in g.
 func startParts(ctx context.Context, g *errgroup.Group, p parts, s shared, cfg config.Config, stops *cleanups) error {
+	ensureDeadLetterTopic(ctx, g, s.deadLetters)
 	if p.worker {
 		if err := startAudienceConsumer(ctx, g, s.pool, materializerConfig(cfg, s)); err != nil {
 			return err
@@ -228,8 +235,10 @@ func serveHTTP(ctx context.Context, cfg config.Config, handler http.Handler, log
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		// Above workflows.UpdateWait, so a cancel that waits for its
+		// workflow is answered (503 at worst), never cut off.
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
 	}
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTPAddr)
 	if err != nil {

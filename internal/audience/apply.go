@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/deadletter"
 	"github.com/crier/crier/internal/retry"
 )
 
@@ -25,27 +25,27 @@ type outcome struct {
 
 // applyUntilDone applies batch, retrying transient failures with backoff
 // until it succeeds or ctx ends (false). A batch failing for a reason no
-// retry fixes is applied event by event, and the event at fault is logged
-// and skipped.
+// retry fixes is applied message by message, so only the message at fault
+// is retried a bounded number of times and dead-lettered (applyAlone); the
+// others are applied as usual.
 func (m *Materializer) applyUntilDone(ctx context.Context, batch []message) bool {
+	if len(batch) == 1 {
+		return m.applyAlone(ctx, batch[0])
+	}
 	for attempt := 1; ; attempt++ {
-		err := m.apply(ctx, batch)
+		err := deadletter.Protect(func() error { return m.apply(ctx, batch) })
+		_, permanent := deadletter.Classify(err)
 		switch {
 		case err == nil:
 			return true
 		case ctx.Err() != nil:
 			return false
-		case permanent(err) && len(batch) > 1:
-			for i := range batch {
-				if !m.applyUntilDone(ctx, batch[i:i+1]) {
+		case permanent:
+			for _, b := range batch {
+				if !m.applyAlone(ctx, b) {
 					return false
 				}
 			}
-			return true
-		case permanent(err):
-			b := batch[0]
-			m.log.Error("Skipping an event no retry can apply", "partition", b.msg.Partition, "offset", b.msg.Offset,
-				"event_id", b.event.EventID, "event_type", b.event.EventType, "broadcast_id", b.event.BroadcastID, "error", err)
 			return true
 		}
 		m.log.Warn("Applying events failed; will retry", "attempt", attempt, "events", len(batch), "error", err)
@@ -55,19 +55,11 @@ func (m *Materializer) applyUntilDone(ctx context.Context, batch []message) bool
 	}
 }
 
-// permanent reports whether err is PostgreSQL refusing the data itself
-// (data exceptions, integrity violations, program limits), which no retry
-// fixes. Anything else (PostgreSQL down, a failover) is worth retrying.
-func permanent(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
-		return false
-	}
-	switch pgErr.Code[:2] {
-	case "22", "23", "54":
-		return true
-	}
-	return false
+// applyAlone applies one message by the dead-letter policy: transient
+// failures are retried without limit, permanent ones a bounded number of
+// times before the message is dead-lettered. False when ctx ended first.
+func (m *Materializer) applyAlone(ctx context.Context, b message) bool {
+	return m.cfg.DeadLetters.Process(ctx, b.msg, func(ctx context.Context) error { return m.apply(ctx, []message{b}) })
 }
 
 // apply applies a batch in one transaction and logs what it did once the
@@ -77,12 +69,19 @@ func (m *Materializer) apply(ctx context.Context, batch []message) error {
 	outcomes := make([]outcome, len(batch))
 	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
 		for i, b := range batch {
-			if b.bad != nil {
-				continue
+			switch {
+			case b.other:
+				continue // a redrive for another consumer
+			case b.bad != nil:
+				return fmt.Errorf("message at partition %d offset %d: %w", b.msg.Partition, b.msg.Offset, b.bad)
 			}
 			var err error
 			if outcomes[i], err = applyEvent(ctx, tx, b.event); err != nil {
 				return fmt.Errorf("apply event %s (%s of broadcast %s): %w", b.event.EventID, b.event.EventType, b.event.BroadcastID, err)
+			}
+			// A redriven copy resolves its dead letter with its effects.
+			if err := deadletter.Resolve(ctx, tx, b.msg, Consumer); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -95,7 +94,7 @@ func (m *Materializer) apply(ctx context.Context, batch []message) error {
 		attrs := []any{"event_id", ev.EventID, "event_type", ev.EventType, "broadcast_id", ev.BroadcastID,
 			"partition", batch[i].msg.Partition, "offset", batch[i].msg.Offset}
 		switch {
-		case batch[i].bad != nil:
+		case batch[i].bad != nil || batch[i].other:
 		case o.duplicate:
 			m.log.Debug("Dropped a duplicate event", attrs...)
 		case o.gone:

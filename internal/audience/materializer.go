@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/deadletter"
 	"github.com/crier/crier/internal/kafkatopic"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/retry"
@@ -43,6 +44,11 @@ type MaterializerConfig struct {
 	BatchWait time.Duration
 	// Logger receives the Materializer's logs. Default slog.Default().
 	Logger *slog.Logger
+	// DeadLetters is what happens to a message the Materializer cannot
+	// apply: retried a bounded number of times, then dead-lettered, so its
+	// partition keeps flowing (deadletter.NewPolicy for consumer Consumer).
+	// Required.
+	DeadLetters *deadletter.Policy
 }
 
 // maxBatchIDs bounds the SELECTED ids of one batch, so a burst of large
@@ -70,6 +76,9 @@ func (c *MaterializerConfig) setDefaults() error {
 	}
 	if c.Dialer == nil {
 		c.Dialer = kafka.DefaultDialer
+	}
+	if c.DeadLetters == nil || c.DeadLetters.Consumer() != Consumer {
+		return fmt.Errorf("audience materializer: no dead-letter policy for consumer %q", Consumer)
 	}
 	return nil
 }
@@ -155,11 +164,13 @@ func (m *Materializer) Run(ctx context.Context) error {
 }
 
 // message is one fetched Kafka message and its decoded event; bad says why
-// it could not be decoded.
+// it could not be decoded (a permanent failure), other that it is a redrive
+// meant for another consumer (skipped).
 type message struct {
 	msg   kafka.Message
 	event broadcast.Event
 	bad   error
+	other bool
 }
 
 // fetch blocks for one message, then takes whatever else arrives within
@@ -188,26 +199,28 @@ func (m *Materializer) fetch(ctx context.Context, r *kafka.Reader) ([]message, e
 	return batch, nil
 }
 
-// decode reads a message's event. A message that is not an event can never
-// be applied: it is logged with its position and skipped, so it cannot wedge
-// its partition.
+// decode reads a message's event. A message that is not an event the
+// Materializer knows can never be applied: bad says why, and the message is
+// dead-lettered (applyUntilDone) so it cannot wedge its partition.
 func (m *Materializer) decode(msg kafka.Message) message {
 	m.lag.Store(msg.Partition, max(0, msg.HighWaterMark-msg.Offset-1))
-	out := message{msg: msg}
+	out := message{msg: msg, other: deadletter.ForAnother(msg, Consumer)}
+	if out.other {
+		return out
+	}
 	err := json.Unmarshal(msg.Value, &out.event)
 	switch {
 	case err != nil:
+		out.bad = deadletter.Permanent(deadletter.ReasonUndecodable, fmt.Errorf("the value is not a broadcast event: %w", err))
 	case out.event.EventID == uuid.Nil:
-		err = errors.New("event has no event_id")
+		out.bad = deadletter.Permanent(deadletter.ReasonInvalid, errors.New("event has no event_id"))
 	case out.event.BroadcastID == uuid.Nil:
-		err = errors.New("event has no broadcast_id")
+		out.bad = deadletter.Permanent(deadletter.ReasonInvalid, errors.New("event has no broadcast_id"))
 	case out.event.EventType == "":
-		err = errors.New("event has no event_type")
-	}
-	if err != nil {
-		out.bad = err
-		m.log.Error("Skipping a message that is not a broadcast event", "partition", msg.Partition,
-			"offset", msg.Offset, "key", string(msg.Key), "error", err)
+		out.bad = deadletter.Permanent(deadletter.ReasonInvalid, errors.New("event has no event_type"))
+	case !out.event.EventType.Known():
+		out.bad = deadletter.Permanent(deadletter.ReasonUnknownType, fmt.Errorf("event_type %s is not one of %v",
+			broadcast.Quote(string(out.event.EventType)), broadcast.EventTypes))
 	}
 	return out
 }

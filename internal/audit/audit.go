@@ -27,13 +27,21 @@ const (
 	// broadcast's workflow refused (a past time, or a state that forbids
 	// it): a signal has no one to answer, so the refusal is recorded here.
 	ActionBroadcastSignalRefused Action = "broadcast.signal_refused"
-	ActionUserUpsert             Action = "user.upsert"
-	ActionUserImport             Action = "user.import"
+	// ActionBroadcastRetry is a FAILED broadcast scheduled again, with a
+	// new run of its workflow.
+	ActionBroadcastRetry Action = "broadcast.retry"
+	ActionUserUpsert     Action = "user.upsert"
+	ActionUserImport     Action = "user.import"
+	// ActionDeadLetterRedrive and ActionDeadLetterDrop are an admin sending
+	// a dead letter to its consumer again, or giving up on it.
+	ActionDeadLetterRedrive Action = "dead_letter.redrive"
+	ActionDeadLetterDrop    Action = "dead_letter.drop"
 )
 
 // Actions lists every action, for validating filters.
 var Actions = []Action{ActionBroadcastCreate, ActionBroadcastSchedule, ActionBroadcastReschedule,
-	ActionBroadcastCancel, ActionBroadcastSignalRefused, ActionUserUpsert, ActionUserImport}
+	ActionBroadcastCancel, ActionBroadcastSignalRefused, ActionBroadcastRetry, ActionUserUpsert, ActionUserImport,
+	ActionDeadLetterRedrive, ActionDeadLetterDrop}
 
 // Valid reports whether a is one of Actions.
 func (a Action) Valid() bool { return slices.Contains(Actions, a) }
@@ -43,12 +51,13 @@ type TargetType string
 
 // The target types.
 const (
-	TargetBroadcast TargetType = "broadcast"
-	TargetUser      TargetType = "user"
+	TargetBroadcast  TargetType = "broadcast"
+	TargetUser       TargetType = "user"
+	TargetDeadLetter TargetType = "dead_letter"
 )
 
 // TargetTypes lists every target type, for validating filters.
-var TargetTypes = []TargetType{TargetBroadcast, TargetUser}
+var TargetTypes = []TargetType{TargetBroadcast, TargetUser, TargetDeadLetter}
 
 // Valid reports whether t is one of TargetTypes.
 func (t TargetType) Valid() bool { return slices.Contains(TargetTypes, t) }

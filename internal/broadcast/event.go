@@ -20,6 +20,20 @@ const (
 	EventRead EventType = "BROADCAST_READ"
 )
 
+// EventTypes lists every event type; a consumer dead-letters an event of
+// any other.
+var EventTypes = []EventType{EventPublished, EventCancelled, EventExpired, EventRescheduled, EventRead}
+
+// Known reports whether t is one of EventTypes.
+func (t EventType) Known() bool {
+	for _, known := range EventTypes {
+		if t == known {
+			return true
+		}
+	}
+	return false
+}
+
 // Event is the JSON value of every message on the broadcast topic. Delivery is
 // at least once, so consumers drop an event whose EventID they have seen.
 type Event struct {

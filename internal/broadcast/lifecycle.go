@@ -25,6 +25,10 @@ const (
 	OpCancel Operation = "cancel"
 	// OpFail records that publication failed for a reason no retry can fix.
 	OpFail Operation = "fail"
+	// OpRetry gives a FAILED broadcast another chance, once an admin has
+	// fixed what failed it: it is scheduled again (failure_reason cleared)
+	// and its workflow starts a new run.
+	OpRetry Operation = "retry"
 )
 
 // Transition is what an operation may do.
@@ -33,6 +37,11 @@ type Transition struct {
 	From []Status
 	// To is the status it leads to; empty when it changes times only.
 	To Status
+	// NewRun marks an operation that starts the broadcast's workflow again,
+	// as a new run, from a status its last run ended in. Within one run a
+	// status only moves forward; Terminal and Rank describe one run, so they
+	// leave these operations out.
+	NewRun bool
 }
 
 // Lifecycle is the set of allowed transitions, by operation.
@@ -48,6 +57,8 @@ type Lifecycle map[Operation]Transition
 //	  │                     │                    │
 //	  └──────cancel─────────┴──────cancel────────┴──▶ CANCELLED
 //	                        └────────fail────────┴──▶ FAILED
+//	                        ▲                              │
+//	                        └──retry (a new workflow run)──┘
 //
 // There is no IN_PROGRESS: publication is one statement, so no broadcast
 // ever stood between SCHEDULED and SENT. Deliveries in each recipient's own
@@ -61,6 +72,7 @@ var Transitions = Lifecycle{
 	OpExpire:           {From: []Status{StatusSent}, To: StatusExpired},
 	OpCancel:           {From: []Status{StatusDraft, StatusScheduled, StatusSent}, To: StatusCancelled},
 	OpFail:             {From: []Status{StatusScheduled, StatusSent}, To: StatusFailed},
+	OpRetry:            {From: []Status{StatusFailed}, To: StatusScheduled, NewRun: true},
 }
 
 // Allows reports whether op may start from s.
@@ -78,10 +90,12 @@ func (l Lifecycle) From(op Operation) []string {
 	return from
 }
 
-// Terminal reports whether no operation starts from s.
+// Terminal reports whether no operation of a workflow run starts from s: a
+// run that reaches s ends (a NewRun operation such as OpRetry may start
+// another).
 func (l Lifecycle) Terminal(s Status) bool {
 	for _, t := range l {
-		if slices.Contains(t.From, s) {
+		if !t.NewRun && slices.Contains(t.From, s) {
 			return false
 		}
 	}
@@ -92,14 +106,15 @@ func (l Lifecycle) Terminal(s Status) bool {
 // higher rank than it starts from. It is the length of the longest chain of
 // status changes that reaches s, so DRAFT is 0 and the terminal statuses
 // share the highest rank. The workflow uses it to keep its status moving
-// forward when two activities complete out of order.
+// forward when two activities complete out of order. NewRun operations are
+// left out: each run starts again from the rank of the status it starts in.
 func (l Lifecycle) Rank(s Status) int {
 	rank := map[Status]int{}
 	// The lifecycle has no cycles (a test checks it), so a chain is at
 	// most len(Statuses) long and that many rounds settle every rank.
 	for range Statuses {
 		for _, t := range l {
-			if t.To == "" {
+			if t.To == "" || t.NewRun {
 				continue
 			}
 			for _, from := range t.From {

@@ -8,13 +8,22 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 )
 
-// TestLifecycleMovesForward: every status change leads to a higher rank, so
-// the lifecycle has no cycle and the workflow's "status only moves forward"
-// holds for every transition in the table.
+// TestLifecycleMovesForward: every status change within a workflow run leads
+// to a higher rank, so a run has no cycle and the workflow's "status only
+// moves forward" holds for every transition in the table. An operation that
+// starts a new run (retry) leads back, from where a run ends to where one
+// starts.
 func TestLifecycleMovesForward(t *testing.T) {
 	t.Parallel()
 	for op, tr := range broadcast.Transitions {
 		require.NotEmpty(t, tr.From, "%s starts from no status", op)
+		if tr.NewRun {
+			for _, from := range tr.From {
+				require.True(t, from.Terminal(), "%s starts a new run from %s, where no run ends", op, from)
+			}
+			require.Equal(t, broadcast.StatusScheduled, tr.To, "%s: a new run starts SCHEDULED", op)
+			continue
+		}
 		if tr.To == "" {
 			continue
 		}
@@ -46,4 +55,5 @@ func TestLifecycle(t *testing.T) {
 	require.Equal(t, []string{"SCHEDULED", "SENT"}, broadcast.Transitions.From(broadcast.OpRescheduleExpiry))
 	require.False(t, broadcast.Transitions.Allows(broadcast.OpReschedule, broadcast.StatusSent),
 		"scheduled_at cannot change after publication")
+	require.Equal(t, []string{"FAILED"}, broadcast.Transitions.From(broadcast.OpRetry), "only a FAILED broadcast is retried")
 }

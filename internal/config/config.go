@@ -40,6 +40,15 @@ type Config struct {
 	// KafkaReplicationFactor is used when Crier creates the topic
 	// (CRIER_KAFKA_REPLICATION_FACTOR).
 	KafkaReplicationFactor int
+	// KafkaDeadLetterTopic receives the messages a consumer cannot process,
+	// with why (CRIER_KAFKA_DEAD_LETTER_TOPIC); created at start like the
+	// main topic, with its partitions and replication.
+	KafkaDeadLetterTopic string
+	// DeadLetterAttempts is how many times a consumer tries a message that
+	// fails for a reason no retry fixes before it dead-letters it
+	// (CRIER_DEAD_LETTER_ATTEMPTS, 1 to 100). Transient failures are retried
+	// without limit.
+	DeadLetterAttempts int
 	// KafkaSecurity authenticates and encrypts every Kafka client's link
 	// (KAFKA_SASL_*, KAFKA_TLS*).
 	KafkaSecurity kafkaconn.Security
@@ -197,6 +206,8 @@ func parse(get func(string) string) (Config, error) {
 		KafkaTopic:             p.str("CRIER_KAFKA_TOPIC"),
 		KafkaPartitions:        p.int("CRIER_KAFKA_PARTITIONS"),
 		KafkaReplicationFactor: p.int("CRIER_KAFKA_REPLICATION_FACTOR"),
+		KafkaDeadLetterTopic:   p.str("CRIER_KAFKA_DEAD_LETTER_TOPIC"),
+		DeadLetterAttempts:     p.int("CRIER_DEAD_LETTER_ATTEMPTS"),
 		KafkaSecurity:          p.kafkaSecurity(),
 		TemporalAddress:        p.str("TEMPORAL_ADDRESS"),
 		TemporalNamespace:      p.str("TEMPORAL_NAMESPACE"),
@@ -283,6 +294,12 @@ func (c *Config) validate() error {
 	errs = append(errs, c.engineErrors()...)
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("CRIER_KAFKA_PARTITIONS must be at least 1, got %d", c.KafkaPartitions))
+	}
+	if c.KafkaDeadLetterTopic == c.KafkaTopic {
+		errs = append(errs, fmt.Errorf("CRIER_KAFKA_DEAD_LETTER_TOPIC must differ from CRIER_KAFKA_TOPIC (%q): dead letters would be read again", c.KafkaTopic))
+	}
+	if c.DeadLetterAttempts < 1 || c.DeadLetterAttempts > 100 {
+		errs = append(errs, fmt.Errorf("CRIER_DEAD_LETTER_ATTEMPTS must be from 1 to 100 attempts, got %d", c.DeadLetterAttempts))
 	}
 	return errors.Join(errs...)
 }

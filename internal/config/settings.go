@@ -1,7 +1,10 @@
 package config
 
 import (
+	"strconv"
+
 	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/deadletter"
 )
 
 // Setting is one environment variable Crier accepts. The README's
@@ -42,6 +45,8 @@ var Settings = []Setting{
 	{Name: "CRIER_KAFKA_TOPIC", Default: "broadcast_messages"},
 	{Name: "CRIER_KAFKA_PARTITIONS", Default: "6"},
 	{Name: "CRIER_KAFKA_REPLICATION_FACTOR", Default: "1"},
+	{Name: "CRIER_KAFKA_DEAD_LETTER_TOPIC", Default: deadletter.DefaultTopic},
+	{Name: "CRIER_DEAD_LETTER_ATTEMPTS", Default: strconv.Itoa(deadletter.DefaultAttempts)},
 	{Name: "TEMPORAL_ADDRESS", Default: "127.0.0.1:7233"},
 	{Name: "TEMPORAL_NAMESPACE", Default: "default"},
 	{Name: "TEMPORAL_TLS", Shown: "false (true with an API key)", ReadBy: readByTemporal},

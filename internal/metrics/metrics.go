@@ -95,7 +95,7 @@ func NewRegistry() *prometheus.Registry {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		PublicationLateness, RelayEvents, RelayErrors, DueApplied, DueLateness,
 		ConsumerLag, SSEConnections, SSEEventsSent, SSESlowClientsDropped,
-		HTTPRequests, HTTPDuration,
+		HTTPRequests, HTTPDuration, DeadLetters,
 		RetentionDeleted,
 	)
 	// Both kinds exist from the start, so dashboards show 0, not nothing.
@@ -106,3 +106,15 @@ func NewRegistry() *prometheus.Registry {
 	}
 	return r
 }
+
+// Dead letters.
+var (
+	// DeadLetters counts messages a consumer wrote to the dead-letter topic,
+	// by consumer and reason (deadletter.Reasons). Every API node's stream
+	// tail reads every message, so one poison message counts once per node
+	// in stream-tail.
+	DeadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_dead_letters_total",
+		Help: "Messages a consumer could not process and wrote to the dead-letter topic, by consumer and reason.",
+	}, []string{"consumer", "reason"})
+)

@@ -45,6 +45,10 @@ var lifecycleCalls = map[broadcast.Operation]func(tb *testBundle, b broadcast.Br
 	broadcast.OpFail: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Fail(tb.ctx, b.ID, "refused")
 	},
+	broadcast.OpRetry: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		return tb.store.Retry(tb.ctx, by, b.ID, *b.ScheduledAt, b.ExpiresAt.Add(time.Hour),
+			func(context.Context, broadcast.Broadcast) error { return nil })
+	},
 }
 
 func ptr(t time.Time) *time.Time { return &t }

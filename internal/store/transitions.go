@@ -218,6 +218,20 @@ func (s *Store) RecordRefusal(ctx context.Context, by audit.Origin, id uuid.UUID
 // which also records by's schedule in the audit log.
 func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (Result, error) {
+	res, err := s.applyStarting(ctx, by, audit.ActionBroadcastSchedule, broadcast.OpSchedule, scheduleDraftSQL, id, beforeCommit,
+		scheduledAt, expiresAt, tracing.TraceParent(ctx))
+	if err != nil {
+		return Result{}, fmt.Errorf("schedule draft %s: %w", id, err)
+	}
+	return res, nil
+}
+
+// applyStarting runs a transition that starts the broadcast's workflow: in
+// one transaction it locks the row, runs the statement and, when applied,
+// runs beforeCommit (which starts the workflow) and records by's action in
+// the audit log, so the change, its workflow and its entry go together.
+func (s *Store) applyStarting(ctx context.Context, by audit.Origin, action audit.Action, op broadcast.Operation, sql string,
+	id uuid.UUID, beforeCommit func(context.Context, broadcast.Broadcast) error, args ...any) (Result, error) {
 	var res Result
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockBroadcast(ctx, tx, id); err != nil {
@@ -227,19 +241,16 @@ func (s *Store) ScheduleDraft(ctx context.Context, by audit.Origin, id uuid.UUID
 		if err != nil {
 			return err
 		}
-		res, err = applyOnce(ctx, tx, broadcast.OpSchedule, scheduleDraftSQL, id, scheduledAt, expiresAt, tracing.TraceParent(ctx))
+		res, err = applyOnce(ctx, tx, op, sql, id, args...)
 		if err != nil || !res.Applied {
 			return err
 		}
 		if err := beforeCommit(ctx, res.Broadcast); err != nil {
 			return err
 		}
-		return record(ctx, tx, by, audit.ActionBroadcastSchedule, &before, res.Broadcast)
+		return record(ctx, tx, by, action, &before, res.Broadcast)
 	})
-	if err != nil {
-		return Result{}, fmt.Errorf("schedule draft %s: %w", id, err)
-	}
-	return res, nil
+	return res, err
 }
 
 // apply runs a transition. When its statement changes nothing, the

@@ -27,3 +27,9 @@ func (r *recentIDs) add(id uuid.UUID) bool {
 	r.set[id] = struct{}{}
 	return true
 }
+
+// has reports whether id was added and is still remembered.
+func (r *recentIDs) has(id uuid.UUID) bool {
+	_, seen := r.set[id]
+	return seen
+}

@@ -2,21 +2,19 @@ package stream
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/deadletter"
 	"github.com/crier/crier/internal/kafkatopic"
 	"github.com/crier/crier/internal/metrics"
 	"github.com/crier/crier/internal/retry"
-	"github.com/crier/crier/internal/tracing"
 )
 
 // TailConfig configures a Tail.
@@ -33,7 +31,15 @@ type TailConfig struct {
 	OnEvent func(broadcast.Event)
 	// Logger. Default slog.Default().
 	Logger *slog.Logger
+	// DeadLetters is what happens to a message the tail cannot log: retried
+	// a bounded number of times, then dead-lettered, so the partitions keep
+	// flowing (deadletter.NewPolicy for consumer Consumer). Required by Run.
+	DeadLetters *deadletter.Policy
 }
+
+// Consumer is the tail's name in dead letters: every API node's tail is one
+// consumer, so a message each node dead-letters is one dead letter.
+const Consumer = "stream-tail"
 
 // Tail reads every partition of the topic on this node (no consumer group:
 // every node sees every event), writes each event to stream_events, then
@@ -72,6 +78,9 @@ func NewTail(pool *pgxpool.Pool, hub *Hub, cfg TailConfig) *Tail {
 // replayable; a partition never logged starts at its beginning (a new
 // deployment logs the retained history once).
 func (t *Tail) Run(ctx context.Context) error {
+	if t.cfg.DeadLetters == nil || t.cfg.DeadLetters.Consumer() != Consumer {
+		return fmt.Errorf("stream tail: no dead-letter policy for consumer %q", Consumer)
+	}
 	partitions, start, ok := t.locate(ctx)
 	if !ok {
 		return nil
@@ -99,8 +108,8 @@ func (t *Tail) Run(ctx context.Context) error {
 		if !ok {
 			return nil
 		}
-		events := t.decode(batch)
-		if !t.persist(ctx, batch, events) {
+		events, ok := t.handle(ctx, batch)
+		if !ok {
 			return nil
 		}
 		for _, ev := range events {
@@ -133,34 +142,30 @@ func (t *Tail) locate(ctx context.Context) ([]kafka.Partition, map[int]int64, bo
 	}
 }
 
-// persist records a consumed batch, retrying until it is written; false when
-// ctx ends first.
-func (t *Tail) persist(ctx context.Context, batch []kafka.Message, events []Event) bool {
-	for attempt := 1; ; attempt++ {
-		err := t.record(ctx, batch, events)
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		t.log.Error("Writing consumed events to stream_events failed; retrying", "attempt", attempt, "error", err)
-		if !retry.Wait(ctx, attempt) {
-			return false
-		}
-	}
-}
-
 func (t *Tail) read(ctx context.Context, r *kafka.Reader, out chan<- kafka.Message) {
 	// No consumer group: closing commits nothing, so its error loses nothing.
 	defer func() { _ = r.Close() }()
-	for {
+	for failures := 0; ; {
 		m, err := r.ReadMessage(ctx) // no group: nothing is committed
 		if err != nil {
-			if ctx.Err() == nil {
-				t.log.Error("Reading a partition failed", "error", err)
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			// The reader goes on trying its broker (a leader moved, a broker
+			// is down) and says so here: this partition must be read again
+			// once it is back, never left behind.
+			failures++
+			if failures == 1 || failures%10 == 0 {
+				t.log.Warn("Reading a partition failed; retrying", "partition", r.Config().Partition, "error", err, "failures", failures)
+			}
+			if !retry.Wait(ctx, failures) {
+				return
+			}
+			continue
+		}
+		if failures > 0 {
+			t.log.Info("Reading a partition again", "partition", m.Partition, "after_failures", failures)
+			failures = 0
 		}
 		t.lag.Store(m.Partition, max(0, m.HighWaterMark-m.Offset-1))
 		select {
@@ -190,79 +195,6 @@ func collect(ctx context.Context, msgs <-chan kafka.Message, limit int) ([]kafka
 		}
 	}
 	return batch, true
-}
-
-// decode parses each message; one that is not a lifecycle event is logged and
-// skipped (its position still counts as consumed).
-func (t *Tail) decode(batch []kafka.Message) []Event {
-	events := make([]Event, 0, len(batch))
-	for _, m := range batch {
-		var ev broadcast.Event
-		if err := json.Unmarshal(m.Value, &ev); err != nil || ev.EventID == uuid.Nil {
-			t.log.Error("Skipping a message that is not a lifecycle event", "partition", m.Partition, "offset", m.Offset, "error", err)
-			t.hub.skip(m.Partition, m.Offset)
-			continue
-		}
-		if !t.seen.add(ev.EventID) {
-			t.hub.skip(m.Partition, m.Offset) // a duplicate: its position counts, its event does not
-			continue
-		}
-		if ev.EventType == broadcast.EventRead {
-			ev.Broadcast = broadcast.Broadcast{} // an older relay's snapshot: neither held nor logged
-		}
-		events = append(events, Event{Partition: m.Partition, Offset: m.Offset, Value: ev, Trace: tracing.FromKafka(m.Headers)})
-	}
-	return events
-}
-
-// record writes the batch's events to stream_events, each as consumed but a
-// read receipt, logged with ids only; rows another node wrote first are left
-// as they are.
-func (t *Tail) record(ctx context.Context, batch []kafka.Message, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	var (
-		parts    []int32
-		offsets  []int64
-		ids      []uuid.UUID
-		types    []string
-		bids     []uuid.UUID
-		users    []*string
-		occurred []time.Time
-		payloads []string
-	)
-	values := make(map[[2]int64][]byte, len(batch))
-	for _, m := range batch {
-		values[[2]int64{int64(m.Partition), m.Offset}] = m.Value
-	}
-	for _, ev := range events {
-		parts = append(parts, int32(ev.Partition)) //nolint:gosec // Kafka numbers partitions with an int32: kafka-go's int holds one
-		offsets = append(offsets, ev.Offset)
-		ids = append(ids, ev.Value.EventID)
-		types = append(types, string(ev.Value.EventType))
-		bids = append(bids, ev.Value.BroadcastID)
-		var user *string
-		if ev.Value.UserID != "" {
-			u := ev.Value.UserID
-			user = &u
-		}
-		users = append(users, user)
-		occurred = append(occurred, ev.Value.OccurredAt)
-		payload := values[[2]int64{int64(ev.Partition), ev.Offset}]
-		if ev.Value.EventType == broadcast.EventRead {
-			var err error
-			if payload, err = json.Marshal(ev.Value); err != nil {
-				return fmt.Errorf("encode read event %s: %w", ev.Value.EventID, err)
-			}
-		}
-		payloads = append(payloads, string(payload))
-	}
-	_, err := t.pool.Exec(ctx, `
-		INSERT INTO stream_events (kafka_partition, kafka_offset, event_id, event_type, broadcast_id, user_id, occurred_at, payload)
-		SELECT * FROM unnest($1::int[], $2::bigint[], $3::uuid[], $4::text[], $5::uuid[], $6::text[], $7::timestamptz[], $8::json[])
-		ON CONFLICT DO NOTHING`, parts, offsets, ids, types, bids, users, occurred, payloads)
-	return err
 }
 
 // startOffsets picks, per partition, the offset after the newest logged (or

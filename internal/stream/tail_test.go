@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/deadletter/deadlettertest"
 	"github.com/crier/crier/internal/inbox"
 	"github.com/crier/crier/internal/testenv"
 )
@@ -92,21 +93,47 @@ func TestTailDropsTheSnapshotOfAnOldReadEvent(t *testing.T) {
 // stream of user alice on its hub; both stop when the test ends.
 func startTailForAlice(t *testing.T) (context.Context, []string, string, *pgxpool.Pool, *conn) {
 	t.Helper()
+	tb := startTail(t, testenv.Pool(t))
+	return tb.ctx, tb.brokers, tb.topic, tb.pool, tb.alice
+}
+
+// tailBundle is a tail running on a topic of its own, with its dead
+// letters, and alice's stream on its hub.
+type tailBundle struct {
+	ctx     context.Context
+	brokers []string
+	topic   string
+	pool    *pgxpool.Pool
+	hub     *Hub
+	alice   *conn
+	dead    *deadlettertest.Env
+}
+
+// startTail runs a tail on pool and a new one-partition topic, as
+// startTailForAlice does.
+func startTail(t *testing.T, pool *pgxpool.Pool) *tailBundle {
+	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
-	pool := testenv.Pool(t)
 	topic := testenv.Name("tail-test")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
 	require.NoError(t, err)
+	dead := deadlettertest.New(t, pool, brokers, testenv.Logger(t))
+	tb := &tailBundle{ctx: ctx, brokers: brokers, topic: topic, pool: pool, hub: NewHub(HubConfig{}), dead: dead}
+	tb.run(t, cancel)
+	tb.alice = newConn(inbox.User{ID: "alice"}, 8)
+	tb.hub.register(tb.alice)
+	return tb
+}
 
-	hub := NewHub(HubConfig{})
-	tail := NewTail(pool, hub, TailConfig{Brokers: brokers, Topic: topic, Logger: testenv.Logger(t)})
+// run starts a tail on the bundle's topic, stopped by cancel.
+func (tb *tailBundle) run(t *testing.T, cancel context.CancelFunc) {
+	t.Helper()
+	tail := NewTail(tb.pool, tb.hub, TailConfig{Brokers: tb.brokers, Topic: tb.topic, Logger: testenv.Logger(t),
+		DeadLetters: tb.dead.Policy(t, Consumer, 3)})
 	done := make(chan error, 1)
-	go func() { done <- tail.Run(ctx) }()
+	go func() { done <- tail.Run(tb.ctx) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done, "Run ends without an error when stopped") })
-	<-hub.Ready()
-	c := newConn(inbox.User{ID: "alice"}, 8)
-	hub.register(c)
-	return ctx, brokers, topic, pool, c
+	<-tb.hub.Ready()
 }

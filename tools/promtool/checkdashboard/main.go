@@ -59,6 +59,8 @@ var metrics = map[string]kind{
 	"crier_retention_deleted_rows_total":   plain,
 	"crier_retention_oldest_age_seconds":   plain,
 	"crier_retention_horizon_seconds":      plain,
+	"crier_dead_letters_total":             plain,
+	"crier_dead_letters_pending":           plain,
 	// The Temporal Go SDK's, through tally's Prometheus reporter with the
 	// SDK's Prometheus naming scope: counters get _total, timers _seconds and
 	// are summaries (tally's default timer type).
