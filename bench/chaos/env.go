@@ -36,6 +36,10 @@ type Env struct {
 	// Timing places a scenario's steps around its due time. Zero fields
 	// take DefaultTiming's.
 	Timing Timing
+	// DropData drops each scenario's database and topic once it is over
+	// (make test's shared services); make chaos keeps them, on services of
+	// its own, for a person to look into.
+	DropData bool
 	// Say prints a progress line. Default: discarded.
 	Say func(format string, args ...any)
 }

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/crier/crier/bench"
 	"github.com/crier/crier/internal/auth"
@@ -95,7 +97,9 @@ func RunScenario(ctx context.Context, env Env, sc Scenario) Result {
 // setUp makes the scenario's database and topic, starts its Crier and
 // connects its clients.
 func (r *run) setUp(ctx context.Context) error {
-	r.name = "chaos_" + strings.ReplaceAll(r.sc.Name, "-", "_") + "_" + time.Now().UTC().Format("150405")
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	r.name = "chaos_" + strings.ReplaceAll(r.sc.Name, "-", "_") + "_" + time.Now().UTC().Format("150405") + hex.EncodeToString(suffix)
 	var err error
 	if r.dbURL, err = bench.CreateDatabase(ctx, r.env.CrierBinary, r.env.DatabaseURL, r.name); err != nil {
 		return err
@@ -217,6 +221,29 @@ func (r *run) tearDown() {
 	}
 	if r.pool != nil {
 		r.pool.Close()
+	}
+	if r.env.DropData && r.name != "" {
+		r.dropData()
+	}
+}
+
+// dropData drops the scenario's database and topic; what cannot be dropped
+// is said, and left.
+func (r *run) dropData() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, r.env.DatabaseURL)
+	if err == nil {
+		_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{r.name}.Sanitize()+" WITH (FORCE)")
+		_ = conn.Close(ctx) // the drop's outcome is what matters
+	}
+	if err != nil {
+		r.say("could not drop database %s: %v", r.name, err)
+	}
+	topic := strings.ReplaceAll(r.name, "_", "-")
+	client := &kafka.Client{Addr: kafka.TCP(r.env.Brokers...), Timeout: 10 * time.Second}
+	if _, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: []string{topic}}); err != nil {
+		r.say("could not delete topic %s: %v", topic, err)
 	}
 }
 

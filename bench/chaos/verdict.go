@@ -99,6 +99,9 @@ func (e events) first(t broadcast.EventType) (record, bool) {
 // judge checks an observation.
 func judge(o observation) Verdict {
 	v := Verdict{Planned: len(o.Plan), OutboxLeft: o.OutboxPending + o.OutboxFailed}
+	if o.OutboxPending > 0 {
+		v.note("%d outbox rows still pending", o.OutboxPending)
+	}
 	if o.OutboxFailed > 0 {
 		v.note("%d outbox rows failed for good", o.OutboxFailed)
 	}

@@ -22,6 +22,9 @@ func (v *Verdict) judgeClients(o observation, byBroadcast map[uuid.UUID]events, 
 	var late []time.Duration
 	for _, c := range o.Clients {
 		v.Resets += c.Resets
+		if c.Resets > 0 {
+			v.note("client %s was sent %d resets: a replay refused", c.Name, c.Resets)
+		}
 		v.Reconnects += max(c.Connects-1, 0)
 		got, retracted := map[uuid.UUID]time.Time{}, map[uuid.UUID]bool{}
 		for _, d := range c.Deliveries {
