@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -38,8 +40,10 @@ func newAdmin(nodes []*bench.Node, token string) *admin {
 }
 
 // call sends one request and decodes a 2xx answer into out; it returns the
-// status. Only a node that is gone is skipped for the next; an answer,
-// whatever its status, is the answer.
+// status. Only a node that is gone (not running, or refusing connections)
+// is skipped for the next: a request that reached a node and got no answer
+// may have been carried out, so it is not sent again; an answer, whatever
+// its status, is the answer.
 func (a *admin) call(ctx context.Context, token, method, path string, body, out any) (int, error) {
 	var raw []byte
 	if body != nil {
@@ -66,9 +70,13 @@ func (a *admin) call(ctx context.Context, token, method, path string, body, out 
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := a.http.Do(req)
-		if err != nil {
+		var dial *net.OpError
+		if errors.As(err, &dial) && dial.Op == "dial" {
 			lastErr = err
 			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("%s %s: %w", method, path, err)
 		}
 		answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()

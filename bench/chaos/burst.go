@@ -17,7 +17,7 @@ const creators = 8
 // burst creates the scenario's broadcasts, all due in the same second.
 func (r *run) burst(ctx context.Context) error {
 	t := r.env.Timing
-	due := time.Now().Add(t.DueIn).Truncate(time.Second).Add(time.Second)
+	due := time.Now().Add(r.env.pace.dueIn(t)).Truncate(time.Second).Add(time.Second)
 	items := newBurst(r.sc.Name, r.env.Burst, due, due.Add(t.ExpireAfter))
 	began := time.Now()
 	answers := make([]int, len(items))
@@ -38,6 +38,7 @@ func (r *run) burst(ctx context.Context) error {
 			return fmt.Errorf("create %q: answered %d", p.Title, answers[i])
 		}
 	}
+	r.env.pace.created(time.Since(began))
 	r.due, r.expires = due, due.Add(t.ExpireAfter)
 	r.plan = append(r.plan, items...)
 	r.event("created %d broadcasts in %.1fs, due at %s", len(items), time.Since(began).Seconds(), due.Format("15:04:05"))
@@ -80,57 +81,57 @@ func (r *run) timeline(ctx context.Context) {
 }
 
 // earlyChanges cancels the broadcasts to cancel early and moves the ones to
-// reschedule, all at once.
+// reschedule, before their workflows wake.
 func earlyChanges(ctx context.Context, r *run) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(creators)
-	moved, cancelled := 0, 0
-	for _, p := range r.plan {
-		switch p.Fate {
-		case fateCancelEarly:
-			cancelled++
-			g.Go(func() error { return r.admin.cancel(gctx, p) })
-		case fateRescheduled:
-			moved++
-			g.Go(func() error { return r.admin.reschedule(gctx, p, r.due.Add(r.env.Timing.MoveBy)) })
-		case fatePlain, fateExpiring, fateCancelInHold, fateMarker:
-		}
-	}
-	err := g.Wait()
-	r.event("cancelled %d and moved %d to D+%s%s", cancelled, moved, r.env.Timing.MoveBy, r.refusals(fateCancelEarly, fateRescheduled))
-	return err
-}
-
-// holdCancels cancels the broadcasts to cancel inside the hold, at once,
-// and returns without their answers: a cancel in the hold is answered once
-// it applies, after publication, and the fault must not wait for that.
-// settle waits for them (r.answers).
-func holdCancels(ctx context.Context, r *run) error {
-	var mine []*planned
-	for _, p := range r.plan {
-		if p.Fate == fateCancelInHold {
-			mine = append(mine, p)
-		}
-	}
-	sent := time.Now()
-	r.event("cancelling %d inside the hold", len(mine))
-	r.answers.Go(func() {
-		var wg sync.WaitGroup
-		for _, p := range mine {
-			wg.Go(func() { _ = r.admin.cancel(ctx, p) }) // the answer is recorded in p
-		}
-		wg.Wait()
-		r.event("the %d cancels inside the hold answered within %.1fs%s", len(mine), time.Since(sent).Seconds(),
-			r.refusals(fateCancelInHold))
-	})
+	moveTo := r.due.Add(r.env.Timing.MoveBy)
+	r.change(ctx, "early cancels", r.fated(fateCancelEarly), r.admin.cancel)
+	r.change(ctx, "moves to D+"+r.env.Timing.MoveBy.String(), r.fated(fateRescheduled),
+		func(ctx context.Context, p *planned) error { return r.admin.reschedule(ctx, p, moveTo) })
 	return nil
 }
 
-// refusals says how many changes of the given fates were not answered 200.
-func (r *run) refusals(fates ...fate) string {
-	n, example := 0, ""
+// holdCancels cancels the broadcasts to cancel inside the hold. Each is
+// answered once it applies, after publication.
+func holdCancels(ctx context.Context, r *run) error {
+	r.change(ctx, "cancels inside the hold", r.fated(fateCancelInHold), r.admin.cancel)
+	return nil
+}
+
+// fated are the broadcasts of the plan with fate f.
+func (r *run) fated(f fate) []*planned {
+	var out []*planned
 	for _, p := range r.plan {
-		if slices.Contains(fates, p.Fate) && p.Refused != "" {
+		if p.Fate == f {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// change sends do for each of ps at once and returns without waiting for
+// the answers, which it records when they come: a change is a Temporal
+// update, answered once the workflow has applied it (after publication,
+// inside the hold; a minute later, for a workflow whose task was lost), and
+// the steps after it must keep their times. settle waits for every answer
+// (r.answers) before it judges.
+func (r *run) change(ctx context.Context, what string, ps []*planned, do func(context.Context, *planned) error) {
+	sent := time.Now()
+	r.event("%s: %d sent", what, len(ps))
+	r.answers.Go(func() {
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			wg.Go(func() { _ = do(ctx, p) }) // the answer is recorded in p
+		}
+		wg.Wait()
+		r.event("%s: all %d answered within %.1fs%s", what, len(ps), time.Since(sent).Seconds(), refusals(ps))
+	})
+}
+
+// refusals says how many of ps were not answered 200, and how one was.
+func refusals(ps []*planned) string {
+	n, example := 0, ""
+	for _, p := range ps {
+		if p.Refused != "" {
 			n++
 			example = p.Refused
 		}
@@ -138,5 +139,5 @@ func (r *run) refusals(fates ...fate) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d refused, e.g. %s)", n, example)
+	return fmt.Sprintf(" (%d not answered 200, e.g. %s)", n, example)
 }

@@ -2,12 +2,14 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,6 +44,31 @@ type Env struct {
 	DropData bool
 	// Say prints a progress line. Default: discarded.
 	Say func(format string, args ...any)
+	// pace remembers how long the last burst took to create, shared by
+	// the scenarios of one run (WithDefaults makes it).
+	pace *pace
+}
+
+// pace is how long creating a burst took last, so the next is due late
+// enough to be created, and changed, before its workflows wake.
+type pace struct {
+	mu   sync.Mutex
+	last time.Duration
+}
+
+// dueIn is how long after its creation starts a burst is due: t.DueIn, or
+// more when the last burst took so long to create that its early changes
+// would have come late.
+func (p *pace) dueIn(t Timing) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(t.DueIn, t.EarlyChange+2*time.Second+p.last*3/2)
+}
+
+func (p *pace) created(took time.Duration) {
+	p.mu.Lock()
+	p.last = took
+	p.mu.Unlock()
 }
 
 // Timing places a scenario's steps around its due time, D.
@@ -67,9 +94,10 @@ type Timing struct {
 	ExpiryFault time.Duration
 }
 
-// DefaultTiming: the burst is created within about 5 s, its changes come
-// 15 s ahead (well before the 5 s lead), the faults 2 s before D (inside
-// the hold, as the issue measured) or 100 ms into the expiries.
+// DefaultTiming is the timing of make chaos: the burst is created within
+// about 5 s, its changes come 15 s ahead (well before the 5 s lead), the
+// faults 2 s before D (inside the hold, as the issue measured) or 100 ms
+// into the expiries.
 var DefaultTiming = Timing{DueIn: 22 * time.Second, EarlyChange: 15 * time.Second, MoveBy: 10 * time.Second,
 	HoldCancel: 3 * time.Second, HoldFault: 2 * time.Second, ExpireAfter: 20 * time.Second, ExpiryFault: 100 * time.Millisecond}
 
@@ -88,9 +116,8 @@ func (t Timing) withDefaults() Timing {
 // WithDefaults returns e with its zero fields set to their defaults, or
 // why it cannot run.
 func (e Env) WithDefaults() (Env, error) {
-	switch {
-	case e.CrierBinary == "" || e.DatabaseURL == "" || len(e.Brokers) == 0 || e.TemporalAddress == "" || e.StateDir == "":
-		return e, fmt.Errorf("chaos: CrierBinary, DatabaseURL, Brokers, TemporalAddress and StateDir are required")
+	if e.CrierBinary == "" || e.DatabaseURL == "" || len(e.Brokers) == 0 || e.TemporalAddress == "" || e.StateDir == "" {
+		return e, errors.New("chaos: CrierBinary, DatabaseURL, Brokers, TemporalAddress and StateDir are required")
 	}
 	if e.Replication <= 0 {
 		e.Replication = 1
@@ -101,6 +128,9 @@ func (e Env) WithDefaults() (Env, error) {
 	e.Timing = e.Timing.withDefaults()
 	if e.Say == nil {
 		e.Say = func(string, ...any) {}
+	}
+	if e.pace == nil {
+		e.pace = &pace{}
 	}
 	return e, nil
 }

@@ -190,7 +190,7 @@ func (r *run) sendMarker(ctx context.Context) error {
 	m := &planned{Title: r.sc.Name + " marker", Fate: fateMarker, Target: broadcast.Target{Type: broadcast.TargetAll},
 		Expires: time.Now().Add(time.Hour)}
 	if status, err := r.admin.create(ctx, m); err != nil || status != http.StatusCreated {
-		return fmt.Errorf("create the marker broadcast: answered %d: %v", status, err)
+		return fmt.Errorf("create the marker broadcast: answered %d: %w", status, err)
 	}
 	r.plan = append(r.plan, m)
 	deadline := time.Now().Add(30 * time.Second)

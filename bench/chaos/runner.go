@@ -18,6 +18,14 @@ type Outcome struct {
 // needs Services that env has not, is skipped and listed.
 func Run(ctx context.Context, env Env, scenarios []Scenario, deadline time.Time) Outcome {
 	out := Outcome{Started: time.Now()}
+	env, err := env.WithDefaults() // one pace for every scenario
+	if err != nil {
+		for _, sc := range scenarios {
+			out.Skipped = append(out.Skipped, sc.Name+": "+err.Error())
+		}
+		out.Stopped = time.Now()
+		return out
+	}
 	var reserve time.Duration
 	for _, sc := range scenarios {
 		if sc.soak > 0 {
@@ -25,9 +33,6 @@ func Run(ctx context.Context, env Env, scenarios []Scenario, deadline time.Time)
 		}
 	}
 	say := env.Say
-	if say == nil {
-		say = func(string, ...any) {}
-	}
 	for i, sc := range scenarios {
 		label := fmt.Sprintf("[%d/%d] %s", i+1, len(scenarios), sc.Name)
 		if sc.soak > 0 {

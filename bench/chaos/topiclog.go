@@ -3,7 +3,6 @@ package chaos
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -42,7 +41,6 @@ type topicLog struct {
 	records []record
 	next    map[int32]int64 // the next offset to read, per partition
 	grew    chan struct{}   // closed, and replaced, when records arrive
-	err     error
 }
 
 func openTopicLog(ctx context.Context, brokers []string, topic string) (*topicLog, error) {
@@ -65,12 +63,9 @@ func (l *topicLog) run(ctx context.Context) {
 		fetches := l.client.PollFetches(ctx)
 		var batch []record
 		fetches.EachRecord(func(r *kgo.Record) { batch = append(batch, decode(r)) })
+		// A fetch error (a broker down) is the client's to retry; what it
+		// could not read yet comes in a later poll.
 		l.mu.Lock()
-		for _, fe := range fetches.Errors() {
-			if !errors.Is(fe.Err, context.Canceled) {
-				l.err = fmt.Errorf("partition %d: %w", fe.Partition, fe.Err) // the last one, for the report
-			}
-		}
 		if len(batch) > 0 {
 			l.records = append(l.records, batch...)
 			for _, r := range batch {
@@ -139,14 +134,6 @@ func (l *topicLog) catchUp(ctx context.Context) error {
 			return fmt.Errorf("read %s up to its end: %w", l.topic, ctx.Err())
 		}
 	}
-}
-
-// lastError is the last error a fetch reported, if any (a broker that was
-// down, say); the records are still all there once it is back.
-func (l *topicLog) lastError() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 func (l *topicLog) close() {

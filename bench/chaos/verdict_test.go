@@ -33,7 +33,7 @@ func newScene() *scene {
 	}
 	s.expiring.Expires = due.Add(20 * time.Second)
 	s.early.Cancelled, s.inHold.Cancelled = true, true
-	at := func(d time.Duration) time.Time { return due.Add(d) }
+	at := due.Add
 	ev := func(p *planned, t broadcast.EventType, off int64, d time.Duration) record {
 		return record{Partition: int32(off % 2), Offset: off, AppendedAt: at(d), EventID: uuid.New(), Type: t, Broadcast: p.ID}
 	}

@@ -161,7 +161,7 @@ func services(o options, dbURL, temporalAddr string) (chaos.Services, error) {
 	if err := os.MkdirAll(o.stateDir, 0o750); err != nil {
 		return nil, err
 	}
-	log, err := os.OpenFile(filepath.Join(o.stateDir, "services.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600) //nolint:gosec // G304: the -state folder's log
+	log, err := os.OpenFile(filepath.Join(o.stateDir, "services.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
