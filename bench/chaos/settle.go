@@ -122,4 +122,3 @@ func (u *outage) observe(ctx context.Context, r *run) (*outageView, error) {
 	}
 	return v, nil
 }
-

@@ -142,4 +142,3 @@ func trends(samples []SoakSample) []Trend {
 	}
 	return out
 }
-

@@ -15,9 +15,9 @@ import (
 // and a sales one cancelled in the hold (published, then retracted), with
 // a resent copy of one event; clients ann (ops), bob (sales) and eve.
 type scene struct {
-	o                               observation
+	o                              observation
 	plain, expiring, early, inHold *planned
-	ann, bob, eve                   int // indexes into o.Clients
+	ann, bob, eve                  int // indexes into o.Clients
 }
 
 func newScene() *scene {
@@ -54,7 +54,9 @@ func newScene() *scene {
 			s.early.ID: {Status: broadcast.StatusCancelled}, s.inHold.ID: {Status: broadcast.StatusCancelled, Published: true},
 		},
 	}
-	got := func(name string, p *planned, d time.Duration) delivery { return delivery{Name: name, Broadcast: p.ID, At: at(d)} }
+	got := func(name string, p *planned, d time.Duration) delivery {
+		return delivery{Name: name, Broadcast: p.ID, At: at(d)}
+	}
 	s.ann, s.bob, s.eve = 0, 1, 2
 	s.o.Clients = []clientView{
 		{Name: "ann", User: user{ID: "ann", Roles: []string{"ops"}}, Connects: 1, Deliveries: []delivery{

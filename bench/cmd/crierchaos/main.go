@@ -36,7 +36,7 @@ func main() {
 // options are the command's flags.
 type options struct {
 	crier, out, stateDir, command, temporalCLI, kafkaPOM string
-	scripts, postgresDir, kafkaDir, temporalDir           string
+	scripts, postgresDir, kafkaDir, temporalDir          string
 	temporalUIPort, burst, replication                   int
 	budget, soak, holdFault, expiryFault                 time.Duration
 	scenarios                                            []string
