@@ -17,6 +17,9 @@
 # workers, the relay), writes CHAOS.md and stops the services. Progress is
 # shown as it goes; each scenario's crier logs are in .chaos/logs/SCENARIO/.
 #
+# The first run on a machine also builds the Temporal CLI and fetches the
+# Kafka jars (2 to 6 minutes, cached afterwards), before the budget starts.
+#
 # Environment:
 #   CHAOS_BUDGET=25m      bound on the whole run (Nm or Ns), set-up included;
 #                         scenarios that would not fit are skipped and listed
@@ -35,6 +38,10 @@ LOG_TAG='chaos'
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ROOT=$(repo_root)
 cd "$ROOT"
+
+# The tools first, outside the budget: a first run builds them once.
+scripts/temporal.sh build
+scripts/kafka.sh fetch
 
 started=$SECONDS
 budget=${CHAOS_BUDGET:-25m}

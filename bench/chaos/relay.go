@@ -27,9 +27,8 @@ func killRelay(ctx context.Context, r *run) error {
 		if attempt > 1 {
 			u := users[(attempt-2)%len(users)]
 			trigger = u.ID + "'s read-all"
-			status, err := r.admin.call(ctx, r.tokens[u.ID], http.MethodPost, "/me/broadcasts/read-all", nil, nil)
-			if err != nil || status != http.StatusOK {
-				return fmt.Errorf("read-all as %s: answered %d: %w", u.ID, status, err)
+			if err := r.readAll(ctx, u); err != nil {
+				return err
 			}
 		}
 		select {
@@ -59,6 +58,19 @@ func killRelay(ctx context.Context, r *run) error {
 		}
 	}
 	r.event("no kill landed between Kafka's acknowledgement and the mark in %d attempts", relayAttempts)
+	return nil
+}
+
+// readAll marks every broadcast u holds read, as u: a batch of read
+// receipts, one outbox row each.
+func (r *run) readAll(ctx context.Context, u user) error {
+	status, err := r.admin.call(ctx, r.tokens[u.ID], http.MethodPost, "/me/broadcasts/read-all", nil, nil)
+	if err != nil {
+		return fmt.Errorf("read-all as %s: %w", u.ID, err)
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("read-all as %s: answered %d", u.ID, status)
+	}
 	return nil
 }
 

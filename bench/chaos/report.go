@@ -62,8 +62,9 @@ func (r Report) writeMethod(p func(string, ...any)) {
 	p("SELECTED `eve,fay` broadcasts each reach some of them and miss others) stream from the two API nodes and, when a")
 	p("stream ends, resume on their node or the other with the last id they received as `Last-Event-ID`, as the README")
 	p("tells browsers to. Each scenario first sends an ALL broadcast at once and waits until every client has it, then")
-	p("creates a burst of %d broadcasts through the admin API, all due in the same second D (created about %s ahead).", r.Env.Burst,
+	p("creates a burst of %d broadcasts through the admin API, all due in the same second D (%s or more ahead, enough to", r.Env.Burst,
 		t.DueIn.Round(time.Second))
+	p("create them all and change some before their workflows wake).")
 	p("Per 20: 2 are cancelled at D-%s (before their workflows wake, CRIER_PUBLISH_LEAD ahead), 1 at D-%s (inside the", t.EarlyChange, t.HoldCancel)
 	p("publish hold: it is published, then retracted), 2 are moved to D+%s at D-%s, 5 expire at D+%s, and 10 are left", t.MoveBy,
 		t.EarlyChange, t.ExpireAfter)

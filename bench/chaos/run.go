@@ -189,8 +189,10 @@ func (r *run) startClients(ctx context.Context) error {
 func (r *run) sendMarker(ctx context.Context) error {
 	m := &planned{Title: r.sc.Name + " marker", Fate: fateMarker, Target: broadcast.Target{Type: broadcast.TargetAll},
 		Expires: time.Now().Add(time.Hour)}
-	if status, err := r.admin.create(ctx, m); err != nil || status != http.StatusCreated {
-		return fmt.Errorf("create the marker broadcast: answered %d: %w", status, err)
+	if status, err := r.admin.create(ctx, m); err != nil {
+		return fmt.Errorf("create the marker broadcast: %w", err)
+	} else if status != http.StatusCreated {
+		return fmt.Errorf("create the marker broadcast: answered %d", status)
 	}
 	r.plan = append(r.plan, m)
 	deadline := time.Now().Add(30 * time.Second)

@@ -95,15 +95,16 @@ func (r *run) soak(ctx context.Context, d time.Duration) (*SoakResult, error) {
 func (r *run) soakOne(ctx context.Context, i int) error {
 	p := &planned{Title: fmt.Sprintf("soak #%d", i), Fate: fateExpiring, Target: targets[i%len(targets)],
 		Expires: time.Now().Add(soakLife)}
-	if status, err := r.admin.create(ctx, p); err != nil || status != http.StatusCreated {
-		return fmt.Errorf("create %s: answered %d: %w", p.Title, status, err)
+	if status, err := r.admin.create(ctx, p); err != nil {
+		return fmt.Errorf("create %s: %w", p.Title, err)
+	} else if status != http.StatusCreated {
+		return fmt.Errorf("create %s: answered %d", p.Title, status)
 	}
 	r.plan = append(r.plan, p)
 	if i%5 == 0 {
 		u := users[i/5%len(users)]
-		if status, err := r.admin.call(ctx, r.tokens[u.ID], http.MethodPost, "/me/broadcasts/read-all", nil, nil); err != nil ||
-			status != http.StatusOK {
-			return fmt.Errorf("read-all as %s: answered %d: %w", u.ID, status, err)
+		if err := r.readAll(ctx, u); err != nil {
+			return err
 		}
 	}
 	return nil
