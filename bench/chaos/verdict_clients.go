@@ -93,4 +93,3 @@ func sortedByOffset(rs []record) []record {
 	})
 	return out
 }
-
