@@ -9,7 +9,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 BIN := bin/crier
 
-.PHONY: help dev test bench check-alerts vulncheck lint fuzz build vet fmt tools clean
+.PHONY: help dev test bench chaos check-alerts vulncheck lint fuzz build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test: ## run every test (the bench module's too) against real PostgreSQL, Kafka 
 
 bench: ## burst lateness (vs a 60 s poller and a naive workflow), creation, relay, inbox, SSE fan-out; writes BENCHMARKS.md (~20 min)
 	@scripts/bench.sh
+
+chaos: ## kill workers, the relay, an API node, a Kafka broker; stop PostgreSQL and Temporal: checks nothing is lost or repeated; writes CHAOS.md (~25 min)
+	@scripts/chaos.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services needed
 	@scripts/fuzz.sh

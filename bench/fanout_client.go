@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/crier/crier/bench/internal/sse"
 )
 
 // sseClient is one of the fan-out's many stream clients, kept lean because
@@ -88,20 +90,20 @@ func openStream(ctx context.Context, src net.IP, addr, token string, received *a
 func (c *sseClient) read(body io.Reader, received *atomic.Int64) {
 	defer close(c.done)
 	var (
-		p    sseParser
+		p    sse.Parser
 		buf  [512]byte
 		live bool
 	)
 	for {
 		n, err := body.Read(buf[:])
 		if n > 0 {
-			p.feed(buf[:n], func(ev sseEvent) {
+			p.Feed(buf[:n], func(ev sse.Event) {
 				switch {
-				case ev.comment == "caught up" && !live:
+				case ev.Comment == "caught up" && !live:
 					live = true
 					close(c.caughtUp)
-				case ev.name == "broadcast" && ev.id != uuid.Nil:
-					c.record(ev.id, time.Now())
+				case ev.Name == "broadcast" && ev.Broadcast != uuid.Nil:
+					c.record(ev.Broadcast, time.Now())
 					received.Add(1)
 				}
 			})
@@ -154,54 +156,4 @@ func (c *sseClient) arrivedAt() map[uuid.UUID]time.Time {
 func (c *sseClient) close() {
 	_ = c.conn.Close() // ends the reader, whose error is what matters
 	<-c.done
-}
-
-// sseEvent is what the scenario needs of one event: its name, the broadcast
-// id at the start of its data, or the text of a comment.
-type sseEvent struct {
-	name    string
-	id      uuid.UUID
-	comment string
-}
-
-// sseParser splits a stream into events, keeping only the first bytes of
-// each line: enough for the event name, a comment, and the broadcast id
-// that starts the data ({"id":"…", as the server writes it).
-type sseParser struct {
-	line    [64]byte
-	n       int // bytes of the current line kept (at most len(line))
-	pending sseEvent
-}
-
-var dataIDPrefix = []byte(`data: {"id":"`)
-
-// feed consumes b and calls emit for each complete event and comment.
-func (p *sseParser) feed(b []byte, emit func(sseEvent)) {
-	for _, ch := range b {
-		if ch != '\n' {
-			if p.n < len(p.line) {
-				p.line[p.n] = ch
-				p.n++
-			}
-			continue
-		}
-		line := bytes.TrimSuffix(p.line[:p.n], []byte("\r"))
-		p.n = 0
-		switch {
-		case len(line) == 0:
-			if p.pending.name != "" {
-				emit(p.pending)
-			}
-			p.pending = sseEvent{}
-		case line[0] == ':':
-			emit(sseEvent{comment: string(bytes.TrimSpace(line[1:]))})
-		case bytes.HasPrefix(line, []byte("event: ")):
-			p.pending.name = string(line[len("event: "):])
-		case bytes.HasPrefix(line, dataIDPrefix) && len(line) >= len(dataIDPrefix)+36:
-			id, err := uuid.ParseBytes(line[len(dataIDPrefix) : len(dataIDPrefix)+36])
-			if err == nil {
-				p.pending.id = id
-			}
-		}
-	}
 }

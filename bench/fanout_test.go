@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -49,32 +48,6 @@ func TestFanoutGoalsFailOnMissingClientsAndMemory(t *testing.T) {
 	require.False(t, short.Goals[0].Met, "a client that never got the broadcast fails the goal")
 	require.Contains(t, short.Goals[0].Reached, "1 missing")
 	require.False(t, short.Goals[1].Met)
-}
-
-func TestSSEParserKeepsWhatTheScenarioNeeds(t *testing.T) {
-	t.Parallel()
-	id := uuid.New()
-	stream := ": caught up\n\n" +
-		": heartbeat\n\n" +
-		"id: v1:1.2.3.4.5.6\nevent: broadcast\ndata: {\"id\":\"" + id.String() + "\",\"title\":\"" +
-		strings.Repeat("long ", 200) + "\"}\n\n" +
-		"id: v1:1.2.3.4.5.7\r\nevent: retract\r\ndata: {\"id\":\"" + id.String() + "\",\"reason\":\"cancelled\"}\r\n\r\n"
-	// Any split of the bytes between reads gives the same events.
-	for _, size := range []int{1, 7, 512, len(stream)} {
-		var (
-			p   sseParser
-			got []sseEvent
-		)
-		for b := []byte(stream); len(b) > 0; {
-			n := min(size, len(b))
-			p.feed(b[:n], func(ev sseEvent) { got = append(got, ev) })
-			b = b[n:]
-		}
-		require.Equal(t, []sseEvent{
-			{comment: "caught up"}, {comment: "heartbeat"},
-			{name: "broadcast", id: id}, {name: "retract", id: id},
-		}, got, "reads of %d bytes", size)
-	}
 }
 
 func TestFmtBytes(t *testing.T) {

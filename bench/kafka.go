@@ -17,16 +17,32 @@ import (
 // default (CRIER_KAFKA_PARTITIONS).
 const partitions = 6
 
+// Partitions is the partition count of the topics CreateTopic makes.
+const Partitions = partitions
+
 // CreateTopic creates a topic whose messages carry the broker's append time
 // (message.timestamp.type=LogAppendTime), so lateness is measured by Kafka's
 // clock at the moment the event became readable, whoever produced it.
 func CreateTopic(ctx context.Context, brokers []string, topic string) error {
+	return CreateReplicatedTopic(ctx, brokers, topic, 1)
+}
+
+// CreateReplicatedTopic is CreateTopic with replication copies of each
+// partition; from 3 up, an append is acknowledged to acks=all producers
+// (Crier's relay) once two of them have it (min.insync.replicas=2), so one
+// broker may die without losing or refusing an acknowledged event.
+func CreateReplicatedTopic(ctx context.Context, brokers []string, topic string, replication int) error {
+	minInSync := 1
+	if replication >= 3 {
+		minInSync = 2
+	}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1,
+		Topic: topic, NumPartitions: partitions, ReplicationFactor: replication,
 		ConfigEntries: []kafka.ConfigEntry{
 			{ConfigName: "message.timestamp.type", ConfigValue: "LogAppendTime"},
 			{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(outbox.MaxMessageBytes)},
+			{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(minInSync)},
 		},
 	}}})
 	if err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -31,6 +32,8 @@ type MachineConfig struct {
 	TemporalCLI string
 	// KafkaPOM is tools/kafka/pom.xml, which pins the broker's version.
 	KafkaPOM string
+	// KafkaShape says how the brokers run. Default "KRaft, one broker".
+	KafkaShape string
 	// DatabaseURL is any database on the PostgreSQL server.
 	DatabaseURL string
 	// RepoDir is the repository, for the commit measured.
@@ -53,7 +56,7 @@ func DescribeMachine(ctx context.Context, cfg MachineConfig) Machine {
 	}
 	if pom, err := os.ReadFile(cfg.KafkaPOM); err == nil {
 		if v := regexp.MustCompile(`<kafka.version>([^<]+)</kafka.version>`).FindSubmatch(pom); v != nil {
-			m.Kafka = "Apache Kafka " + string(v[1]) + " (KRaft, one broker; " + cfg.KafkaPOM + ")"
+			m.Kafka = "Apache Kafka " + string(v[1]) + " (" + cmp.Or(cfg.KafkaShape, "KRaft, one broker") + "; " + cfg.KafkaPOM + ")"
 		}
 	}
 	m.PostgreSQL = postgresVersion(ctx, cfg.DatabaseURL)

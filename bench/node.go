@@ -19,7 +19,9 @@ import (
 type NodeConfig struct {
 	// Binary is the crier executable. Required.
 	Binary string
-	// Command is what it runs: "all" (the default) or "api".
+	// Command is what it runs: "all" (the default), "api", "worker" or
+	// "relay". A worker or relay serves no API: it listens for /metrics and
+	// /healthz instead (CRIER_METRICS_ADDR), and is ready when that answers.
 	Command string
 	// DatabaseURL is its own (migrated) database. Required.
 	DatabaseURL string
@@ -46,6 +48,7 @@ type Node struct {
 	name   string
 	cmd    *exec.Cmd
 	exited chan error
+	ready  string // the path that answers 200 once the process is ready
 }
 
 // StartNode starts a crier process on loopback, in development mode with
@@ -59,6 +62,10 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	listen, ready := "CRIER_HTTP_ADDR", "/readyz"
+	if cfg.Command == "worker" || cfg.Command == "relay" {
+		listen, ready = "CRIER_METRICS_ADDR", "/healthz"
+	}
 	// The process outlives ctx, which only bounds the start: Close stops it
 	// with SIGTERM, as an operator would, where ctx would kill it.
 	cmd := exec.CommandContext(context.WithoutCancel(ctx), cfg.Binary, cfg.Command) //nolint:gosec // G204: the binary is the bench's -crier flag, run without a shell
@@ -67,7 +74,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		"DATABASE_URL="+cfg.DatabaseURL, "KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","),
 		"TEMPORAL_ADDRESS="+cfg.TemporalAddress,
 		"CRIER_KAFKA_TOPIC="+cfg.Topic, "CRIER_TASK_QUEUE="+cfg.TaskQueue,
-		"CRIER_HTTP_ADDR="+addr, "CRIER_NODE_ID="+cmp.Or(cfg.NodeID, "crierbench"),
+		listen+"="+addr, "CRIER_NODE_ID="+cmp.Or(cfg.NodeID, "crierbench"),
 		"CRIER_LOG_LEVEL="+envOr("CRIER_LOG_LEVEL", "warn"), "OTEL_SDK_DISABLED=true",
 	)
 	cmd.Env = append(cmd.Env, cfg.Env...)
@@ -79,7 +86,7 @@ func StartNode(ctx context.Context, cfg NodeConfig) (*Node, error) {
 		cfg.Log = logFile
 	}
 	cmd.Stdout, cmd.Stderr = cfg.Log, cfg.Log
-	n := &Node{URL: "http://" + addr, name: "crier " + cfg.Command, cmd: cmd, exited: make(chan error, 1)}
+	n := &Node{URL: "http://" + addr, name: "crier " + cfg.Command, cmd: cmd, exited: make(chan error, 1), ready: ready}
 	if cfg.LogPath != "" {
 		n.name += " (log " + cfg.LogPath + ")"
 	}
@@ -117,13 +124,13 @@ func (n *Node) waitReady(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("%s exited before it was ready: %w (see its log)", n.name, err)
 		default:
 		}
-		resp, err := getReadyz(ctx, n.URL)
+		resp, err := get(ctx, n.URL+n.ready)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			err = fmt.Errorf("readyz answered %d", resp.StatusCode)
+			err = fmt.Errorf("%s answered %d", n.ready, resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s not ready within %s: %w", n.name, timeout, err)
@@ -154,6 +161,54 @@ func (n *Node) Close() error {
 	}
 }
 
+// Signal sends sig to the process (SIGTERM to stop it as an operator
+// would, SIGKILL to crash it) and returns at once; Wait tells when it ended.
+func (n *Node) Signal(sig os.Signal) error {
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Wait waits up to timeout for the process to end and returns how it
+// ended: nil for a clean exit, the *exec.ExitError of a signal or a
+// failure. It may be called again, and after Close.
+func (n *Node) Wait(timeout time.Duration) error {
+	select {
+	case err := <-n.exited:
+		n.exited <- err
+		return err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still runs after %s", n.name, timeout)
+	}
+}
+
+// Running reports whether the process has not ended yet.
+func (n *Node) Running() bool {
+	select {
+	case err := <-n.exited:
+		n.exited <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// Kill crashes the process with SIGKILL and waits until it is gone: no
+// shutdown work runs, as when a machine dies.
+func (n *Node) Kill() error {
+	if err := n.Signal(syscall.SIGKILL); err != nil && n.Running() {
+		return err
+	}
+	if err := n.Wait(10 * time.Second); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			return err
+		}
+	}
+	return nil
+}
+
 func envOr(name, fallback string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
@@ -161,8 +216,8 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-func getReadyz(ctx context.Context, base string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+func get(ctx context.Context, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}

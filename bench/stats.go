@@ -76,3 +76,7 @@ func Ratio(a, b time.Duration) float64 {
 	}
 	return float64(a) / float64(b)
 }
+
+// FormatDuration shows a duration as the reports do, to three significant
+// figures in ms or s: 2.31 ms, 412 ms, 1.25 s, 61.4 s.
+func FormatDuration(d time.Duration) string { return fmtDuration(d) }

@@ -8,8 +8,13 @@
 #                                        create database "crier" if missing, and
 #                                        print on stdout exactly one line:
 #                                        postgres://postgres@127.0.0.1:PORT/crier?sslmode=disable
-#   scripts/postgres.sh stop DIR         stop the server in DIR (fast mode);
-#                                        no-op if it is not running
+#   scripts/postgres.sh stop DIR [immediate]
+#                                        stop the server in DIR (fast mode: clients
+#                                        are disconnected, then a checkpoint); with
+#                                        "immediate", every server process quits at
+#                                        once and the next start recovers from the
+#                                        WAL, as after a crash (make chaos); no-op
+#                                        if it is not running
 #   scripts/postgres.sh status DIR       if the server in DIR runs, print its port
 #                                        on stdout and exit 0; else exit 1
 #
@@ -136,14 +141,16 @@ cmd_start() {
 }
 
 cmd_stop() {
+	local mode=${1:-fast}
+	[[ $mode == fast || $mode == immediate ]] || die "the stop mode must be 'immediate' or absent, got '$mode'"
 	if [[ ! -f $DIR/data/postmaster.pid ]]; then
 		log "not running ($DIR)"
 		return 0
 	fi
 	find_pg_bin
 	if pg_running; then
-		log "stopping ($DIR)"
-		as_pg "$PG_BIN/pg_ctl" stop -D "$DIR/data" -m fast -w -t 60 >/dev/null ||
+		log "stopping ($DIR, $mode mode)"
+		as_pg "$PG_BIN/pg_ctl" stop -D "$DIR/data" -m "$mode" -w -t 60 >/dev/null ||
 			die "pg_ctl stop failed; see $DIR/postgres.log"
 		log "stopped"
 	else
@@ -167,8 +174,8 @@ start)
 	cmd_start "$3"
 	;;
 stop)
-	[[ $# -eq 2 ]] || usage
-	cmd_stop
+	[[ $# -eq 2 || $# -eq 3 ]] || usage
+	cmd_stop "${3:-}"
 	;;
 status)
 	[[ $# -eq 2 ]] || usage
