@@ -26,9 +26,9 @@
 #   CHAOS_SCENARIOS       the scenarios to run, comma-separated (default all,
 #                         the soak last; bench/chaos/scenario.go lists them)
 #   CHAOS_BURST=100       broadcasts in each scenario's burst
-#   CHAOS_SOAK=3m         the soak's steady traffic (0s skips the soak)
-#   CHAOS_HOLD_FAULT=2s   how long before the due time a fault "inside the
-#                         publish hold" strikes
+#   CHAOS_SOAK=4m         the soak's steady traffic (0s skips the soak)
+#   CHAOS_HOLD_FAULT=2s   how long before the due time a fault inside the
+#                         hold (the due dispatchers waiting for it) strikes
 #   CHAOS_KEEP=1          leave the services up afterwards, to look into a run
 #   CRIER_LOG_LEVEL       the crier processes' log level (default info)
 set -euo pipefail
@@ -110,7 +110,7 @@ go build -trimpath -o "$STATE/bin/crier" ./cmd/crier
 # Leave a minute for stopping everything and writing the report.
 left=$((budget_s - (SECONDS - started) - 60))
 ((left > 120)) || die "CHAOS_BUDGET=$budget leaves no time for any scenario after the set-up"
-flags=(-burst "${CHAOS_BURST:-100}" -soak "${CHAOS_SOAK:-3m}" -hold-fault "${CHAOS_HOLD_FAULT:-2s}")
+flags=(-burst "${CHAOS_BURST:-100}" -soak "${CHAOS_SOAK:-4m}" -hold-fault "${CHAOS_HOLD_FAULT:-2s}")
 if [[ -n ${CHAOS_SCENARIOS:-} ]]; then flags+=(-scenarios "$CHAOS_SCENARIOS"); fi
 log "running the scenarios within ${left}s (CHAOS_BUDGET=$budget)"
 "$STATE/bin/crierchaos" -crier "$STATE/bin/crier" -state "$STATE" -budget "${left}s" -command "$command" \

@@ -9,6 +9,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -113,6 +114,7 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 		return fmt.Errorf("create schedule %s: %w", cfg.ID, err)
 	}
 	updated := false
+	var superseded []client.ScheduleWorkflowExecution
 	err = c.ScheduleClient().GetHandle(ctx, cfg.ID).Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule
@@ -126,7 +128,7 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 			if s.State != nil {
 				s.State.Note = scheduleNote
 			}
-			updated = true
+			updated, superseded = true, in.Description.Info.RunningWorkflows
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})
@@ -136,8 +138,27 @@ func EnsurePresenceSchedule(ctx context.Context, c client.Client, cfg ScheduleCo
 	if updated {
 		cfg.Logger.Info("Updated the maintenance schedule", "schedule_id", cfg.ID, "every", cfg.Every, "task_queue", cfg.TaskQueue,
 			"retention", cfg.Retention)
+		terminateSuperseded(ctx, c, superseded, cfg.Logger)
 	}
 	return nil
+}
+
+// terminateSuperseded ends the runs the schedule started before it was
+// brought in line. They run with the old input, perhaps on a task queue no
+// worker polls any more (the queue moved), and under SKIP a run that cannot
+// finish holds back every later one until its timeout. Their deletes are
+// bounded and idempotent: the next run does the same work.
+func terminateSuperseded(ctx context.Context, c client.Client, runs []client.ScheduleWorkflowExecution, logger *slog.Logger) {
+	for _, r := range runs {
+		err := c.TerminateWorkflow(ctx, r.WorkflowID, r.FirstExecutionRunID, "superseded: the maintenance schedule was updated")
+		var gone *serviceerror.NotFound
+		switch {
+		case err == nil:
+			logger.Info("Ended a maintenance run the updated schedule supersedes", "workflow_id", r.WorkflowID)
+		case !errors.As(err, &gone): // a run that finished meanwhile is fine
+			logger.Warn("Could not end a superseded maintenance run; its timeout ends it", "workflow_id", r.WorkflowID, "error", err)
+		}
+	}
 }
 
 // presenceSchedule is the schedule cfg describes. Overlap SKIP and a short

@@ -97,6 +97,35 @@ func TestEnsurePresenceScheduleUpdatesAChangedOne(t *testing.T) {
 	require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, d.Schedule.Policy.Overlap)
 }
 
+// A run stuck on a queue no worker polls any more (the queue moved) would
+// hold back every later run under SKIP until its timeout: the worker that
+// brings the schedule in line ends it.
+func TestEnsurePresenceScheduleEndsARunTheUpdateSupersedes(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	require.NoError(t, worker.EnsurePresenceSchedule(tb.ctx, tb.client, tb.cfg))
+	handle := tb.client.ScheduleClient().GetHandle(tb.ctx, tb.cfg.ID)
+	require.NoError(t, handle.Trigger(tb.ctx, client.ScheduleTriggerOptions{}), "a run on a queue nobody polls")
+	var stuck client.ScheduleWorkflowExecution
+	require.Eventually(t, func() bool {
+		running := tb.describe(t).Info.RunningWorkflows
+		if len(running) == 1 {
+			stuck = running[0]
+		}
+		return len(running) == 1
+	}, 10*time.Second, 100*time.Millisecond, "the triggered run is running")
+
+	moved := tb.cfg
+	moved.TaskQueue = testenv.Name("presence-moved")
+	require.NoError(t, worker.EnsurePresenceSchedule(tb.ctx, tb.client, moved))
+
+	d, err := tb.client.DescribeWorkflow(tb.ctx, stuck.WorkflowID, stuck.FirstExecutionRunID)
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, d.RawResponse.GetWorkflowExecutionInfo().GetStatus())
+	require.Eventually(t, func() bool { return len(tb.describe(t).Info.RunningWorkflows) == 0 },
+		10*time.Second, 100*time.Millisecond, "the schedule no longer counts it as running")
+}
+
 // A schedule made before retention (its runs given only StaleAfter) is
 // brought in line with the horizons; a change of horizon updates it again,
 // and what each run is given is what the worker was configured with.

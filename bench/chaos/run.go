@@ -90,6 +90,9 @@ func RunScenario(ctx context.Context, env Env, sc Scenario) Result {
 	if res.Err == nil {
 		res.Settled, res.SettledAfter, res.Verdict = r.settle(ctx)
 	}
+	if res.Soak != nil {
+		res.Verdict.judgeSoak(res.Soak)
+	}
 	res.Due, res.Events, res.Took = r.due, r.eventLog(), time.Since(began)
 	return res
 }

@@ -122,6 +122,17 @@ func (r *run) sampleTables(ctx context.Context) (SoakSample, error) {
 	return s, nil
 }
 
+// judgeSoak fails the soak for each table that kept growing.
+func (v *Verdict) judgeSoak(s *SoakResult) {
+	for _, t := range s.Trends {
+		if !t.LevelsOff {
+			v.Growing++
+			v.note("%s kept growing over the soak: at most %d rows in the middle third of the samples, %d in the last",
+				t.Table, t.Middle, t.Last)
+		}
+	}
+}
+
 // trends judges each table over the samples.
 func trends(samples []SoakSample) []Trend {
 	out := make([]Trend, len(soakTables))

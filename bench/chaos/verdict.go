@@ -68,6 +68,9 @@ type Verdict struct {
 	// away; OutageWrong counts those not answered 503, or stored.
 	Outage      *outageView
 	OutageWrong int
+	// Growing counts the tables that kept growing over the soak (soak only):
+	// retention did not bound them.
+	Growing int
 	// Notes name the first problems found, for a person to look up.
 	Notes []string
 }
@@ -75,7 +78,8 @@ type Verdict struct {
 // OK says whether every check passed.
 func (v Verdict) OK() bool {
 	return v.Lost == 0 && v.Duplicates == 0 && v.Unretracted == 0 && v.StatusWrong == 0 && v.OutboxLeft == 0 &&
-		v.Foreign == 0 && v.Missed == 0 && v.Extra == 0 && v.RetractMissed == 0 && v.Resets == 0 && v.OutageWrong == 0
+		v.Foreign == 0 && v.Missed == 0 && v.Extra == 0 && v.RetractMissed == 0 && v.Resets == 0 && v.OutageWrong == 0 &&
+		v.Growing == 0
 }
 
 func (v *Verdict) note(format string, args ...any) {

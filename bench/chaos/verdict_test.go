@@ -178,4 +178,10 @@ func TestTrendsTellLevellingOffFromGrowth(t *testing.T) {
 	require.True(t, got[1].LevelsOff, "%+v", got[1])
 	require.True(t, got[2].LevelsOff, "an empty table has levelled off")
 	require.False(t, trends(samples[:2])[0].LevelsOff, "two samples cannot show a level")
+
+	var v Verdict
+	v.judgeSoak(&SoakResult{Trends: got})
+	require.Equal(t, 1, v.Growing, "the outbox kept growing")
+	require.False(t, v.OK(), "a table that keeps growing fails the soak")
+	require.Contains(t, v.Notes[0], "outbox kept growing")
 }

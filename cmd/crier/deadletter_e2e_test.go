@@ -212,10 +212,10 @@ func (r *recoveryRun) retryFailedAfterPublication(t *testing.T) {
 	temporal, err := client.Dial(client.Options{HostPort: r.s.env["TEMPORAL_ADDRESS"]})
 	require.NoError(t, err)
 	defer temporal.Close()
-	old, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, "")
+	old, err := temporal.DescribeWorkflow(r.e.ctx, b.WorkflowID, "")
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, old.GetWorkflowExecutionInfo().GetStatus(), "the old run waits for expires_at")
-	oldRun := old.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, old.RawResponse.GetWorkflowExecutionInfo().GetStatus(), "the old run waits for expires_at")
+	oldRun := old.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 
 	var retried broadcast.Broadcast
 	require.Equal(t, http.StatusOK, r.e.call(http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/retry", nil, &retried))
@@ -223,13 +223,13 @@ func (r *recoveryRun) retryFailedAfterPublication(t *testing.T) {
 	seen := len(r.e.received)
 	r.awaitAfter(t, seen, b.ID, broadcast.EventPublished)
 	require.Equal(t, broadcast.StatusSent, r.e.get(b.ID).Status)
-	ended, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, oldRun)
+	ended, err := temporal.DescribeWorkflow(r.e.ctx, b.WorkflowID, oldRun)
 	require.NoError(t, err)
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, ended.GetWorkflowExecutionInfo().GetStatus())
-	current, err := temporal.DescribeWorkflowExecution(r.e.ctx, b.WorkflowID, "")
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, ended.RawResponse.GetWorkflowExecutionInfo().GetStatus())
+	current, err := temporal.DescribeWorkflow(r.e.ctx, b.WorkflowID, "")
 	require.NoError(t, err)
-	require.NotEqual(t, oldRun, current.GetWorkflowExecutionInfo().GetExecution().GetRunId())
-	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, current.GetWorkflowExecutionInfo().GetStatus(), "the new run waits for expires_at")
+	require.NotEqual(t, oldRun, current.RawResponse.GetWorkflowExecutionInfo().GetExecution().GetRunId())
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, current.RawResponse.GetWorkflowExecutionInfo().GetStatus(), "the new run waits for expires_at")
 }
 
 // awaitAfter waits for an event of type typ for id among the events read

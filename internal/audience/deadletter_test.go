@@ -2,7 +2,6 @@ package audience_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -189,6 +188,6 @@ func (kb *kafkaBundle) read(t *testing.T, offset int64) kafka.Message {
 	require.NoError(t, r.SetOffset(offset))
 	m, err := r.ReadMessage(kb.ctx)
 	require.NoError(t, err)
-	require.Equal(t, offset, m.Offset, fmt.Sprintf("the message at offset %d", offset))
+	require.Equal(t, offset, m.Offset, "the message at offset %d", offset)
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: m.Headers}
 }

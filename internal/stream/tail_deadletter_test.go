@@ -3,7 +3,6 @@ package stream
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -147,5 +146,5 @@ func TestTailDeadLettersWhatPostgreSQLRefusesThenRedrives(t *testing.T) {
 	require.Equal(t, []uuid.UUID{marker.EventID}, receive(tb.ctx, t, tb.alice, 1))
 	var n int
 	require.NoError(t, pool.QueryRow(tb.ctx, `SELECT count(*) FROM stream_events WHERE kafka_offset = 4`).Scan(&n))
-	require.Zero(t, n, fmt.Sprintf("the redrive for the audience at offset 4 is not logged (%d)", n))
+	require.Zero(t, n, "the redrive for the audience at offset 4 is not logged (%d)", n)
 }

@@ -60,7 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "burst", 100, "broadcasts in each scenario's burst")
 	fs.IntVar(&o.replication, "replication", 3, "replication of each scenario's topic")
 	fs.DurationVar(&o.budget, "budget", 22*time.Minute, "time allowed for the scenarios; what does not fit is skipped")
-	fs.DurationVar(&o.soak, "soak", 3*time.Minute, "length of the soak's traffic (0 skips the soak)")
+	fs.DurationVar(&o.soak, "soak", 4*time.Minute, "length of the soak's traffic (0 skips the soak)")
 	fs.DurationVar(&o.holdFault, "hold-fault", chaos.DefaultTiming.HoldFault, "how long before the due time a fault inside the hold strikes")
 	fs.DurationVar(&o.expiryFault, "expiry-fault", chaos.DefaultTiming.ExpiryFault, "how long after the expiry time a fault during expiries strikes")
 	names := scenarioNames()
