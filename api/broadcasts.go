@@ -46,7 +46,7 @@ func (h *handlers) create(c echo.Context) error {
 		return asProblem(err)
 	}
 	claims := auth.ClaimsFrom(c)
-	id, err := broadcastID(c, claims.Subject)
+	id, err := derivedID(c, idempotencyNamespace, claims.Subject)
 	if err != nil {
 		return err
 	}
@@ -73,10 +73,11 @@ func (h *handlers) create(c echo.Context) error {
 	return c.JSON(http.StatusCreated, stored)
 }
 
-// broadcastID is derived from the Idempotency-Key when there is one, so a
-// retried request names the broadcast the first attempt created; otherwise
-// it is a time-ordered UUIDv7.
-func broadcastID(c echo.Context, sender string) (uuid.UUID, error) {
+// derivedID is the id of what a create request makes: derived (in
+// namespace) from the sender and the Idempotency-Key when there is one, so a
+// retried request names what the first attempt created; otherwise a
+// time-ordered UUIDv7.
+func derivedID(c echo.Context, namespace uuid.UUID, sender string) (uuid.UUID, error) {
 	key := c.Request().Header.Get("Idempotency-Key")
 	if key == "" {
 		return uuid.NewV7()
@@ -84,10 +85,12 @@ func broadcastID(c echo.Context, sender string) (uuid.UUID, error) {
 	if len(key) > 255 {
 		return uuid.Nil, problem(http.StatusBadRequest, "Idempotency-Key must be at most 255 characters")
 	}
-	return uuid.NewSHA1(idempotencyNamespace, []byte(sender+"\x00"+key)), nil
+	return uuid.NewSHA1(namespace, []byte(sender+"\x00"+key)), nil
 }
 
-func requestHash(req createRequest) []byte {
+// requestHash is the SHA-256 of a create request's body as decoded, which
+// tells a retry from a different request under the same Idempotency-Key.
+func requestHash(req any) []byte {
 	raw, _ := json.Marshal(req)
 	sum := sha256.Sum256(raw)
 	return sum[:]
@@ -110,10 +113,9 @@ func (h *handlers) list(c echo.Context) error {
 			p.Statuses = append(p.Statuses, st)
 		}
 	}
-	if raw := c.QueryParam("limit"); raw != "" {
-		if err := echo.QueryParamsBinder(c).Int("limit", &p.Limit).BindError(); err != nil || p.Limit < 1 || p.Limit > 100 {
-			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to 100, got %s", broadcast.Quote(raw))
-		}
+	var err error
+	if p.Limit, err = pageLimit(c); err != nil {
+		return err
 	}
 	page, next, err := h.store.List(c.Request().Context(), p)
 	if errors.Is(err, store.ErrBadCursor) {

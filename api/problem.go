@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/series"
 )
 
 // Problem is an RFC 9457 problem detail, the body of every error answer.
@@ -183,6 +184,7 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 		timeErr   *timeParseError
+		durErr    *series.DurationError
 	)
 	switch {
 	case errors.As(err, &tooLarge):
@@ -197,6 +199,8 @@ func decodeJSON(c echo.Context, v any, optional bool) error {
 		return problem(http.StatusBadRequest, "field %s must be %s, not a JSON %s", broadcast.Quote(typeErr.Field), jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
 	case errors.As(err, &timeErr):
 		return timeErr.problem()
+	case errors.As(err, &durErr):
+		return problem(http.StatusBadRequest, "%v", durErr)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return problem(http.StatusBadRequest, "unknown field %s; see the API reference in the README for the fields", unknownField(err))
 	default:

@@ -84,6 +84,8 @@ type Config struct {
 	// DeadLetters serves the /api/v1/dead-letters routes; nil leaves them
 	// out.
 	DeadLetters DeadLetters
+	// Series serves the /api/v1/series routes; nil leaves them out.
+	Series *SeriesConfig
 }
 
 // New returns the API's HTTP handler.
@@ -148,6 +150,9 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	if cfg.DeadLetters != nil {
 		h.deadLetterRoutes(v1, admin)
+	}
+	if cfg.Series != nil {
+		h.seriesRoutes(v1, admin, sender)
 	}
 	return e
 }

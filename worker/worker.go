@@ -26,6 +26,9 @@ type Config struct {
 	// Presence, when set, runs the PresenceCleanup workflow and its activity
 	// too (see RegisterPresence and EnsurePresenceSchedule).
 	Presence *activities.PresenceActivities
+	// Series, when set, runs the SeriesOccurrence workflow (what the
+	// schedules of series start) and its activity too.
+	Series *activities.SeriesActivities
 }
 
 // New returns a worker that runs broadcast workflows with acts as their
@@ -45,6 +48,10 @@ func New(c client.Client, acts *activities.Activities, cfg Config) worker.Worker
 	w.RegisterActivity(acts)
 	if cfg.Presence != nil {
 		RegisterPresence(w, cfg.Presence)
+	}
+	if cfg.Series != nil {
+		w.RegisterWorkflowWithOptions(workflows.SeriesOccurrence, workflow.RegisterOptions{Name: workflows.SeriesOccurrenceName})
+		w.RegisterActivity(cfg.Series)
 	}
 	return w
 }

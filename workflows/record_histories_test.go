@@ -26,6 +26,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/presence"
 	"github.com/crier/crier/internal/retention"
+	"github.com/crier/crier/internal/series"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
 	crierworker "github.com/crier/crier/worker"
@@ -72,6 +73,8 @@ var recordings = []recording{
 	{file: "broadcast_rescheduled_cancelled_update_with_actor.json", timers: 2, record: (*recorder).changedByAnActor},
 	{file: "broadcast_signal_refused.json", timers: 2, record: (*recorder).signalRefused},
 	{file: "broadcast_retried_after_failure.json", timers: 1, record: (*recorder).retriedAfterFailure},
+	{file: "series_occurrence_by_schedule.json", timers: 0, record: (*recorder).seriesOccurrenceBySchedule},
+	{file: "series_occurrence_triggered.json", timers: 0, record: (*recorder).seriesOccurrenceTriggered},
 }
 
 // recorderOrigin is who the recorder's changes are made by, as the API names
@@ -121,6 +124,7 @@ type recorder struct {
 	store     *faultyStore
 	presence  *presence.Store
 	workflows *workflows.Client
+	schedules *workflows.Schedules
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -139,8 +143,10 @@ func newRecorder(t *testing.T) *recorder {
 	require.NoError(t, err)
 	queue := testenv.Name("record-histories")
 	r.workflows = &workflows.Client{Temporal: c, TaskQueue: queue}
+	r.schedules = &workflows.Schedules{Temporal: c, TaskQueue: queue}
 	w := crierworker.New(c, &activities.Activities{Store: r.store}, crierworker.Config{
 		TaskQueue: queue, Logger: logger, Presence: &activities.PresenceActivities{Store: r.presence, Retention: pruner},
+		Series: &activities.SeriesActivities{Store: r.store.Store, Start: r.workflows.Start, DeleteSchedule: r.schedules.Delete},
 	})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -496,4 +502,67 @@ func (r *recorder) maintain(t *testing.T, node string, in workflows.PresenceClea
 	require.NoError(t, r.store.Pool().QueryRow(r.ctx, `SELECT count(*) FROM connections WHERE node_id = $1`, node).Scan(&left))
 	require.Zero(t, left, "the stale connection is gone")
 	return run, res
+}
+
+// newSeries stores a paused series whose schedule never acts on its own in
+// the recording (yearly), with its schedule, as the API does.
+func (r *recorder) newSeries(t *testing.T) series.Series {
+	t.Helper()
+	id := uuid.Must(uuid.NewV7())
+	rec := series.Recurrence{Cron: "0 9 1 1 *", TimeZone: "Europe/Berlin"}
+	compiled, problems := rec.Compile(time.Now())
+	require.Empty(t, problems)
+	sr, _, err := r.store.CreateSeries(r.ctx, recorderOrigin, series.Series{
+		ID: id, Status: series.StatusPaused, Sender: broadcast.Sender{ID: "recorder", Name: "History recorder"},
+		Title: "Replay fixture series", Content: "Recorded by TestRecordHistories", Category: "ops", Priority: broadcast.PriorityNormal,
+		Target: broadcast.Target{Type: broadcast.TargetAll, IDs: []string{}}, Recurrence: compiled.Recurrence,
+		ExpiresAfter: series.Duration(time.Hour), ScheduleID: testenv.Name("record-series"), CreatedAt: time.Now(),
+	}, nil, func(ctx context.Context, sr series.Series) error { return r.schedules.Create(ctx, sr, compiled) })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.schedules.Delete(context.Background(), sr.ScheduleID) })
+	return sr
+}
+
+// seriesOccurrenceBySchedule is an action of a series' Temporal Schedule
+// (its nominal time from the schedule's search attribute): it makes the
+// occurrence and starts its Broadcast workflow.
+func (r *recorder) seriesOccurrenceBySchedule(t *testing.T) client.WorkflowRun {
+	sr := r.newSeries(t)
+	handle := r.temporal.ScheduleClient().GetHandle(r.ctx, sr.ScheduleID)
+	require.NoError(t, handle.Trigger(r.ctx, client.ScheduleTriggerOptions{}))
+	var action client.ScheduleWorkflowExecution
+	testenv.Eventually(t, 15*time.Second, func() error {
+		d, err := handle.Describe(r.ctx)
+		if err != nil {
+			return err
+		}
+		if len(d.Info.RecentActions) == 0 || d.Info.RecentActions[0].StartWorkflowResult == nil {
+			return errors.New("the schedule has not acted yet")
+		}
+		action = *d.Info.RecentActions[0].StartWorkflowResult
+		return nil
+	})
+	return r.requireOccurrence(t, action.WorkflowID, action.FirstExecutionRunID)
+}
+
+// seriesOccurrenceTriggered is an admin's trigger: a run started with its
+// own key and time.
+func (r *recorder) seriesOccurrenceTriggered(t *testing.T) client.WorkflowRun {
+	sr := r.newSeries(t)
+	require.NoError(t, r.schedules.Trigger(r.ctx, sr, "recorder-trigger"))
+	return r.requireOccurrence(t, "series-occurrence:"+sr.ID.String()+"-trigger:recorder-trigger", "")
+}
+
+func (r *recorder) requireOccurrence(t *testing.T, workflowID, runID string) client.WorkflowRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
+	defer cancel()
+	run := r.temporal.GetWorkflow(ctx, workflowID, runID)
+	var res activities.OccurrenceResult
+	require.NoError(t, run.Get(ctx, &res))
+	require.True(t, res.Made, "%+v", res)
+	b, err := r.store.Get(r.ctx, res.BroadcastID)
+	require.NoError(t, err)
+	require.NotNil(t, b.SeriesID)
+	return run
 }

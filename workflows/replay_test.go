@@ -44,6 +44,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(workflows.Broadcast, workflow.RegisterOptions{Name: workflows.WorkflowName})
 			replayer.RegisterWorkflowWithOptions(workflows.PresenceCleanup, workflow.RegisterOptions{Name: workflows.PresenceCleanupName})
+			replayer.RegisterWorkflowWithOptions(workflows.SeriesOccurrence, workflow.RegisterOptions{Name: workflows.SeriesOccurrenceName})
 			err := replayer.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(testenv.Logger(t)), file)
 			require.NoError(t, err, "the workflow code no longer replays %s: guard the change with "+
 				"workflow.GetVersion, or ship it to new workflows only (docs/workflow-versioning.md)", file)

@@ -234,18 +234,25 @@ func (e *e2e) get(id uuid.UUID) broadcast.Broadcast {
 // and returns it with the time it was read.
 func (e *e2e) await(id uuid.UUID, typ broadcast.EventType) (broadcast.Event, time.Time) {
 	e.t.Helper()
+	return e.awaitBy(id, typ, time.Now().Add(30*time.Second))
+}
+
+// awaitBy is await with a deadline of its own, and returns when the event
+// was read (zero when it had been read before).
+func (e *e2e) awaitBy(id uuid.UUID, typ broadcast.EventType, deadline time.Time) (broadcast.Event, time.Time) {
+	e.t.Helper()
 	for _, ev := range e.received {
 		if ev.BroadcastID == id && ev.EventType == typ {
 			return ev, time.Time{}
 		}
 	}
-	timeout := time.After(30 * time.Second)
+	timeout := time.After(time.Until(deadline))
 	for {
 		var m kafka.Message
 		select {
 		case m = <-e.events:
 		case <-timeout:
-			e.t.Fatalf("no %s of %s within 30 s", typ, id)
+			e.t.Fatalf("no %s of %s by %s", typ, id, deadline.Format(time.TimeOnly))
 		}
 		var ev broadcast.Event
 		require.NoError(e.t, json.Unmarshal(m.Value, &ev))

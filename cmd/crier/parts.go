@@ -56,6 +56,9 @@ type workerSection struct {
 	// topic is the broadcast topic, whose retention the processed-events
 	// horizon is checked against.
 	topic string
+	// seriesCatchup is how late a series' occurrence may still be made;
+	// sendNowTolerance the occurrences' workflows' tolerance.
+	seriesCatchup, sendNowTolerance time.Duration
 }
 
 func workerConfig(cfg config.Config, logger *slog.Logger) workerSection {
@@ -66,6 +69,8 @@ func workerConfig(cfg config.Config, logger *slog.Logger) workerSection {
 		temporal:          cfg.TemporalAddress,
 		temporalRetention: cfg.Retention.Temporal,
 		topic:             cfg.KafkaTopic,
+		seriesCatchup:     cfg.SeriesCatchupWindow,
+		sendNowTolerance:  cfg.SendNowTolerance,
 	}
 }
 
@@ -81,6 +86,9 @@ func startWorker(ctx context.Context, g *errgroup.Group, s shared, cfg workerSec
 		return err
 	}
 	st := store.New(s.pool)
+	schedules := &workflows.Schedules{Temporal: s.temporal, TaskQueue: cfg.worker.TaskQueue, CatchupWindow: cfg.seriesCatchup}
+	cfg.worker.Series = &activities.SeriesActivities{Store: st, CatchupWindow: cfg.seriesCatchup, DeleteSchedule: schedules.Delete,
+		Start: (&workflows.Client{Temporal: s.temporal, TaskQueue: cfg.worker.TaskQueue, SendNowTolerance: cfg.sendNowTolerance}).Start}
 	w := worker.New(s.temporal, &activities.Activities{Store: store.NewPublishBatcher(st)}, cfg.worker)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start Temporal worker: %w", err)
@@ -164,6 +172,8 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 		DeadLetters: s.deadLetters.store,
 		Metrics:     metricsHandler(s.registry),
 		Users:       d.users,
+		Series: &api.SeriesConfig{Store: st, Schedules: &workflows.Schedules{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
+			CatchupWindow: cfg.SeriesCatchupWindow}},
 		Security: api.SecurityConfig{
 			PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, TrustedProxies: cfg.TrustedProxies,

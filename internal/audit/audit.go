@@ -36,12 +36,24 @@ const (
 	// a dead letter to its consumer again, or giving up on it.
 	ActionDeadLetterRedrive Action = "dead_letter.redrive"
 	ActionDeadLetterDrop    Action = "dead_letter.drop"
+	// The series actions: an admin creating, changing, pausing, resuming,
+	// triggering or cancelling a series; and an occurrence its schedule
+	// came to too late to send (past the catch-up window), recorded by the
+	// worker that skipped it.
+	ActionSeriesCreate            Action = "series.create"
+	ActionSeriesUpdate            Action = "series.update"
+	ActionSeriesPause             Action = "series.pause"
+	ActionSeriesResume            Action = "series.resume"
+	ActionSeriesTrigger           Action = "series.trigger"
+	ActionSeriesCancel            Action = "series.cancel"
+	ActionSeriesOccurrenceSkipped Action = "series.occurrence_skipped"
 )
 
 // Actions lists every action, for validating filters.
 var Actions = []Action{ActionBroadcastCreate, ActionBroadcastSchedule, ActionBroadcastReschedule,
 	ActionBroadcastCancel, ActionBroadcastSignalRefused, ActionBroadcastRetry, ActionUserUpsert, ActionUserImport,
-	ActionDeadLetterRedrive, ActionDeadLetterDrop}
+	ActionDeadLetterRedrive, ActionDeadLetterDrop, ActionSeriesCreate, ActionSeriesUpdate, ActionSeriesPause,
+	ActionSeriesResume, ActionSeriesTrigger, ActionSeriesCancel, ActionSeriesOccurrenceSkipped}
 
 // Valid reports whether a is one of Actions.
 func (a Action) Valid() bool { return slices.Contains(Actions, a) }
@@ -54,10 +66,11 @@ const (
 	TargetBroadcast  TargetType = "broadcast"
 	TargetUser       TargetType = "user"
 	TargetDeadLetter TargetType = "dead_letter"
+	TargetSeries     TargetType = "series"
 )
 
 // TargetTypes lists every target type, for validating filters.
-var TargetTypes = []TargetType{TargetBroadcast, TargetUser, TargetDeadLetter}
+var TargetTypes = []TargetType{TargetBroadcast, TargetUser, TargetDeadLetter, TargetSeries}
 
 // Valid reports whether t is one of TargetTypes.
 func (t TargetType) Valid() bool { return slices.Contains(TargetTypes, t) }

@@ -99,6 +99,10 @@ type Broadcast struct {
 	// FailureReason says why publication failed; set only when Status is FAILED.
 	FailureReason string `json:"failure_reason,omitempty"`
 	WorkflowID    string `json:"workflow_id"`
+	// SeriesID and OccurrenceAt are set on an occurrence of a series only:
+	// the series, and the time its schedule made the occurrence for.
+	SeriesID     *uuid.UUID `json:"series_id,omitempty"`
+	OccurrenceAt *time.Time `json:"occurrence_at,omitempty"`
 }
 
 // WorkflowID is the Temporal workflow id of the broadcast with the given id.

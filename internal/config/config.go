@@ -107,6 +107,9 @@ type Config struct {
 	// SendNowTolerance is how far in the past scheduled_at may be and still
 	// mean "now" (CRIER_SEND_NOW_TOLERANCE).
 	SendNowTolerance time.Duration
+	// SeriesCatchupWindow is how late a series' occurrence may still be
+	// made; one later is skipped and recorded (CRIER_SERIES_CATCHUP_WINDOW).
+	SeriesCatchupWindow time.Duration
 	// RelayBatchSize is the most outbox rows relayed at once (CRIER_RELAY_BATCH_SIZE).
 	RelayBatchSize int
 	// RelayPollInterval bounds the relay's idle sleep (CRIER_RELAY_POLL_INTERVAL).
@@ -225,6 +228,7 @@ func parse(get func(string) string) (Config, error) {
 		JWTLeeway:              p.durationUpTo("CRIER_JWT_LEEWAY", auth.MaxLeeway),
 		DefaultExpiry:          p.duration("CRIER_DEFAULT_EXPIRY"),
 		SendNowTolerance:       p.duration("CRIER_SEND_NOW_TOLERANCE"),
+		SeriesCatchupWindow:    p.duration("CRIER_SERIES_CATCHUP_WINDOW"),
 		RelayBatchSize:         p.int("CRIER_RELAY_BATCH_SIZE"),
 		RelayPollInterval:      p.duration("CRIER_RELAY_POLL_INTERVAL"),
 		Migrate:                p.bool("CRIER_MIGRATE"),

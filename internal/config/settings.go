@@ -5,6 +5,7 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/deadletter"
+	"github.com/crier/crier/internal/series"
 )
 
 // Setting is one environment variable Crier accepts. The README's
@@ -83,6 +84,7 @@ var Settings = []Setting{
 	{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Shown: "unset (tracing off)", ReadBy: "OpenTelemetry's SDK"},
 	{Name: "CRIER_DEFAULT_EXPIRY", Default: "720h"},
 	{Name: "CRIER_SEND_NOW_TOLERANCE", Default: "5s"},
+	{Name: "CRIER_SERIES_CATCHUP_WINDOW", Default: series.DefaultCatchupWindow.String()},
 	{Name: "CRIER_RELAY_BATCH_SIZE", Default: "500"},
 	{Name: "CRIER_RELAY_POLL_INTERVAL", Default: "1s"},
 	{Name: "CRIER_MIGRATE", Default: "true"},

@@ -30,42 +30,51 @@ import (
 func (s *Store) Insert(ctx context.Context, by audit.Origin, b broadcast.Broadcast, requestHash []byte,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (stored broadcast.Broadcast, created bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockBroadcast(ctx, tx, b.ID); err != nil {
-			return err
-		}
-		stored, err = scanBroadcast(tx.QueryRow(ctx, `
-			INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
-				target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash, trace_context)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''))
-			ON CONFLICT (id) DO NOTHING
-			RETURNING `+columns,
-			b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
-			b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash, tracing.TraceParent(ctx)))
-		created = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			var storedHash []byte
-			stored, err = get(ctx, tx, b.ID)
-			if err == nil {
-				err = tx.QueryRow(ctx, `SELECT request_hash FROM broadcasts WHERE id = $1`, b.ID).Scan(&storedHash)
-			}
-			if err == nil && !bytes.Equal(storedHash, requestHash) {
-				return ErrIdempotencyMismatch
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("insert broadcast %s: %w", b.ID, err)
-		}
-		if beforeCommit != nil && stored.Status == broadcast.StatusScheduled {
-			if err := beforeCommit(ctx, stored); err != nil {
-				return err
-			}
-		}
-		if !created {
-			return nil
-		}
-		return record(ctx, tx, by, audit.ActionBroadcastCreate, nil, stored)
+		stored, created, err = insert(ctx, tx, by, b, requestHash, beforeCommit)
+		return err
 	})
 	return stored, created, err
+}
+
+// insert is Insert inside tx.
+func insert(ctx context.Context, tx pgx.Tx, by audit.Origin, b broadcast.Broadcast, requestHash []byte,
+	beforeCommit func(context.Context, broadcast.Broadcast) error) (stored broadcast.Broadcast, created bool, err error) {
+	if err := lockBroadcast(ctx, tx, b.ID); err != nil {
+		return stored, false, err
+	}
+	stored, err = scanBroadcast(tx.QueryRow(ctx, `
+		INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
+			target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash, trace_context,
+			series_id, occurrence_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''), $16, $17)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+columns,
+		b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
+		b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash, tracing.TraceParent(ctx),
+		b.SeriesID, b.OccurrenceAt))
+	created = err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		var storedHash []byte
+		stored, err = get(ctx, tx, b.ID)
+		if err == nil {
+			err = tx.QueryRow(ctx, `SELECT request_hash FROM broadcasts WHERE id = $1`, b.ID).Scan(&storedHash)
+		}
+		if err == nil && !bytes.Equal(storedHash, requestHash) {
+			return stored, false, ErrIdempotencyMismatch
+		}
+	}
+	if err != nil {
+		return stored, false, fmt.Errorf("insert broadcast %s: %w", b.ID, err)
+	}
+	if beforeCommit != nil && stored.Status == broadcast.StatusScheduled {
+		if err := beforeCommit(ctx, stored); err != nil {
+			return stored, false, err
+		}
+	}
+	if !created {
+		return stored, false, nil
+	}
+	return stored, true, record(ctx, tx, by, audit.ActionBroadcastCreate, nil, stored)
 }
 
 // ListParams selects a page of broadcasts, newest first.

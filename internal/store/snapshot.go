@@ -32,6 +32,8 @@ type snapshot struct {
 	CancelledAt   *time.Time           `json:"cancelled_at"`
 	FailureReason *string              `json:"failure_reason"`
 	WorkflowID    string               `json:"workflow_id"`
+	SeriesID      *uuid.UUID           `json:"series_id"`
+	OccurrenceAt  *time.Time           `json:"occurrence_at"`
 }
 
 // DecodeSnapshot turns an outbox snapshot back into the broadcast it records.
@@ -57,6 +59,7 @@ func DecodeSnapshot(raw []byte) (broadcast.Broadcast, error) {
 		ExpiredAt:   s.ExpiredAt,
 		CancelledAt: s.CancelledAt,
 		WorkflowID:  s.WorkflowID,
+		SeriesID:    s.SeriesID, OccurrenceAt: s.OccurrenceAt,
 	}
 	if s.FailureReason != nil {
 		b.FailureReason = *s.FailureReason

@@ -85,7 +85,7 @@ type querier interface {
 // that returns a broadcast returns exactly these.
 const columns = `id, status, sender_id, sender_name, title, content, category, priority,
 	target_type, target_ids, scheduled_at, expires_at, created_at, updated_at,
-	published_at, expired_at, cancelled_at, failure_reason, workflow_id`
+	published_at, expired_at, cancelled_at, failure_reason, workflow_id, series_id, occurrence_at`
 
 // Columns lists the broadcast columns that Scan reads, in order, for other
 // packages that query broadcasts.
@@ -101,7 +101,7 @@ func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
 	)
 	err := row.Scan(&b.ID, &b.Status, &b.Sender.ID, &b.Sender.Name, &b.Title, &b.Content, &b.Category, &b.Priority,
 		&b.Target.Type, &b.Target.IDs, &b.ScheduledAt, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt,
-		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID)
+		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID, &b.SeriesID, &b.OccurrenceAt)
 	if err != nil {
 		return b, err
 	}
@@ -117,7 +117,7 @@ func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
 func normalizeTimes(b *broadcast.Broadcast) {
 	b.CreatedAt = b.CreatedAt.UTC()
 	b.UpdatedAt = b.UpdatedAt.UTC()
-	for _, t := range []**time.Time{&b.ScheduledAt, &b.ExpiresAt, &b.PublishedAt, &b.ExpiredAt, &b.CancelledAt} {
+	for _, t := range []**time.Time{&b.ScheduledAt, &b.ExpiresAt, &b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &b.OccurrenceAt} {
 		if *t != nil {
 			u := (*t).UTC()
 			*t = &u
