@@ -89,11 +89,13 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	for _, name := range []string{"Broadcast", "Target", "Sender", "Problem", "FieldError", "InboxItem", "User", "Stats",
 		"Delivery", "PresenceSummary", "AuditEntry", "DeadLetter", "DeadLetterList", "BroadcastList", "InboxPage", "DeliveryList", "AuditEntryList",
 		"CreateBroadcastRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry",
-		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent"} {
+		"StreamBroadcast", "StreamRetract", "StreamRead", "StreamShutdown", "StreamReset", "StreamEvent",
+		"Series", "SeriesList", "Recurrence", "CreateSeriesRequest", "UpdateSeriesRequest", "CancelSeriesRequest"} {
 		require.Contains(t, doc.Components.Schemas, name, "components.schemas.%s", name)
 	}
 	// The server refuses unknown fields in every JSON request body.
-	for _, name := range []string{"CreateBroadcastRequest", "TargetRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry"} {
+	for _, name := range []string{"CreateBroadcastRequest", "TargetRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry",
+		"Recurrence", "CreateSeriesRequest", "UpdateSeriesRequest", "CancelSeriesRequest"} {
 		ap := doc.Components.Schemas[name].Value.AdditionalProperties
 		require.True(t, ap.Has != nil && !*ap.Has, "%s must have additionalProperties: false", name)
 	}

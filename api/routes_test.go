@@ -25,6 +25,8 @@ type (
 	stubTickets  struct{ api.Tickets }
 	stubAuditor  struct{ api.Auditor }
 	stubDead     struct{ api.DeadLetters }
+	stubSeries   struct{ api.SeriesStore }
+	stubSchedule struct{ api.Schedules }
 )
 
 // publicRoutes need no token: probes, and later metrics and the API
@@ -36,7 +38,8 @@ func everyRoute(secret []byte) *echo.Echo {
 	return api.New(nil, nil, api.Config{
 		Verifier: auth.NewVerifier(secret),
 		Audience: stubAudience{}, Presence: stubPresence{}, Audit: stubAuditor{}, DeadLetters: stubDead{},
-		Users: api.UserConfig{Inbox: stubInbox{}, Streams: stubStreams{}, Tickets: stubTickets{}},
+		Series: &api.SeriesConfig{Store: stubSeries{}, Schedules: stubSchedule{}},
+		Users:  api.UserConfig{Inbox: stubInbox{}, Streams: stubStreams{}, Tickets: stubTickets{}},
 	})
 }
 

@@ -48,6 +48,16 @@ var broadcasterRoutes = map[string]bool{
 	"GET /api/v1/broadcasts":             true,
 	"GET /api/v1/broadcasts/:id":         true,
 	"POST /api/v1/broadcasts/:id/cancel": true,
+	// A broadcaster's own series, likewise; changing one's template or
+	// recurrence is an admin's, as rescheduling is.
+	"POST /api/v1/series":                true,
+	"GET /api/v1/series":                 true,
+	"GET /api/v1/series/:id":             true,
+	"POST /api/v1/series/:id/pause":      true,
+	"POST /api/v1/series/:id/resume":     true,
+	"POST /api/v1/series/:id/trigger":    true,
+	"POST /api/v1/series/:id/cancel":     true,
+	"GET /api/v1/series/:id/occurrences": true,
 }
 
 // RequiredRole is the least role a route needs: "" for a user's own routes

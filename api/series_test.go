@@ -1,0 +1,228 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/api"
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/series"
+	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/testenv"
+	"github.com/crier/crier/workflows"
+)
+
+// fakeSchedules records what the API asks of the series' schedules; down
+// makes every call fail as Temporal unreachable does.
+type fakeSchedules struct {
+	mu    sync.Mutex
+	calls []string
+	down  bool
+}
+
+func (f *fakeSchedules) call(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return workflows.ErrUnavailable
+	}
+	f.calls = append(f.calls, name)
+	return nil
+}
+
+func (f *fakeSchedules) recorded() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.calls...)
+}
+
+func (f *fakeSchedules) Create(context.Context, series.Series, series.Compiled) error { return f.call("create") }
+func (f *fakeSchedules) Update(context.Context, series.Series, series.Compiled) error { return f.call("update") }
+func (f *fakeSchedules) Pause(context.Context, series.Series) error                   { return f.call("pause") }
+func (f *fakeSchedules) Unpause(context.Context, series.Series) error                 { return f.call("unpause") }
+func (f *fakeSchedules) Trigger(context.Context, series.Series, string) error         { return f.call("trigger") }
+func (f *fakeSchedules) Delete(context.Context, string) error                         { return f.call("delete") }
+func (f *fakeSchedules) Next(_ context.Context, _ series.Series, c series.Compiled, n int) ([]time.Time, error) {
+	if err := f.call("next"); err != nil {
+		return nil, err
+	}
+	at := time.Date(2027, 1, 4, 8, 0, 0, 0, time.UTC)
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = at.Add(time.Duration(i) * 24 * time.Hour)
+	}
+	return c.Next(out), nil
+}
+
+type seriesBundle struct {
+	*testBundle
+	schedules *fakeSchedules
+}
+
+func setupSeries(t *testing.T) *seriesBundle {
+	t.Helper()
+	tb := setup(t)
+	sb := &seriesBundle{testBundle: tb, schedules: &fakeSchedules{}}
+	tb.e = api.New(tb.store, tb.wf, api.Config{
+		Verifier: auth.NewVerifier(tb.secret),
+		Clock:    func() time.Time { return tb.now },
+		Logger:   testenv.Logger(t),
+		Series:   &api.SeriesConfig{Store: tb.store, Schedules: sb.schedules},
+	})
+	return sb
+}
+
+const weekdaySeries = `{"title":"Stand-up","content":"In five minutes","target":{"type":"ROLE","ids":["dev"]},
+	"recurrence":{"cron":"55 8 * * MON-FRI","time_zone":"Europe/Berlin"},"expires_after":"1h"}`
+
+func requireSeries(t *testing.T, rec *httptest.ResponseRecorder, status int) series.Series {
+	t.Helper()
+	require.Equal(t, status, rec.Code, "body: %s", rec.Body)
+	var sr series.Series
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &sr))
+	return sr
+}
+
+func TestCreateSeries(t *testing.T) {
+	t.Parallel()
+	sb := setupSeries(t)
+	rec := sb.do(t, http.MethodPost, "/api/v1/series", weekdaySeries, withHeader("Idempotency-Key", "standup"))
+	sr := requireSeries(t, rec, http.StatusCreated)
+	require.Equal(t, "/api/v1/series/"+sr.ID.String(), rec.Header().Get("Location"))
+	require.Equal(t, series.StatusActive, sr.Status)
+	require.Equal(t, "general", sr.Category, "a broadcast's defaults")
+	require.Equal(t, series.Duration(time.Hour), sr.ExpiresAfter)
+	require.Equal(t, series.ScheduleID(sr.ID), sr.ScheduleID)
+	require.Equal(t, "Ada Admin", sr.Sender.Name)
+	require.Len(t, sr.Next, 5)
+	require.Equal(t, "2027-01-04T09:00:00+01:00", sr.Next[0].Local, "in the series' zone")
+	require.Contains(t, rec.Body.String(), `"expires_after":"1h"`)
+
+	again := requireSeries(t, sb.do(t, http.MethodPost, "/api/v1/series", weekdaySeries, withHeader("Idempotency-Key", "standup")), http.StatusOK)
+	require.Equal(t, sr.ID, again.ID, "a retry names the first attempt's series")
+	requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/series", `{"title":"Other","content":"x","target":{"type":"ALL"},
+		"recurrence":{"every":"1h"}}`, withHeader("Idempotency-Key", "standup")), http.StatusUnprocessableEntity, "already used")
+	require.Equal(t, []string{"create", "next", "create", "next"}, sb.schedules.recorded(), "the retry brings the schedule in line")
+
+	paused := requireSeries(t, sb.do(t, http.MethodPost, "/api/v1/series",
+		`{"title":"Later","content":"x","target":{"type":"ALL"},"recurrence":{"every":"6h"},"paused":true}`), http.StatusCreated)
+	require.Equal(t, series.StatusPaused, paused.Status)
+	require.Equal(t, series.Duration(series.DefaultExpiresAfter), paused.ExpiresAfter)
+	require.Equal(t, "UTC", paused.Recurrence.TimeZone)
+}
+
+// Every bad series is refused with what to fix, and nothing is stored or
+// scheduled.
+func TestCreateSeriesRefusals(t *testing.T) {
+	t.Parallel()
+	sb := setupSeries(t)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"no recurrence", `{"title":"t","content":"c","target":{"type":"ALL"}}`, http.StatusUnprocessableEntity, "recurrence: is required"},
+		{"bad cron", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"cron":"every day"}}`,
+			http.StatusUnprocessableEntity, "recurrence.cron"},
+		{"bad zone", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"cron":"0 9 * * *","time_zone":"Berlin"}}`,
+			http.StatusUnprocessableEntity, "recurrence.time_zone"},
+		{"template and recurrence at once", `{"title":"","content":"c","target":{"type":"ROLE"},"recurrence":{"every":"1s"}}`,
+			http.StatusUnprocessableEntity, "title: must not be empty; target.ids"},
+		{"short lifetime", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"every":"1h"},"expires_after":"10s"}`,
+			http.StatusUnprocessableEntity, "expires_after: must be from 1m"},
+		{"lifetime not a duration", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"every":"1h"},"expires_after":"a day"}`,
+			http.StatusBadRequest, "is not a duration"},
+		{"unknown field", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"every":"1h","at":"9"}}`,
+			http.StatusBadRequest, "unknown field"},
+		{"bad time", `{"title":"t","content":"c","target":{"type":"ALL"},"recurrence":{"every":"1h","ends_at":"tomorrow"}}`,
+			http.StatusBadRequest, "RFC 3339"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/series", tc.body), tc.status, tc.detail)
+		})
+	}
+	t.Run("Temporal down", func(t *testing.T) {
+		t.Parallel()
+		down := setupSeries(t)
+		down.schedules.down = true
+		requireProblem(t, down.do(t, http.MethodPost, "/api/v1/series", weekdaySeries), http.StatusServiceUnavailable, "Temporal")
+		page, _, err := down.store.ListSeries(context.Background(), store.SeriesListParams{SenderID: "admin-1"})
+		require.NoError(t, err)
+		require.Empty(t, page, "no schedule, nothing stored")
+	})
+}
+
+func TestSeriesLifecycle(t *testing.T) {
+	t.Parallel()
+	sb := setupSeries(t)
+	sr := requireSeries(t, sb.do(t, http.MethodPost, "/api/v1/series", weekdaySeries), http.StatusCreated)
+	path := "/api/v1/series/" + sr.ID.String()
+
+	paused := requireSeries(t, sb.do(t, http.MethodPost, path+"/pause", ""), http.StatusOK)
+	require.Equal(t, series.StatusPaused, paused.Status)
+	require.Equal(t, series.StatusPaused, requireSeries(t, sb.do(t, http.MethodPost, path+"/pause", ""), http.StatusOK).Status,
+		"a retried pause succeeds")
+	require.Equal(t, http.StatusAccepted, sb.do(t, http.MethodPost, path+"/trigger", "").Code, "a paused series can be triggered")
+	resumed := requireSeries(t, sb.do(t, http.MethodPost, path+"/resume", ""), http.StatusOK)
+	require.Equal(t, series.StatusActive, resumed.Status)
+
+	patched := requireSeries(t, sb.do(t, http.MethodPatch, path, `{"content":"Now in room 2","recurrence":{"cron":"0 9 * * *","time_zone":"UTC"}}`), http.StatusOK)
+	require.Equal(t, "Now in room 2", patched.Content)
+	require.Equal(t, "Stand-up", patched.Title, "what the PATCH leaves out stays")
+	require.Equal(t, "0 9 * * *", patched.Recurrence.Cron)
+	requireProblem(t, sb.do(t, http.MethodPatch, path, `{"recurrence":{"cron":"61 * * * *"}}`), http.StatusUnprocessableEntity, "recurrence.cron")
+	requireProblem(t, sb.do(t, http.MethodPatch, path, `{"colour":"red"}`), http.StatusBadRequest, "unknown field")
+
+	cancelled := requireSeries(t, sb.do(t, http.MethodPost, path+"/cancel", `{"cancel_active":true}`), http.StatusOK)
+	require.Equal(t, series.StatusCancelled, cancelled.Status)
+	require.Equal(t, http.StatusOK, sb.do(t, http.MethodPost, path+"/cancel", "").Code, "a retried cancel succeeds")
+	requireProblem(t, sb.do(t, http.MethodPost, path+"/resume", ""), http.StatusConflict, "CANCELLED")
+	requireProblem(t, sb.do(t, http.MethodPost, path+"/trigger", ""), http.StatusConflict, "CANCELLED")
+	requireProblem(t, sb.do(t, http.MethodPatch, path, `{"title":"x"}`), http.StatusConflict, "CANCELLED")
+	got := requireSeries(t, sb.do(t, http.MethodGet, path, ""), http.StatusOK)
+	require.Empty(t, got.Next, "an ended series has no next occurrences")
+	require.Equal(t, []string{"create", "next", "pause", "next", "next", "trigger", "next", "unpause", "next", "update", "next", "delete"},
+		sb.schedules.recorded())
+
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	rec := sb.do(t, http.MethodGet, path+"/occurrences", "")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &page))
+	require.Empty(t, page.Items)
+	requireProblem(t, sb.do(t, http.MethodGet, "/api/v1/series/not-a-uuid", ""), http.StatusNotFound, "no series has id")
+}
+
+// A broadcaster manages their own series only; changing the template is an
+// admin's.
+func TestSeriesBelongToTheirSender(t *testing.T) {
+	t.Parallel()
+	sb := setupSeries(t)
+	bob := issue(t, sb.secret, "bob", "Bob", []string{api.RoleBroadcaster}, time.Hour, time.Now())
+	carol := issue(t, sb.secret, "carol", "Carol", []string{api.RoleBroadcaster}, time.Hour, time.Now())
+	sr := requireSeries(t, sb.do(t, http.MethodPost, "/api/v1/series", weekdaySeries, withToken(bob)), http.StatusCreated)
+	path := "/api/v1/series/" + sr.ID.String()
+	require.Equal(t, http.StatusOK, sb.do(t, http.MethodPost, path+"/pause", "", withToken(bob)).Code)
+	requireProblem(t, sb.do(t, http.MethodGet, path, "", withToken(carol)), http.StatusNotFound, "no series has id")
+	requireProblem(t, sb.do(t, http.MethodPost, path+"/cancel", "", withToken(carol)), http.StatusNotFound, "no series has id")
+	requireProblem(t, sb.do(t, http.MethodPatch, path, `{"title":"x"}`, withToken(bob)), http.StatusForbidden, "admin")
+	require.Equal(t, http.StatusOK, sb.do(t, http.MethodGet, path, "").Code, "an admin sees every series")
+
+	var list struct {
+		Items []series.Series `json:"items"`
+	}
+	rec := sb.do(t, http.MethodGet, "/api/v1/series?status=paused", "", withToken(carol))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	require.Empty(t, list.Items, "carol lists her own")
+	requireProblem(t, sb.do(t, http.MethodGet, "/api/v1/series?status=SLEEPING", ""), http.StatusBadRequest, "is not one of")
+}
