@@ -43,12 +43,18 @@ func (f *fakeSchedules) recorded() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func (f *fakeSchedules) Create(context.Context, series.Series, series.Compiled) error { return f.call("create") }
-func (f *fakeSchedules) Update(context.Context, series.Series, series.Compiled) error { return f.call("update") }
-func (f *fakeSchedules) Pause(context.Context, series.Series) error                   { return f.call("pause") }
-func (f *fakeSchedules) Unpause(context.Context, series.Series) error                 { return f.call("unpause") }
-func (f *fakeSchedules) Trigger(context.Context, series.Series, string) error         { return f.call("trigger") }
-func (f *fakeSchedules) Delete(context.Context, string) error                         { return f.call("delete") }
+func (f *fakeSchedules) Create(context.Context, series.Series, series.Compiled) error {
+	return f.call("create")
+}
+func (f *fakeSchedules) Update(context.Context, series.Series, series.Compiled) error {
+	return f.call("update")
+}
+func (f *fakeSchedules) Pause(context.Context, series.Series) error   { return f.call("pause") }
+func (f *fakeSchedules) Unpause(context.Context, series.Series) error { return f.call("unpause") }
+func (f *fakeSchedules) Trigger(context.Context, series.Series, string) error {
+	return f.call("trigger")
+}
+func (f *fakeSchedules) Delete(context.Context, string) error { return f.call("delete") }
 func (f *fakeSchedules) Next(_ context.Context, _ series.Series, c series.Compiled, n int) ([]time.Time, error) {
 	if err := f.call("next"); err != nil {
 		return nil, err
