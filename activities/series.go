@@ -97,6 +97,11 @@ func (a *SeriesActivities) MakeOccurrence(ctx context.Context, in OccurrenceInpu
 			logger.Warn("Could not delete the schedule of a series that ended", "series_id", sr.ID, "error", err)
 		}
 	}
+	if res.Skipped {
+		logger.Warn("Skipped an occurrence: its delivery window opens after it would expire", "series_id", sr.ID, "occurrence", key,
+			"why", res.Refused)
+		return OccurrenceResult{Skipped: true, Refused: res.Refused}, nil
+	}
 	if res.Made {
 		logger.Info("Made an occurrence", "series_id", sr.ID, "occurrence", key, "broadcast_id", res.Broadcast.ID, "due_at", due)
 	}

@@ -57,7 +57,7 @@ func (h *handlers) create(c echo.Context) error {
 	b := broadcast.Broadcast{
 		ID: id, Status: status, Sender: broadcast.Sender{ID: claims.Subject, Name: claims.DisplayName()},
 		Title: spec.Title, Content: spec.Content, Category: spec.Category, Priority: spec.Priority, Target: spec.Target,
-		ScheduledAt: spec.ScheduledAt, ExpiresAt: spec.ExpiresAt, WorkflowID: broadcast.WorkflowID(id),
+		ScheduledAt: spec.ScheduledAt, ExpiresAt: spec.ExpiresAt, WorkflowID: broadcast.WorkflowID(id), DeliveryWindow: spec.DeliveryWindow,
 	}
 	stored, created, err := h.store.Insert(c.Request().Context(), origin(c), b, requestHash(req), h.workflows.Start)
 	switch {
@@ -245,7 +245,7 @@ func (h *handlers) schedule(c echo.Context) error {
 			Message: fmt.Sprintf("the draft's scheduled_at (%s) has passed; give a new scheduled_at in the body", b.ScheduledAt.Format(time.RFC3339))}}})
 	}
 	spec := broadcast.Spec{Title: b.Title, Content: b.Content, Category: b.Category, Priority: b.Priority,
-		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt}
+		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt, DeliveryWindow: b.DeliveryWindow}
 	if req.ScheduledAt != nil {
 		spec.ScheduledAt = req.ScheduledAt.ptr()
 	}

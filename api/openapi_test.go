@@ -95,7 +95,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	}
 	// The server refuses unknown fields in every JSON request body.
 	for _, name := range []string{"CreateBroadcastRequest", "TargetRequest", "RescheduleRequest", "ScheduleRequest", "RetryRequest", "UserRequest", "UserImportEntry",
-		"Recurrence", "CreateSeriesRequest", "UpdateSeriesRequest", "CancelSeriesRequest"} {
+		"Recurrence", "CreateSeriesRequest", "UpdateSeriesRequest", "CancelSeriesRequest", "DeliveryWindow"} {
 		ap := doc.Components.Schemas[name].Value.AdditionalProperties
 		require.True(t, ap.Has != nil && !*ap.Has, "%s must have additionalProperties: false", name)
 	}

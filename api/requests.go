@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/window"
 )
 
 // bodyMediaType is the media type of the request's body, lower case and
@@ -114,6 +115,8 @@ type createRequest struct {
 	ScheduledAt *Time              `json:"scheduled_at,omitempty"`
 	ExpiresAt   *Time              `json:"expires_at,omitempty"`
 	Draft       bool               `json:"draft,omitempty"`
+	// DeliveryWindow, when set, holds publication to its days and hours.
+	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
 }
 
 type targetRequest struct {
@@ -124,7 +127,7 @@ type targetRequest struct {
 func (r createRequest) spec() broadcast.Spec {
 	s := broadcast.Spec{
 		Title: r.Title, Content: r.Content, Category: r.Category, Priority: r.Priority,
-		ScheduledAt: r.ScheduledAt.ptr(), ExpiresAt: r.ExpiresAt.ptr(),
+		ScheduledAt: r.ScheduledAt.ptr(), ExpiresAt: r.ExpiresAt.ptr(), DeliveryWindow: r.DeliveryWindow,
 	}
 	if r.Target != nil {
 		s.Target = broadcast.Target{Type: r.Target.Type, IDs: r.Target.IDs}

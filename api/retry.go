@@ -47,7 +47,7 @@ func (h *handlers) retry(c echo.Context) error {
 func (h *handlers) retryTimes(b broadcast.Broadcast, req timesRequest) (broadcast.Spec, error) {
 	rules := h.rules()
 	spec := broadcast.Spec{Title: b.Title, Content: b.Content, Category: b.Category, Priority: b.Priority,
-		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt}
+		Target: b.Target, ScheduledAt: b.ScheduledAt, ExpiresAt: b.ExpiresAt, DeliveryWindow: b.DeliveryWindow}
 	if spec.ScheduledAt != nil && spec.ScheduledAt.Before(rules.Now) {
 		spec.ScheduledAt = nil // now
 	}

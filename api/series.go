@@ -16,6 +16,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/series"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/window"
 	"github.com/crier/crier/workflows"
 )
 
@@ -97,6 +98,8 @@ type seriesRequest struct {
 	Recurrence   *recurrenceRequest `json:"recurrence"`
 	ExpiresAfter *series.Duration   `json:"expires_after,omitempty"`
 	Paused       bool               `json:"paused,omitempty"`
+	// DeliveryWindow holds each occurrence to its days and hours.
+	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
 }
 
 // seriesPatch is the body of PATCH /series/{id}: the fields given replace
@@ -109,6 +112,8 @@ type seriesPatch struct {
 	Target       *targetRequest      `json:"target,omitempty"`
 	Recurrence   *recurrenceRequest  `json:"recurrence,omitempty"`
 	ExpiresAfter *series.Duration    `json:"expires_after,omitempty"`
+	// DeliveryWindow given replaces the series' window.
+	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
 }
 
 // seriesCancel is the body of POST /series/{id}/cancel.
@@ -128,7 +133,8 @@ type seriesList struct {
 // sr together, fills their defaults, and reports every problem at once.
 func (h *handlers) normalizeSeries(sr *series.Series) (series.Compiled, error) {
 	rules := h.rules()
-	spec := broadcast.Spec{Title: sr.Title, Content: sr.Content, Category: sr.Category, Priority: sr.Priority, Target: sr.Target}
+	spec := broadcast.Spec{Title: sr.Title, Content: sr.Content, Category: sr.Category, Priority: sr.Priority, Target: sr.Target,
+		DeliveryWindow: sr.DeliveryWindow}
 	var problems []broadcast.FieldError
 	var v *broadcast.ValidationError
 	if err := spec.Normalize(rules, true); errors.As(err, &v) {
@@ -137,6 +143,7 @@ func (h *handlers) normalizeSeries(sr *series.Series) (series.Compiled, error) {
 		return series.Compiled{}, err
 	}
 	sr.Title, sr.Content, sr.Category, sr.Priority, sr.Target = spec.Title, spec.Content, spec.Category, spec.Priority, spec.Target
+	sr.DeliveryWindow = spec.DeliveryWindow
 	compiled, errs := sr.Recurrence.Compile(rules.Now)
 	problems = append(problems, errs...)
 	sr.Recurrence = compiled.Recurrence
@@ -170,6 +177,7 @@ func (h *handlers) createSeries(c echo.Context) error {
 	if req.Paused {
 		sr.Status = series.StatusPaused
 	}
+	sr.DeliveryWindow = req.DeliveryWindow
 	if req.Recurrence == nil {
 		return validationProblem(&broadcast.ValidationError{Errors: []broadcast.FieldError{{Field: "recurrence",
 			Message: `is required: {"cron": "0 9 * * MON-FRI", "time_zone": "Europe/Berlin"} or {"every": "6h"}`}}})
@@ -324,6 +332,9 @@ func patchTemplate(sr *series.Series, req seriesPatch) {
 	}
 	if req.ExpiresAfter != nil {
 		sr.ExpiresAfter = *req.ExpiresAfter
+	}
+	if req.DeliveryWindow != nil {
+		sr.DeliveryWindow = req.DeliveryWindow
 	}
 }
 

@@ -74,7 +74,17 @@ type seriesBundle struct {
 
 func setupSeries(t *testing.T) *seriesBundle {
 	t.Helper()
+	return setupSeriesAt(t, time.Time{})
+}
+
+// setupSeriesAt is setupSeries with the API's clock at now (zero: the
+// test bundle's).
+func setupSeriesAt(t *testing.T, now time.Time) *seriesBundle {
+	t.Helper()
 	tb := setup(t)
+	if !now.IsZero() {
+		tb.now = now
+	}
 	sb := &seriesBundle{testBundle: tb, schedules: &fakeSchedules{}}
 	tb.e = api.New(tb.store, tb.wf, api.Config{
 		Verifier: auth.NewVerifier(tb.secret),
@@ -231,4 +241,45 @@ func TestSeriesBelongToTheirSender(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
 	require.Empty(t, list.Items, "carol lists her own")
 	requireProblem(t, sb.do(t, http.MethodGet, "/api/v1/series?status=SLEEPING", ""), http.StatusBadRequest, "is not one of")
+}
+
+// A broadcast given a delivery window answers with the effective time: the
+// window's next opening; a window that would hold it past its expiry is a
+// 422 that says so.
+func TestBroadcastDeliveryWindow(t *testing.T) {
+	t.Parallel()
+	// A Tuesday at 10:00 UTC: a window that opened an hour ago and closes in
+	// ten minutes is open, one that opens in two hours is not.
+	now := time.Date(2031, 1, 7, 10, 0, 0, 0, time.UTC)
+	sb := setupSeriesAt(t, now)
+	open := func(from, to time.Time) string {
+		return `"delivery_window":{"from":"` + from.Format("15:04") + `","to":"` + to.Format("15:04") + `","time_zone":"UTC"}`
+	}
+	b := requireBroadcast(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},`+open(now.Add(-time.Hour), now.Add(10*time.Minute))+`}`), http.StatusCreated)
+	require.True(t, now.Equal(*b.ScheduledAt), "open: now")
+	require.Equal(t, "UTC", b.DeliveryWindow.TimeZone)
+	require.Len(t, b.DeliveryWindow.Days, 7)
+
+	later := now.Add(2 * time.Hour).Truncate(time.Minute)
+	b = requireBroadcast(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},`+open(later, later.Add(time.Hour))+`}`), http.StatusCreated)
+	require.True(t, later.Equal(*b.ScheduledAt), "closed: its next opening, %s; got %s", later, b.ScheduledAt)
+	got := requireBroadcast(t, sb.do(t, http.MethodGet, "/api/v1/broadcasts/"+b.ID.String(), ""), http.StatusOK)
+	require.Equal(t, b.DeliveryWindow, got.DeliveryWindow, "stored")
+
+	requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},"expires_at":"`+now.Add(time.Hour).Format(time.RFC3339)+`",`+
+			open(later, later.Add(time.Hour))+`}`), http.StatusUnprocessableEntity, "would expire unpublished")
+	requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},"delivery_window":{"from":"9","to":"17:00"}}`),
+		http.StatusUnprocessableEntity, "delivery_window.from")
+	requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},"delivery_window":{"from":"09:00","to":"17:00","hours":1}}`),
+		http.StatusBadRequest, "unknown field")
+
+	sr := requireSeries(t, sb.do(t, http.MethodPost, "/api/v1/series", `{"title":"t","content":"c","target":{"type":"ALL"},
+		"recurrence":{"every":"1h"},"delivery_window":{"days":["sat","sun"],"from":"22:00","to":"06:00","time_zone":"Europe/Berlin"}}`),
+		http.StatusCreated)
+	require.Equal(t, []string{"SAT", "SUN"}, sr.DeliveryWindow.Days)
 }

@@ -3,6 +3,7 @@ package broadcast
 import (
 	"time"
 
+	"github.com/crier/crier/internal/window"
 	"github.com/google/uuid"
 )
 
@@ -103,6 +104,9 @@ type Broadcast struct {
 	// the series, and the time its schedule made the occurrence for.
 	SeriesID     *uuid.UUID `json:"series_id,omitempty"`
 	OccurrenceAt *time.Time `json:"occurrence_at,omitempty"`
+	// DeliveryWindow, when set, is when publication may happen; ScheduledAt
+	// is then the effective time, at or after the one asked for.
+	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
 }
 
 // WorkflowID is the Temporal workflow id of the broadcast with the given id.

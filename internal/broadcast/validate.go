@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/crier/crier/internal/window"
 )
 
 // Limits on what a broadcast may hold. They keep one broadcast small enough to
@@ -121,6 +123,9 @@ type Spec struct {
 	Target      Target
 	ScheduledAt *time.Time
 	ExpiresAt   *time.Time
+	// DeliveryWindow, when set, is when publication may happen: a
+	// scheduled_at outside it moves to its next opening.
+	DeliveryWindow *window.Window
 }
 
 // Normalize validates s and fills its defaults: priority NORMAL, category
@@ -165,6 +170,13 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 	}
 	s.Target = normalizeTarget(s.Target, &v)
 
+	s.normalizeTimes(&v, r, draft)
+	return v.orNil()
+}
+
+// normalizeTimes is Normalize's part for scheduled_at, the delivery window
+// and expires_at.
+func (s *Spec) normalizeTimes(v *ValidationError, r Rules, draft bool) {
 	if s.ScheduledAt != nil {
 		at := s.ScheduledAt.UTC().Truncate(Precision)
 		switch {
@@ -180,15 +192,41 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 		now := r.Now
 		s.ScheduledAt = &now
 	}
+	var asked *time.Time
+	if s.DeliveryWindow != nil {
+		if s.ScheduledAt != nil {
+			at := *s.ScheduledAt
+			asked = &at
+		}
+		w := applyWindow(v, s.DeliveryWindow, s.ScheduledAt)
+		s.DeliveryWindow = &w
+	}
 	if s.ExpiresAt != nil {
 		at := s.ExpiresAt.UTC().Truncate(Precision)
 		s.ExpiresAt = &at
-		checkExpiry(&v, r.Now, s.ScheduledAt, at)
+		if asked != nil && !asked.Equal(*s.ScheduledAt) && at.After(r.Now) && !at.After(*s.ScheduledAt) {
+			v.add("delivery_window", "opens next at %s, not before expires_at (%s): the broadcast would expire unpublished; "+
+				"widen the window or give a later expires_at", s.ScheduledAt.Format(time.RFC3339), at.Format(time.RFC3339))
+		} else {
+			checkExpiry(v, r.Now, s.ScheduledAt, at)
+		}
 	} else if s.ScheduledAt != nil && !draft {
 		at := s.ScheduledAt.Add(r.DefaultExpiry)
 		s.ExpiresAt = &at
 	}
-	return v.orNil()
+}
+
+// applyWindow checks w, and moves *at (when set) to the window's next
+// opening: the effective time of publication.
+func applyWindow(v *ValidationError, w *window.Window, at *time.Time) window.Window {
+	c, problems := w.Compile("delivery_window")
+	for _, p := range problems {
+		v.add(p.Field, "%s", p.Message)
+	}
+	if len(problems) == 0 && at != nil {
+		*at = c.NextOpening(*at).UTC()
+	}
+	return c.Window
 }
 
 func normalizeTarget(t Target, v *ValidationError) Target {
@@ -269,6 +307,9 @@ func (c *Change) Normalize(r Rules, current Broadcast) error {
 		at := c.ScheduledAt.UTC().Truncate(Precision)
 		if at.Before(r.Now) && !at.Before(r.Now.Add(-r.SendNowTolerance)) {
 			at = r.Now // only just past: now, as on create
+		}
+		if current.DeliveryWindow != nil {
+			applyWindow(&v, current.DeliveryWindow, &at) // the broadcast's window still holds
 		}
 		c.ScheduledAt = &at
 		if at.After(r.Now.Add(MaxScheduleAhead)) {

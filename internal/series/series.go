@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/window"
 )
 
 // Status is where a series stands.
@@ -112,6 +113,10 @@ type Series struct {
 	Target       broadcast.Target   `json:"target"`
 	Recurrence   Recurrence         `json:"recurrence"`
 	ExpiresAfter Duration           `json:"expires_after"`
+	// DeliveryWindow, when set, holds each occurrence to its days and
+	// hours: one due outside it is published at its next opening, and one
+	// that would expire first is skipped.
+	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
 	// ScheduleID is the Temporal Schedule that makes the occurrences.
 	ScheduleID string `json:"schedule_id"`
 	// Occurrences counts the occurrences made; Skipped those its schedule

@@ -45,13 +45,13 @@ func insert(ctx context.Context, tx pgx.Tx, by audit.Origin, b broadcast.Broadca
 	stored, err = scanBroadcast(tx.QueryRow(ctx, `
 		INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
 			target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash, trace_context,
-			series_id, occurrence_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''), $16, $17)
+			series_id, occurrence_at, delivery_window)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''), $16, $17, $18)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING `+columns,
 		b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
 		b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash, tracing.TraceParent(ctx),
-		b.SeriesID, b.OccurrenceAt))
+		b.SeriesID, b.OccurrenceAt, b.DeliveryWindow))
 	created = err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
 		var storedHash []byte

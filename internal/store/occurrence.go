@@ -38,6 +38,9 @@ type OccurrenceResult struct {
 	// Ended is true when this occurrence was the series' last (its count):
 	// the series is now ENDED and its schedule should go.
 	Ended bool
+	// Skipped is true when the occurrence would have expired before its
+	// delivery window opened: recorded as skipped (Refused says why).
+	Skipped bool
 }
 
 // MakeOccurrence makes the occurrence req asks for from the series'
@@ -70,11 +73,23 @@ func (s *Store) MakeOccurrence(ctx context.Context, req OccurrenceRequest,
 		}
 		due := req.Due.UTC().Truncate(broadcast.Precision)
 		expires := due.Add(time.Duration(sr.ExpiresAfter))
+		at := due
+		if sr.DeliveryWindow != nil {
+			if w, problems := sr.DeliveryWindow.Compile("delivery_window"); len(problems) == 0 {
+				at = w.NextOpening(due).UTC()
+			}
+		}
+		if !at.Before(expires) { // expiry wins: the window opens too late
+			res.Refused = fmt.Sprintf("its delivery window opens next at %s, after the occurrence expires (%s)",
+				at.Format(time.RFC3339), expires.Format(time.RFC3339))
+			res.Skipped = true
+			return skip(ctx, tx, sr, SkippedOccurrence{SeriesID: sr.ID, Key: req.Key, Due: due}, res.Refused)
+		}
 		seriesID := sr.ID
 		b := broadcast.Broadcast{
 			ID: id, Status: broadcast.StatusScheduled, Sender: sr.Sender, Title: sr.Title, Content: sr.Content,
-			Category: sr.Category, Priority: sr.Priority, Target: sr.Target, ScheduledAt: &due, ExpiresAt: &expires,
-			WorkflowID: broadcast.WorkflowID(id), SeriesID: &seriesID, OccurrenceAt: &due,
+			Category: sr.Category, Priority: sr.Priority, Target: sr.Target, ScheduledAt: &at, ExpiresAt: &expires,
+			WorkflowID: broadcast.WorkflowID(id), SeriesID: &seriesID, OccurrenceAt: &due, DeliveryWindow: sr.DeliveryWindow,
 		}
 		if res.Broadcast, res.Made, err = insert(ctx, tx, ScheduleOrigin, b, nil, start); err != nil || !res.Made {
 			return err
@@ -117,16 +132,22 @@ func (s *Store) SkipOccurrence(ctx context.Context, sk SkippedOccurrence) error 
 		if err != nil {
 			return err
 		}
-		if before.LastSkippedAt != nil && !before.LastSkippedAt.Before(sk.Due) {
-			return nil // recorded already
-		}
-		after, err := scanSeries(tx.QueryRow(ctx, `UPDATE series SET skipped = skipped + 1, last_skipped_at = $2, updated_at = now()
-			WHERE id = $1 RETURNING `+seriesColumns, sk.SeriesID, sk.Due))
-		if err != nil {
-			return fmt.Errorf("record a skipped occurrence of series %s: %w", sk.SeriesID, err)
-		}
-		return recordSeries(ctx, tx, ScheduleOrigin, audit.ActionSeriesOccurrenceSkipped, &before, after, map[string]any{
-			"occurrence": sk.Key, "due_at": sk.Due.UTC(), "late_by": sk.LateBy.String(), "catchup_window": sk.CatchupWindow.String(),
-		})
+		return skip(ctx, tx, before, sk, fmt.Sprintf("the schedule came to it %s late; the catch-up window is %s", sk.LateBy, sk.CatchupWindow))
+	})
+}
+
+// skip records in tx an occurrence of the series before (locked) that is
+// not sent, and why.
+func skip(ctx context.Context, tx pgx.Tx, before series.Series, sk SkippedOccurrence, why string) error {
+	if before.LastSkippedAt != nil && !before.LastSkippedAt.Before(sk.Due) {
+		return nil // recorded already
+	}
+	after, err := scanSeries(tx.QueryRow(ctx, `UPDATE series SET skipped = skipped + 1, last_skipped_at = $2, updated_at = now()
+		WHERE id = $1 RETURNING `+seriesColumns, sk.SeriesID, sk.Due))
+	if err != nil {
+		return fmt.Errorf("record a skipped occurrence of series %s: %w", sk.SeriesID, err)
+	}
+	return recordSeries(ctx, tx, ScheduleOrigin, audit.ActionSeriesOccurrenceSkipped, &before, after, map[string]any{
+		"occurrence": sk.Key, "due_at": sk.Due.UTC(), "why": why,
 	})
 }

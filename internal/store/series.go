@@ -24,7 +24,7 @@ var ErrSeriesNotFound = errors.New("series not found")
 // seriesColumns is the series row as scanSeries reads it.
 const seriesColumns = `id, status, sender_id, sender_name, title, content, category, priority, target_type, target_ids,
 	recurrence, expires_after, schedule_id, occurrences, last_occurrence_at, skipped, last_skipped_at,
-	created_at, updated_at, cancelled_at, ended_at`
+	created_at, updated_at, cancelled_at, ended_at, delivery_window`
 
 func scanSeries(row pgx.Row) (series.Series, error) {
 	var (
@@ -34,7 +34,7 @@ func scanSeries(row pgx.Row) (series.Series, error) {
 	)
 	err := row.Scan(&s.ID, &s.Status, &s.Sender.ID, &s.Sender.Name, &s.Title, &s.Content, &s.Category, &s.Priority,
 		&s.Target.Type, &s.Target.IDs, &recurrence, &expires, &s.ScheduleID, &s.Occurrences, &s.LastOccurrenceAt,
-		&s.Skipped, &s.LastSkippedAt, &s.CreatedAt, &s.UpdatedAt, &s.CancelledAt, &s.EndedAt)
+		&s.Skipped, &s.LastSkippedAt, &s.CreatedAt, &s.UpdatedAt, &s.CancelledAt, &s.EndedAt, &s.DeliveryWindow)
 	if err != nil {
 		return s, err
 	}
@@ -72,12 +72,12 @@ func (s *Store) CreateSeries(ctx context.Context, by audit.Origin, sr series.Ser
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		stored, err = scanSeries(tx.QueryRow(ctx, `
 			INSERT INTO series (id, status, sender_id, sender_name, title, content, category, priority, target_type,
-				target_ids, recurrence, expires_after, schedule_id, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				target_ids, recurrence, expires_after, schedule_id, request_hash, delivery_window)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (id) DO NOTHING
 			RETURNING `+seriesColumns,
 			sr.ID, sr.Status, sr.Sender.ID, sr.Sender.Name, sr.Title, sr.Content, sr.Category, sr.Priority, sr.Target.Type,
-			sr.Target.IDs, recurrence, time.Duration(sr.ExpiresAfter), sr.ScheduleID, requestHash))
+			sr.Target.IDs, recurrence, time.Duration(sr.ExpiresAfter), sr.ScheduleID, requestHash, sr.DeliveryWindow))
 		created = err == nil
 		if errors.Is(err, pgx.ErrNoRows) {
 			var storedHash []byte
@@ -296,9 +296,9 @@ func changeSeries(ctx context.Context, tx pgx.Tx, id uuid.UUID, c SeriesChange) 
 			return series.Series{}, err
 		}
 		args = append(args, t.Title, t.Content, t.Category, t.Priority, t.Target.Type, t.Target.IDs, recurrence,
-			time.Duration(t.ExpiresAfter))
+			time.Duration(t.ExpiresAfter), t.DeliveryWindow)
 		set += ", title = $4, content = $5, category = $6, priority = $7, target_type = $8, target_ids = $9, " +
-			"recurrence = $10, expires_after = $11"
+			"recurrence = $10, expires_after = $11, delivery_window = $12"
 	}
 	sr, err := scanSeries(tx.QueryRow(ctx, `UPDATE series SET status = COALESCE(NULLIF($3::text, ''), status), updated_at = now()`+
 		set+` WHERE id = $1 AND status = ANY($2::text[]) RETURNING `+seriesColumns, args...))

@@ -14,6 +14,7 @@ import (
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/series"
 	"github.com/crier/crier/internal/store"
+	"github.com/crier/crier/internal/window"
 )
 
 // newSeries stores a series, its schedule "created" by a recording
@@ -240,4 +241,41 @@ func (tb *testBundle) auditOf(t *testing.T, targetID string) []audit.Action {
 	}
 	require.NoError(t, rows.Err())
 	return out
+}
+
+// An occurrence due outside the series' delivery window is published at
+// its next opening and expires as if it had not waited; one the window
+// would hold past its expiry is skipped and recorded.
+func TestOccurrenceKeepsToTheDeliveryWindow(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	sr := tb.newSeries(t, series.Recurrence{Every: "1h"})
+	w := window.Window{Days: []string{"MON", "TUE", "WED", "THU", "FRI"}, From: "08:00", To: "18:00", TimeZone: "UTC"}
+	with := sr
+	with.DeliveryWindow = &w
+	_, err := tb.store.ChangeSeries(tb.ctx, by, sr.ID, store.SeriesChange{Op: series.OpUpdate, Action: audit.ActionSeriesUpdate, Template: &with})
+	require.NoError(t, err)
+
+	friday := time.Date(2031, 1, 10, 17, 30, 0, 0, time.UTC) // expires 18:30, after closing
+	skipped, err := tb.store.MakeOccurrence(tb.ctx, store.OccurrenceRequest{SeriesID: sr.ID, Key: "friday", Due: friday.Add(time.Hour)}, nil)
+	require.NoError(t, err)
+	require.True(t, skipped.Skipped, "due Friday 18:30, the window opens Monday, after its expiry at 19:30")
+	require.Contains(t, skipped.Refused, "after the occurrence expires")
+	got, err := tb.store.GetSeries(tb.ctx, sr.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, got.Skipped)
+
+	long := with
+	long.ExpiresAfter = series.Duration(72 * time.Hour)
+	_, err = tb.store.ChangeSeries(tb.ctx, by, sr.ID, store.SeriesChange{Op: series.OpUpdate, Action: audit.ActionSeriesUpdate, Template: &long})
+	require.NoError(t, err)
+	res, err := tb.store.MakeOccurrence(tb.ctx, store.OccurrenceRequest{SeriesID: sr.ID, Key: "friday-late", Due: friday.Add(time.Hour)},
+		func(context.Context, broadcast.Broadcast) error { return nil })
+	require.NoError(t, err)
+	require.True(t, res.Made)
+	monday := time.Date(2031, 1, 13, 8, 0, 0, 0, time.UTC)
+	require.Equal(t, monday, res.Broadcast.ScheduledAt.UTC(), "held to Monday's opening")
+	require.True(t, friday.Add(time.Hour).Equal(*res.Broadcast.OccurrenceAt))
+	require.True(t, friday.Add(73*time.Hour).Equal(*res.Broadcast.ExpiresAt), "expires 72 h after it was due")
+	require.Equal(t, &w, res.Broadcast.DeliveryWindow)
 }

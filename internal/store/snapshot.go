@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/window"
 )
 
 // snapshot is a broadcast row as PostgreSQL's row_to_json writes it into the
@@ -34,6 +35,8 @@ type snapshot struct {
 	WorkflowID    string               `json:"workflow_id"`
 	SeriesID      *uuid.UUID           `json:"series_id"`
 	OccurrenceAt  *time.Time           `json:"occurrence_at"`
+	// DeliveryWindow is absent from snapshots written before it existed.
+	DeliveryWindow *window.Window `json:"delivery_window"`
 }
 
 // DecodeSnapshot turns an outbox snapshot back into the broadcast it records.
@@ -59,7 +62,7 @@ func DecodeSnapshot(raw []byte) (broadcast.Broadcast, error) {
 		ExpiredAt:   s.ExpiredAt,
 		CancelledAt: s.CancelledAt,
 		WorkflowID:  s.WorkflowID,
-		SeriesID:    s.SeriesID, OccurrenceAt: s.OccurrenceAt,
+		SeriesID:    s.SeriesID, OccurrenceAt: s.OccurrenceAt, DeliveryWindow: s.DeliveryWindow,
 	}
 	if s.FailureReason != nil {
 		b.FailureReason = *s.FailureReason

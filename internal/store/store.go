@@ -85,7 +85,7 @@ type querier interface {
 // that returns a broadcast returns exactly these.
 const columns = `id, status, sender_id, sender_name, title, content, category, priority,
 	target_type, target_ids, scheduled_at, expires_at, created_at, updated_at,
-	published_at, expired_at, cancelled_at, failure_reason, workflow_id, series_id, occurrence_at`
+	published_at, expired_at, cancelled_at, failure_reason, workflow_id, series_id, occurrence_at, delivery_window`
 
 // Columns lists the broadcast columns that Scan reads, in order, for other
 // packages that query broadcasts.
@@ -101,7 +101,7 @@ func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
 	)
 	err := row.Scan(&b.ID, &b.Status, &b.Sender.ID, &b.Sender.Name, &b.Title, &b.Content, &b.Category, &b.Priority,
 		&b.Target.Type, &b.Target.IDs, &b.ScheduledAt, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt,
-		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID, &b.SeriesID, &b.OccurrenceAt)
+		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID, &b.SeriesID, &b.OccurrenceAt, &b.DeliveryWindow)
 	if err != nil {
 		return b, err
 	}
