@@ -39,13 +39,14 @@ func (h *handlers) audienceRoutes(v1 *echo.Group, admin echo.MiddlewareFunc) {
 
 // userRequest is the body of PUT /users/{id} and one entry of an import.
 type userRequest struct {
-	ID    string   `json:"id,omitempty"` // imports only; PUT takes it from the path
-	Name  string   `json:"name"`
-	Roles []string `json:"roles"`
+	ID       string   `json:"id,omitempty"` // imports only; PUT takes it from the path
+	Name     string   `json:"name"`
+	Roles    []string `json:"roles"`
+	TimeZone string   `json:"time_zone,omitempty"`
 }
 
 func (r userRequest) user() audience.User {
-	return audience.User{ID: r.ID, Name: r.Name, Roles: r.Roles}
+	return audience.User{ID: r.ID, Name: r.Name, Roles: r.Roles, TimeZone: r.TimeZone}
 }
 
 // userParam is the :id path parameter, unescaped (an id may hold a "/").
@@ -61,13 +62,14 @@ func userParam(c echo.Context) string {
 
 func (h *handlers) putUser(c echo.Context) error {
 	var req struct {
-		Name  string   `json:"name"`
-		Roles []string `json:"roles"`
+		Name     string   `json:"name"`
+		Roles    []string `json:"roles"`
+		TimeZone string   `json:"time_zone,omitempty"`
 	}
 	if err := decodeJSON(c, &req, false); err != nil {
 		return err
 	}
-	u := audience.User{ID: userParam(c), Name: req.Name, Roles: req.Roles}
+	u := audience.User{ID: userParam(c), Name: req.Name, Roles: req.Roles, TimeZone: req.TimeZone}
 	if errs := u.Normalize(); len(errs) > 0 {
 		return usersProblem("the user is not valid", errs)
 	}

@@ -144,7 +144,7 @@ func TestPutAndGetUser(t *testing.T) {
 
 	rec := ab.do(t, http.MethodPut, "/api/v1/users/u1", `{"name": " Ada ", "roles": ["ops", "dev", "ops"]}`)
 	put := decode[audience.User](t, rec, http.StatusOK)
-	require.ElementsMatch(t, []string{"id", "name", "roles", "source", "created_at", "updated_at"}, keys(t, rec))
+	require.ElementsMatch(t, []string{"id", "name", "roles", "source", "time_zone", "created_at", "updated_at"}, keys(t, rec))
 	require.Equal(t, "u1", put.ID)
 	require.Equal(t, "Ada", put.Name)
 	require.Equal(t, []string{"dev", "ops"}, put.Roles)

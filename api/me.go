@@ -40,7 +40,7 @@ type Tickets interface {
 
 // Learner learns users and their roles from their tokens.
 type Learner interface {
-	Learn(ctx context.Context, userID, name string, roles []string) error
+	Learn(ctx context.Context, userID, name string, roles []string, zone string) error
 }
 
 // UserConfig holds what the user routes (/api/v1/me) need; a nil Inbox
@@ -73,7 +73,7 @@ func (h *handlers) learnUser(next echo.HandlerFunc) echo.HandlerFunc {
 			// Learning is best effort: the user is learned on a later
 			// request. PostgreSQL being down is logged by the request
 			// that needs it, not once more here.
-			if err := l.Learn(c.Request().Context(), claims.Subject, claims.Name, claims.Roles); err != nil && !outage.PostgreSQL(err) {
+			if err := l.Learn(c.Request().Context(), claims.Subject, claims.Name, claims.Roles, claims.ZoneInfo); err != nil && !outage.PostgreSQL(err) {
 				h.cfg.Logger.WarnContext(c.Request().Context(), "Could not learn user from token", "user_id", claims.Subject, "error", err)
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/series"
 	"github.com/crier/crier/internal/testenv"
 )
 
@@ -43,6 +44,8 @@ type outageRig struct {
 	// live is a broadcast in alice's inbox; scheduled one due in an hour;
 	// draft a draft.
 	live, scheduled, draft broadcast.Broadcast
+	// series is a yearly series, so none of its occurrences falls in the test.
+	series series.Series
 }
 
 // TestEveryRouteAnswers503WhilePostgreSQLIsDown puts a TCP proxy between
@@ -81,12 +84,16 @@ func startOutageRig(t *testing.T) *outageRig {
 	s := newStack(t)
 	url, proxy := testenv.ProxyDatabaseURL(t, s.env["DATABASE_URL"])
 	s.env["DATABASE_URL"] = url
+	// One admin calls every route twice and more: the per-user limit (20 a
+	// second, 40 at once) would answer 429 before PostgreSQL is asked.
+	s.env["CRIER_RATE_PER_USER"] = "0"
 	r := &outageRig{node: s.start(t, "all", "outage-node"), proxy: proxy, p: tokens(t)}
 	r.live = createOn(t, r.node, r.p.admin, allBroadcast("in alice's inbox"))
 	r.scheduled = createOn(t, r.node, r.p.admin, roleBroadcast("an hour ahead", "ops", time.Hour, 2*time.Hour))
 	draft := allBroadcast("a draft")
 	draft["draft"] = true
 	r.draft = createOn(t, r.node, r.p.admin, draft)
+	require.Equal(t, http.StatusCreated, call(t, r.node, r.p.admin, http.MethodPost, "/api/v1/series", yearlySeries("before the outage"), &r.series))
 	testenv.Eventually(t, 30*time.Second, func() error {
 		var page inboxPage
 		if status := call(t, r.node, r.p.alice, http.MethodGet, "/api/v1/me/broadcasts", nil, &page); status != http.StatusOK {
@@ -116,6 +123,7 @@ func (r *outageRig) calls() []outageCall {
 	b := func(x broadcast.Broadcast, rest string) string { return "/api/v1/broadcasts/" + x.ID.String() + rest }
 	admin, alice := r.p.admin, r.p.alice
 	noLetter := "/api/v1/dead-letters/" + uuid.NewString()
+	sr := func(rest string) string { return "/api/v1/series/" + r.series.ID.String() + rest }
 	return []outageCall{
 		{route: "POST /api/v1/broadcasts", path: "/api/v1/broadcasts", token: admin, body: allBroadcast("during the outage"),
 			header: map[string]string{"Idempotency-Key": "outage-create"}, ok: http.StatusCreated},
@@ -129,6 +137,17 @@ func (r *outageRig) calls() []outageCall {
 		{route: "POST /api/v1/broadcasts/{id}/retry", path: b(r.live, "/retry"), token: admin, ok: http.StatusConflict},
 		{route: "GET /api/v1/broadcasts/{id}/stats", path: b(r.live, "/stats"), token: admin, ok: http.StatusOK},
 		{route: "GET /api/v1/broadcasts/{id}/deliveries", path: b(r.live, "/deliveries"), token: admin, ok: http.StatusOK},
+		{route: "POST /api/v1/series", path: "/api/v1/series", token: admin, body: yearlySeries("during the outage"),
+			header: map[string]string{"Idempotency-Key": "outage-series"}, ok: http.StatusCreated},
+		{route: "GET /api/v1/series", path: "/api/v1/series?limit=5", token: admin, ok: http.StatusOK},
+		{route: "GET /api/v1/series/{id}", path: sr(""), token: admin, ok: http.StatusOK},
+		{route: "PATCH /api/v1/series/{id}", path: sr(""), token: admin,
+			body: map[string]any{"content": "changed during the outage"}, ok: http.StatusOK},
+		{route: "POST /api/v1/series/{id}/pause", path: sr("/pause"), token: admin, ok: http.StatusOK},
+		{route: "POST /api/v1/series/{id}/trigger", path: sr("/trigger"), token: admin, ok: http.StatusAccepted},
+		{route: "POST /api/v1/series/{id}/resume", path: sr("/resume"), token: admin, ok: http.StatusOK},
+		{route: "GET /api/v1/series/{id}/occurrences", path: sr("/occurrences"), token: admin, ok: http.StatusOK},
+		{route: "POST /api/v1/series/{id}/cancel", path: sr("/cancel"), token: admin, body: map[string]any{"cancel_active": true}, ok: http.StatusOK},
 		{route: "PUT /api/v1/users/{id}", path: "/api/v1/users/dave", token: admin,
 			body: map[string]any{"name": "Dave", "roles": []string{"ops", "oncall"}}, ok: http.StatusOK},
 		{route: "GET /api/v1/users/{id}", path: "/api/v1/users/dave", token: admin, ok: http.StatusOK},
@@ -288,4 +307,11 @@ func (r *outageRig) requireWorks(t *testing.T, c outageCall) {
 		t.Fatalf("%s %s after the outage: %d %s, want %d", c.route, c.path, a.status, a.body, c.ok)
 		return nil
 	})
+}
+
+// yearlySeries is a series whose occurrences fall once a year, at New
+// Year: none during a test.
+func yearlySeries(title string) map[string]any {
+	return map[string]any{"title": title, "content": "Crier end-to-end: " + title, "target": map[string]any{"type": "ALL"},
+		"recurrence": map[string]any{"cron": "0 0 1 1 *", "time_zone": "Europe/Berlin"}}
 }

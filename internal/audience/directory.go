@@ -11,11 +11,11 @@ import (
 	"github.com/crier/crier/internal/audit"
 )
 
-const userColumns = `id, name, roles, source, created_at, updated_at`
+const userColumns = `id, name, roles, source, time_zone, created_at, updated_at`
 
 func scanUser(row pgx.Row) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Name, &u.Roles, &u.Source, &u.CreatedAt, &u.UpdatedAt)
+	err := row.Scan(&u.ID, &u.Name, &u.Roles, &u.Source, &u.TimeZone, &u.CreatedAt, &u.UpdatedAt)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	if u.Roles == nil {
 		u.Roles = []string{}
@@ -27,9 +27,10 @@ func scanUser(row pgx.Row) (User, error) {
 // (its updated_at too) and returned as stored.
 const upsertSQL = `
 WITH up AS (
-	INSERT INTO users (id, name, roles, source) VALUES ($1, $2, $3, 'admin')
-	ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, source = 'admin', updated_at = now()
-	WHERE (users.name, users.roles, users.source) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.roles, 'admin')
+	INSERT INTO users (id, name, roles, source, time_zone) VALUES ($1, $2, $3, 'admin', $4)
+	ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, source = 'admin', time_zone = EXCLUDED.time_zone,
+		updated_at = now()
+	WHERE (users.name, users.roles, users.source, users.time_zone) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.roles, 'admin', EXCLUDED.time_zone)
 	RETURNING ` + userColumns + `
 )
 SELECT ` + userColumns + ` FROM up
@@ -55,7 +56,7 @@ func (a *Audience) Upsert(ctx context.Context, by audit.Origin, u User) (User, e
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
-		if stored, err = scanUser(tx.QueryRow(ctx, upsertSQL, u.ID, u.Name, u.Roles)); err != nil {
+		if stored, err = scanUser(tx.QueryRow(ctx, upsertSQL, u.ID, u.Name, u.Roles, u.TimeZone)); err != nil {
 			return err
 		}
 		if was != nil && was.Name == stored.Name && slices.Equal(was.Roles, stored.Roles) && was.Source == stored.Source {

@@ -84,7 +84,7 @@ func TestImport(t *testing.T) {
 	}
 	_, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "user-00000", Name: "Before", Roles: []string{"old"}})
 	require.NoError(t, err)
-	require.NoError(t, tb.audience.Learn(tb.ctx, "user-00001", "Learned", []string{"old"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "user-00001", "Learned", []string{"old"}, ""))
 
 	queries := tb.queries.count()
 	started := time.Now()
@@ -141,7 +141,7 @@ func TestLearn(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 
-	require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"ops", "dev"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"ops", "dev"}, ""))
 	learned, err := tb.audience.Get(tb.ctx, "bob")
 	require.NoError(t, err)
 	require.Equal(t, audience.SourceToken, learned.Source)
@@ -149,17 +149,17 @@ func TestLearn(t *testing.T) {
 
 	before := tb.queries.count()
 	for range 100 {
-		require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"dev", "ops", "dev"}))
+		require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"dev", "ops", "dev"}, ""))
 	}
 	require.Equal(t, before, tb.queries.count(), "a known, unchanged user costs no SQL")
 
-	require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"ops"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "bob", "Bob", []string{"ops"}, ""))
 	require.Equal(t, before+1, tb.queries.count())
 	changed, err := tb.audience.Get(tb.ctx, "bob")
 	require.NoError(t, err)
 	require.Equal(t, []string{"ops"}, changed.Roles, "a learned entry follows its token")
 
-	require.Error(t, tb.audience.Learn(tb.ctx, " ", "", nil))
+	require.Error(t, tb.audience.Learn(tb.ctx, " ", "", nil, ""))
 }
 
 func TestLearnNeverOverridesAnAdmin(t *testing.T) {
@@ -168,20 +168,20 @@ func TestLearnNeverOverridesAnAdmin(t *testing.T) {
 	set, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "carol", Name: "Carol (HR)", Roles: []string{"hr"}})
 	require.NoError(t, err)
 
-	require.NoError(t, tb.audience.Learn(tb.ctx, "carol", "carol", []string{"intern"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "carol", "carol", []string{"intern"}, ""))
 	got, err := tb.audience.Get(tb.ctx, "carol")
 	require.NoError(t, err)
 	require.Equal(t, set, got, "the admin's entry, updated_at included, is untouched")
 
 	before := tb.queries.count()
-	require.NoError(t, tb.audience.Learn(tb.ctx, "carol", "carol", []string{"intern"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "carol", "carol", []string{"intern"}, ""))
 	require.Equal(t, before, tb.queries.count(), "the outcome is remembered too")
 
 	// A learned user an admin then sets is the admin's from then on.
-	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev"}, ""))
 	_, err = tb.audience.Upsert(tb.ctx, by, audience.User{ID: "dave", Name: "Dave", Roles: []string{"lead"}})
 	require.NoError(t, err)
-	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev", "new"}))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "dave", "Dave", []string{"dev", "new"}, ""))
 	got, err = tb.audience.Get(tb.ctx, "dave")
 	require.NoError(t, err)
 	require.Equal(t, []string{"lead"}, got.Roles)
@@ -192,11 +192,48 @@ func TestLearnCacheIsBounded(t *testing.T) {
 	t.Parallel()
 	tb := setupWith(t, audience.Config{CacheSize: 2})
 	for _, id := range []string{"a", "b", "c"} {
-		require.NoError(t, tb.audience.Learn(tb.ctx, id, id, nil))
+		require.NoError(t, tb.audience.Learn(tb.ctx, id, id, nil, ""))
 	}
 	before := tb.queries.count()
-	require.NoError(t, tb.audience.Learn(tb.ctx, "c", "c", nil))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "c", "c", nil, ""))
 	require.Equal(t, before, tb.queries.count(), "c is remembered")
-	require.NoError(t, tb.audience.Learn(tb.ctx, "a", "a", nil))
+	require.NoError(t, tb.audience.Learn(tb.ctx, "a", "a", nil, ""))
 	require.Equal(t, before+1, tb.queries.count(), "a was evicted to stay within two entries")
+}
+
+// A user's time zone is set by an admin or an import, or learned from the
+// token's zoneinfo for a user learned from tokens; an admin's wins.
+func TestUserTimeZones(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	set, err := tb.audience.Upsert(tb.ctx, by, audience.User{ID: "tz-ada", Name: "Ada", TimeZone: " Europe/Berlin "})
+	require.NoError(t, err)
+	require.Equal(t, "Europe/Berlin", set.TimeZone)
+	_, err = tb.audience.Upsert(tb.ctx, by, audience.User{ID: "tz-ada", Name: "Ada", TimeZone: "Berlin"})
+	var v *audience.ValidationError
+	require.ErrorAs(t, err, &v)
+	require.Equal(t, "time_zone", v.Errors[0].Field)
+
+	n, err := tb.audience.Import(tb.ctx, by, []audience.User{{ID: "tz-bo", TimeZone: "Asia/Tokyo"}, {ID: "tz-cy"}})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	bo, err := tb.audience.Get(tb.ctx, "tz-bo")
+	require.NoError(t, err)
+	require.Equal(t, "Asia/Tokyo", bo.TimeZone)
+	_, err = tb.audience.Import(tb.ctx, by, []audience.User{{ID: "tz-dee", TimeZone: "Mars/Base"}})
+	require.ErrorAs(t, err, &v)
+	require.Equal(t, "[0].time_zone", v.Errors[0].Field)
+
+	require.NoError(t, tb.audience.Learn(tb.ctx, "tz-eve", "Eve", nil, "America/New_York"))
+	eve, err := tb.audience.Get(tb.ctx, "tz-eve")
+	require.NoError(t, err)
+	require.Equal(t, "America/New_York", eve.TimeZone, "learned from the token's zoneinfo")
+	require.NoError(t, tb.audience.Learn(tb.ctx, "tz-eve", "Eve", nil, "not a zone"))
+	eve, err = tb.audience.Get(tb.ctx, "tz-eve")
+	require.NoError(t, err)
+	require.Empty(t, eve.TimeZone, "a zoneinfo that is no IANA zone is left out")
+	require.NoError(t, tb.audience.Learn(tb.ctx, "tz-ada", "Ada", nil, "Asia/Tokyo"))
+	ada, err := tb.audience.Get(tb.ctx, "tz-ada")
+	require.NoError(t, err)
+	require.Equal(t, "Europe/Berlin", ada.TimeZone, "an admin's entry wins")
 }

@@ -14,10 +14,11 @@ import (
 // importSQL moves the copied users into the directory as admin entries,
 // leaving unchanged ones alone so a repeated import writes little.
 const importSQL = `
-INSERT INTO users (id, name, roles, source)
-SELECT id, name, roles, 'admin' FROM users_import
-ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, source = 'admin', updated_at = now()
-WHERE (users.name, users.roles, users.source) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.roles, 'admin')`
+INSERT INTO users (id, name, roles, source, time_zone)
+SELECT id, name, roles, 'admin', time_zone FROM users_import
+ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, roles = EXCLUDED.roles, source = 'admin', time_zone = EXCLUDED.time_zone,
+	updated_at = now()
+WHERE (users.name, users.roles, users.source, users.time_zone) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.roles, 'admin', EXCLUDED.time_zone)`
 
 // lockImportedSQL locks the users an import replaces, in id order, so their
 // roles cannot change between roleChangesSQL and importSQL.
@@ -68,14 +69,14 @@ func (a *Audience) Import(ctx context.Context, by audit.Origin, users []User) (i
 	rows := make([][]any, 0, len(last))
 	for i, u := range normalized {
 		if last[u.ID] == i {
-			rows = append(rows, []any{u.ID, u.Name, u.Roles})
+			rows = append(rows, []any{u.ID, u.Name, u.Roles, u.TimeZone})
 		}
 	}
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE users_import (id text, name text, roles text[]) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE users_import (id text, name text, roles text[], time_zone text) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users_import"}, []string{"id", "name", "roles"}, pgx.CopyFromRows(rows)); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users_import"}, []string{"id", "name", "roles", "time_zone"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, lockImportedSQL); err != nil {

@@ -33,10 +33,13 @@ const (
 
 // User is an entry of the directory.
 type User struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Roles     []string  `json:"roles"`
-	Source    Source    `json:"source"`
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Roles  []string `json:"roles"`
+	Source Source   `json:"source"`
+	// TimeZone is the user's IANA time zone, "" when unknown: a broadcast
+	// sent at a local time reaches them at that time there.
+	TimeZone  string    `json:"time_zone"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -80,7 +83,21 @@ func (u *User) Normalize() []broadcast.FieldError {
 		}
 	}
 	u.Roles = normalizeRoles(u.Roles)
+	u.TimeZone = strings.TrimSpace(u.TimeZone)
+	if u.TimeZone != "" && !ValidZone(u.TimeZone) {
+		add("time_zone", "%s is not an IANA time zone (like Europe/Berlin); leave it empty when unknown", broadcast.Quote(u.TimeZone))
+	}
 	return errs
+}
+
+// ValidZone reports whether name is an IANA time zone this process knows.
+// "Local" (the machine's) and file paths are not.
+func ValidZone(name string) bool {
+	if name == "" || name == "Local" || strings.HasPrefix(name, "/") || len(name) > 64 {
+		return false
+	}
+	_, err := time.LoadLocation(name)
+	return err == nil
 }
 
 // normalizeRoles trims, sorts and deduplicates roles and drops empty ones,

@@ -26,6 +26,9 @@ type Claims struct {
 	// Name is shown as the sender's name; defaults to the subject.
 	Name  string   `json:"name,omitempty"`
 	Roles []string `json:"roles"`
+	// ZoneInfo is the OIDC zoneinfo claim: the user's IANA time zone, as
+	// their identity provider knows it; "" when absent.
+	ZoneInfo string `json:"zoneinfo,omitempty"`
 }
 
 // HasRole reports whether the claims grant role.
@@ -72,6 +75,7 @@ func claimsFromMap(m jwt.MapClaims, rolesClaim, nameClaim string) (*Claims, erro
 	if v, ok := lookupClaim(m, nameClaim); ok {
 		c.Name, _ = v.(string)
 	}
+	c.ZoneInfo, _ = m["zoneinfo"].(string) // decorates too: checked where it is used
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
