@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,19 +100,10 @@ func (h *handlers) list(c echo.Context) error {
 	if claims := auth.ClaimsFrom(c); !claims.HasRole(auth.RoleAdmin) {
 		p.SenderID = claims.Subject // a broadcaster lists their own
 	}
-	for _, raw := range c.QueryParams()["status"] {
-		for _, s := range strings.Split(raw, ",") {
-			if strings.TrimSpace(s) == "" {
-				continue // ?status= means no filter
-			}
-			st := broadcast.Status(strings.ToUpper(strings.TrimSpace(s)))
-			if !st.Valid() {
-				return problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), broadcast.Statuses)
-			}
-			p.Statuses = append(p.Statuses, st)
-		}
-	}
 	var err error
+	if p.Statuses, err = statusFilter(c, broadcast.Statuses); err != nil {
+		return err
+	}
 	if p.Limit, err = pageLimit(c); err != nil {
 		return err
 	}

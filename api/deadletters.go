@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -48,20 +47,11 @@ func (h *handlers) listDeadLetters(c echo.Context) error {
 	if len(f.Consumer) > maxConsumerBytes {
 		return problem(http.StatusBadRequest, "consumer must be at most %d bytes, such as \"audience\" or \"stream-tail\"", maxConsumerBytes)
 	}
-	for _, raw := range c.QueryParams()["status"] {
-		for _, s := range strings.Split(raw, ",") {
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			st := deadletter.Status(strings.ToUpper(strings.TrimSpace(s)))
-			if !st.Valid() {
-				return problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), deadletter.Statuses)
-			}
-			f.Statuses = append(f.Statuses, st)
-		}
+	var err error
+	if f.Statuses, err = statusFilter(c, deadletter.Statuses); err != nil {
+		return err
 	}
 	if raw := c.QueryParam("limit"); raw != "" {
-		var err error
 		if f.Limit, err = strconv.Atoi(raw); err != nil || f.Limit < 1 || f.Limit > deadletter.MaxLimit {
 			return problem(http.StatusBadRequest, "limit must be a whole number from 1 to %d, got %s", deadletter.MaxLimit, broadcast.Quote(raw))
 		}

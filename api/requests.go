@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,4 +150,24 @@ func (r timesRequest) change() broadcast.Change {
 type listResponse struct {
 	Items      []broadcast.Broadcast `json:"items"`
 	NextCursor string                `json:"next_cursor,omitempty"`
+}
+
+// statusFilter reads ?status= for a list: statuses repeated or
+// comma-separated, any case; an empty one means no filter; one not in all
+// is a 400 naming the accepted ones.
+func statusFilter[S ~string](c echo.Context, all []S) ([]S, error) {
+	var out []S
+	for _, raw := range c.QueryParams()["status"] {
+		for _, s := range strings.Split(raw, ",") {
+			if strings.TrimSpace(s) == "" {
+				continue // ?status= means no filter
+			}
+			st := S(strings.ToUpper(strings.TrimSpace(s)))
+			if !slices.Contains(all, st) {
+				return nil, problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), all)
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
 }

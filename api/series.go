@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -215,19 +213,10 @@ func (h *handlers) listSeries(c echo.Context) error {
 	if claims := auth.ClaimsFrom(c); !claims.HasRole(auth.RoleAdmin) {
 		p.SenderID = claims.Subject
 	}
-	for _, raw := range c.QueryParams()["status"] {
-		for _, s := range strings.Split(raw, ",") {
-			if strings.TrimSpace(s) == "" {
-				continue
-			}
-			st := series.Status(strings.ToUpper(strings.TrimSpace(s)))
-			if !slices.Contains(series.Statuses, st) {
-				return problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), series.Statuses)
-			}
-			p.Statuses = append(p.Statuses, st)
-		}
-	}
 	var err error
+	if p.Statuses, err = statusFilter(c, series.Statuses); err != nil {
+		return err
+	}
 	if p.Limit, err = pageLimit(c); err != nil {
 		return err
 	}

@@ -26,6 +26,10 @@ type Schedules struct {
 	Now func() time.Time
 }
 
+// now is the wall clock of the process calling Temporal (an API node or a
+// worker's activity), never read inside a workflow: Schedules is a client,
+// like Client in client.go, so the determinism rule does not apply here
+// (.golangci.yml excludes this file from it by name, for that reason).
 func (s *Schedules) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
