@@ -104,12 +104,16 @@ var dueTransitions = map[broadcast.Operation]string{
 }
 
 // dueSQL is t for the broadcasts $1 (uuid[]) whose column at has passed;
-// $2 and $3 are guardArgs.
+// $2 and $3 are guardArgs. "Passed" is on now(), the statement's start, the
+// clock the times it records read too: on clock_timestamp() a statement
+// started just before scheduled_at would find it passed and still record
+// published_at and the event's occurred_at before it. A broadcast that falls
+// due while the statement runs is left for the dispatcher's next round.
 func (t transition) dueSQL(at string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH c AS (
 	SELECT id AS due_id FROM broadcasts
-	WHERE id = ANY($1::uuid[]) AND %s AND %s <= clock_timestamp()
+	WHERE id = ANY($1::uuid[]) AND %s AND %s <= now()
 	FOR UPDATE SKIP LOCKED
 ), b AS (
 	UPDATE broadcasts SET %s, %s, updated_at = now()

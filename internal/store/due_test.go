@@ -103,3 +103,57 @@ func TestDueBeforeCanUseThePartialIndexes(t *testing.T) {
 	require.Contains(t, plan, "broadcasts_scheduled_due", plan)
 	require.Contains(t, plan, "broadcasts_sent_expiry", plan)
 }
+
+// TestApplyDueNeverRecordsATimeBeforeTheDueTime applies each broadcast the way
+// the due dispatcher does, by a statement sent at the instant it falls due,
+// give or take the clocks' difference: here from a millisecond early to the
+// instant itself. The guard and the recorded times must read the same clock,
+// so that a statement started just before scheduled_at cannot publish with
+// published_at (and the event's occurred_at) before it.
+func TestApplyDueNeverRecordsATimeBeforeTheDueTime(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const (
+		n       = 40
+		spacing = 10 * time.Millisecond
+		early   = time.Millisecond / n
+	)
+	start := time.Now().Add(300 * time.Millisecond)
+	ids := make([]uuid.UUID, n)
+	for i := range n {
+		b, _, err := tb.store.Insert(tb.ctx, by, scheduled(uuid.Must(uuid.NewV7()), start.Add(time.Duration(i)*spacing)), []byte("h"), nil)
+		require.NoError(t, err)
+		ids[i] = b.ID
+	}
+	for i, id := range ids {
+		sendAt := start.Add(time.Duration(i)*spacing - time.Duration(i)*early)
+		for time.Now().Before(sendAt) { // spin: a timer is not precise enough to aim at a microsecond
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for applied := false; !applied; {
+			require.True(t, time.Now().Before(deadline), "broadcast %d never fell due", i)
+			changed, err := tb.store.ApplyDue(tb.ctx, broadcast.OpPublish, []uuid.UUID{id})
+			require.NoError(t, err)
+			applied = len(changed) == 1
+		}
+	}
+
+	rows, err := tb.pool.Query(tb.ctx, `SELECT b.id, b.scheduled_at, b.published_at, o.occurred_at
+		FROM broadcasts b JOIN outbox o ON o.broadcast_id = b.id AND o.event_type = $2
+		WHERE b.id = ANY($1)`, ids, broadcast.EventPublished)
+	require.NoError(t, err)
+	type times struct {
+		id                       uuid.UUID
+		scheduled, published, ev time.Time
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (times, error) {
+		var x times
+		return x, r.Scan(&x.id, &x.scheduled, &x.published, &x.ev)
+	})
+	require.NoError(t, err)
+	require.Len(t, got, n)
+	for _, x := range got {
+		require.False(t, x.published.Before(x.scheduled), "%s published %s before scheduled_at", x.id, x.scheduled.Sub(x.published))
+		require.False(t, x.ev.Before(x.scheduled), "%s event occurred %s before scheduled_at", x.id, x.scheduled.Sub(x.ev))
+	}
+}
