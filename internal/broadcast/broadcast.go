@@ -14,21 +14,27 @@ type Status string
 const (
 	StatusDraft     Status = "DRAFT"
 	StatusScheduled Status = "SCHEDULED"
-	StatusSent      Status = "SENT"
-	StatusExpired   Status = "EXPIRED"
-	StatusCancelled Status = "CANCELLED"
-	StatusFailed    Status = "FAILED"
+	// StatusInProgress is a local-time broadcast between its first wave
+	// and its last: it has reached recipients in some zones, not yet all.
+	StatusInProgress Status = "IN_PROGRESS"
+	StatusSent       Status = "SENT"
+	StatusExpired    Status = "EXPIRED"
+	StatusCancelled  Status = "CANCELLED"
+	StatusFailed     Status = "FAILED"
 )
 
 // Statuses lists every status, in lifecycle order.
-var Statuses = []Status{StatusDraft, StatusScheduled, StatusSent, StatusExpired, StatusCancelled, StatusFailed}
+var Statuses = []Status{StatusDraft, StatusScheduled, StatusInProgress, StatusSent, StatusExpired, StatusCancelled, StatusFailed}
 
 // Terminal reports whether no transition leaves s.
 func (s Status) Terminal() bool { return Transitions.Terminal(s) }
 
-// Published reports whether s is the status publication leads to, so
-// clients may have seen the broadcast.
-func (s Status) Published() bool { return s == Transitions[OpPublish].To }
+// Published reports whether s is a status publication leads to (at once,
+// or over a local-time broadcast's waves), so clients may have seen the
+// broadcast.
+func (s Status) Published() bool {
+	return s == Transitions[OpPublish].To || s == Transitions[OpBeginWaves].To
+}
 
 // Valid reports whether s is one of the known statuses.
 func (s Status) Valid() bool {
@@ -107,6 +113,15 @@ type Broadcast struct {
 	// DeliveryWindow, when set, is when publication may happen; ScheduledAt
 	// is then the effective time, at or after the one asked for.
 	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
+	// LocalTime, when set, is the wall-clock time the broadcast reaches each
+	// recipient at in their own zone (DefaultTimeZone for those whose zone
+	// nobody knows). ScheduledAt is then its first wave's instant, and
+	// Waves its publication plan: one wave per distinct instant among its
+	// recipients' zones, WavesSent of them sent so far.
+	LocalTime       *LocalTime `json:"local_time,omitempty"`
+	DefaultTimeZone string     `json:"default_time_zone,omitempty"`
+	Waves           []Wave     `json:"waves,omitempty"`
+	WavesSent       int        `json:"waves_sent,omitempty"`
 }
 
 // WorkflowID is the Temporal workflow id of the broadcast with the given id.

@@ -19,6 +19,13 @@ const (
 	OpRescheduleExpiry Operation = "reschedule expires_at"
 	// OpPublish publishes a broadcast at its scheduled time.
 	OpPublish Operation = "publish"
+	// OpBeginWaves sends the first wave of a local-time broadcast whose
+	// recipients' local time comes at more than one instant.
+	OpBeginWaves Operation = "begin waves"
+	// OpSendWave sends a later wave, not the last.
+	OpSendWave Operation = "send wave"
+	// OpFinishWaves sends the last wave.
+	OpFinishWaves Operation = "finish waves"
 	// OpExpire takes a published broadcast down at its expiry.
 	OpExpire Operation = "expire"
 	// OpCancel cancels a broadcast, retracting it if it was published.
@@ -54,24 +61,31 @@ type Lifecycle map[Operation]Transition
 // internal/store, workflows and api shows it).
 //
 //	DRAFT ──schedule──▶ SCHEDULED ──publish──▶ SENT ──expire──▶ EXPIRED
+//	  │                     │  ▲                 │
+//	  │          begin waves│  │finish waves     │
+//	  │                     ▼  │                 │
+//	  │                 IN_PROGRESS ◀─send wave  │
 //	  │                     │                    │
 //	  └──────cancel─────────┴──────cancel────────┴──▶ CANCELLED
 //	                        └────────fail────────┴──▶ FAILED
 //	                        ▲                              │
 //	                        └──retry (a new workflow run)──┘
 //
-// There is no IN_PROGRESS: publication is one statement, so no broadcast
-// ever stood between SCHEDULED and SENT. Deliveries in each recipient's own
-// time zone may bring it back, as a status of its own in this table.
+// Publication is one statement, except for a local-time broadcast whose
+// recipients' local time comes at several instants: it is IN_PROGRESS from
+// its first wave to its last.
 var Transitions = Lifecycle{
 	OpSchedule:         {From: []Status{StatusDraft}, To: StatusScheduled},
 	OpRescheduleDraft:  {From: []Status{StatusDraft}},
 	OpReschedule:       {From: []Status{StatusScheduled}},
 	OpRescheduleExpiry: {From: []Status{StatusScheduled, StatusSent}},
 	OpPublish:          {From: []Status{StatusScheduled}, To: StatusSent},
+	OpBeginWaves:       {From: []Status{StatusScheduled}, To: StatusInProgress},
+	OpSendWave:         {From: []Status{StatusInProgress}},
+	OpFinishWaves:      {From: []Status{StatusInProgress}, To: StatusSent},
 	OpExpire:           {From: []Status{StatusSent}, To: StatusExpired},
-	OpCancel:           {From: []Status{StatusDraft, StatusScheduled, StatusSent}, To: StatusCancelled},
-	OpFail:             {From: []Status{StatusScheduled, StatusSent}, To: StatusFailed},
+	OpCancel:           {From: []Status{StatusDraft, StatusScheduled, StatusInProgress, StatusSent}, To: StatusCancelled},
+	OpFail:             {From: []Status{StatusScheduled, StatusInProgress, StatusSent}, To: StatusFailed},
 	OpRetry:            {From: []Status{StatusFailed}, To: StatusScheduled, NewRun: true},
 }
 

@@ -47,8 +47,8 @@ func TestLifecycle(t *testing.T) {
 		ranks[s] = broadcast.Transitions.Rank(s)
 	}
 	require.Equal(t, map[broadcast.Status]int{
-		broadcast.StatusDraft: 0, broadcast.StatusScheduled: 1, broadcast.StatusSent: 2,
-		broadcast.StatusExpired: 3, broadcast.StatusCancelled: 3, broadcast.StatusFailed: 3,
+		broadcast.StatusDraft: 0, broadcast.StatusScheduled: 1, broadcast.StatusInProgress: 2, broadcast.StatusSent: 3,
+		broadcast.StatusExpired: 4, broadcast.StatusCancelled: 4, broadcast.StatusFailed: 4,
 	}, ranks)
 	require.True(t, broadcast.StatusSent.Published())
 	require.False(t, broadcast.StatusScheduled.Published())

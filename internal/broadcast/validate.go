@@ -126,6 +126,18 @@ type Spec struct {
 	// DeliveryWindow, when set, is when publication may happen: a
 	// scheduled_at outside it moves to its next opening.
 	DeliveryWindow *window.Window
+	// LocalTime, when set instead of ScheduledAt, is the wall-clock time the
+	// broadcast reaches each recipient at in their own zone, DefaultTimeZone
+	// (default DefaultTimeZone) for those whose zone nobody knows. PlanWaves
+	// then fixes ScheduledAt and the waves from the recipients' zones.
+	LocalTime       *LocalTime
+	DefaultTimeZone string
+	Waves           []Wave
+
+	// expiryDefaulted is set when Normalize chose expires_at, which
+	// PlanWaves then counts from the last wave.
+	expiryDefaulted bool
+	rules           Rules
 }
 
 // Normalize validates s and fills its defaults: priority NORMAL, category
@@ -177,6 +189,10 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 // normalizeTimes is Normalize's part for scheduled_at, the delivery window
 // and expires_at.
 func (s *Spec) normalizeTimes(v *ValidationError, r Rules, draft bool) {
+	if s.LocalTime != nil {
+		s.normalizeLocalTime(v, r, draft)
+		return
+	}
 	if s.ScheduledAt != nil {
 		at := s.ScheduledAt.UTC().Truncate(Precision)
 		switch {
@@ -214,6 +230,79 @@ func (s *Spec) normalizeTimes(v *ValidationError, r Rules, draft bool) {
 		at := s.ScheduledAt.Add(r.DefaultExpiry)
 		s.ExpiresAt = &at
 	}
+}
+
+// normalizeLocalTime is normalizeTimes for a broadcast given local_time. Its
+// scheduled_at until PlanWaves runs is its instant in the default zone.
+func (s *Spec) normalizeLocalTime(v *ValidationError, r Rules, draft bool) {
+	s.rules = r
+	switch {
+	case s.ScheduledAt != nil:
+		v.add("local_time", "give scheduled_at or local_time, not both")
+	case s.DeliveryWindow != nil:
+		v.add("local_time", "cannot be combined with delivery_window: each recipient's local time is the window")
+	case draft:
+		v.add("local_time", "a draft cannot have one yet: create the broadcast with it when it is ready")
+	}
+	if s.DefaultTimeZone == "" {
+		s.DefaultTimeZone = DefaultTimeZone
+	}
+	loc, ok := Zone(s.DefaultTimeZone)
+	if !ok {
+		v.add("default_time_zone", "must be an IANA time zone such as Europe/Berlin, got %s", Quote(s.DefaultTimeZone))
+		loc = time.UTC
+	}
+	at := s.LocalTime.In(loc)
+	s.ScheduledAt = &at
+	// Recipients' zones span from UTC+14 to UTC-12: the local time has
+	// passed everywhere once it has at UTC-12.
+	switch {
+	case s.LocalTime.Wall().Add(12 * time.Hour).Before(r.Now.Add(-r.SendNowTolerance)):
+		v.add("local_time", "has passed in every time zone; give a later one")
+	case at.After(r.Now.Add(MaxScheduleAhead)):
+		v.add("local_time", "must be at most a year ahead")
+	}
+	if s.ExpiresAt == nil {
+		s.expiryDefaulted = true
+		return
+	}
+	exp := s.ExpiresAt.UTC().Truncate(Precision)
+	s.ExpiresAt = &exp
+	if !exp.After(r.Now) {
+		v.add("expires_at", "is in the past")
+	}
+}
+
+// PlanWaves plans a local-time broadcast's waves from the zones of its
+// recipients ("" for those without one), as PlanWaves does, and sets
+// ScheduledAt to the first wave's instant and a defaulted expires_at to
+// DefaultExpiry after the last. A zone whose instant comes only after
+// expires_at, or none left to send to, is a *ValidationError. It does
+// nothing for a broadcast without local time.
+func (s *Spec) PlanWaves(zones []string) error {
+	if s.LocalTime == nil {
+		return nil
+	}
+	r := s.rules.withDefaults()
+	var notAfter time.Time
+	if !s.expiryDefaulted {
+		notAfter = *s.ExpiresAt
+	}
+	waves, dropped := PlanWaves(*s.LocalTime, s.DefaultTimeZone, zones, r.Now, notAfter)
+	var v ValidationError
+	if len(dropped) > 0 {
+		v.add("expires_at", "comes before local_time in %s: those recipients would never receive it; give a later expires_at",
+			strings.Join(dropped, ", "))
+		return &v
+	}
+	s.Waves = waves
+	first := waves[0].At
+	s.ScheduledAt = &first
+	if s.expiryDefaulted {
+		exp := waves[len(waves)-1].At.Add(r.DefaultExpiry)
+		s.ExpiresAt = &exp
+	}
+	return nil
 }
 
 // applyWindow checks w, and moves *at (when set) to the window's next
@@ -300,6 +389,11 @@ func (c *Change) Normalize(r Rules, current Broadcast) error {
 	var v ValidationError
 	if c.ScheduledAt == nil && c.ExpiresAt == nil {
 		v.add("scheduled_at", "give scheduled_at, expires_at or both")
+		return &v
+	}
+	if c.ScheduledAt != nil && current.LocalTime != nil {
+		v.add("scheduled_at", "cannot move a broadcast sent at each recipient's local_time (%s); cancel it and create it again with the new local_time",
+			current.LocalTime)
 		return &v
 	}
 	scheduledAt := current.ScheduledAt

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -45,13 +46,13 @@ func insert(ctx context.Context, tx pgx.Tx, by audit.Origin, b broadcast.Broadca
 	stored, err = scanBroadcast(tx.QueryRow(ctx, `
 		INSERT INTO broadcasts (id, status, sender_id, sender_name, title, content, category, priority,
 			target_type, target_ids, scheduled_at, expires_at, workflow_id, request_hash, trace_context,
-			series_id, occurrence_at, delivery_window)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''), $16, $17, $18)
+			series_id, occurrence_at, delivery_window, local_time, default_time_zone, waves)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, ''), $16, $17, $18, $19, $20, $21)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING `+columns,
 		b.ID, b.Status, b.Sender.ID, b.Sender.Name, b.Title, b.Content, b.Category, b.Priority,
 		b.Target.Type, b.Target.IDs, b.ScheduledAt, b.ExpiresAt, b.WorkflowID, requestHash, tracing.TraceParent(ctx),
-		b.SeriesID, b.OccurrenceAt, b.DeliveryWindow))
+		b.SeriesID, b.OccurrenceAt, b.DeliveryWindow, localWall(b.LocalTime), b.DefaultTimeZone, wavesArg(b.Waves)))
 	created = err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
 		var storedHash []byte
@@ -134,4 +135,21 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 		next = cursor.Encode(last.CreatedAt, last.ID)
 	}
 	return page, next, nil
+}
+
+// localWall is l as its timestamp (without time zone) column stores it.
+func localWall(l *broadcast.LocalTime) *time.Time {
+	if l == nil {
+		return nil
+	}
+	w := l.Wall()
+	return &w
+}
+
+// wavesArg is waves for their jsonb column: NULL for none.
+func wavesArg(waves []broadcast.Wave) any {
+	if len(waves) == 0 {
+		return nil
+	}
+	return waves
 }

@@ -33,6 +33,13 @@ var dueTime = map[broadcast.Operation]string{
 	broadcast.OpExpire:  "expires_at",
 }
 
+// dueOnlyIf narrows what falls due of op: a local-time broadcast is
+// published in waves by its workflow (BeginWaves), never at once.
+var dueOnlyIf = map[broadcast.Operation]string{
+	broadcast.OpPublish: "local_time IS NULL",
+	broadcast.OpExpire:  "true",
+}
+
 // statusLiteral is the SQL list of the statuses op may start from, written
 // into the statement's text rather than passed as a parameter: the planner
 // then matches it to the partial indexes on status (broadcasts_scheduled_due,
@@ -55,7 +62,7 @@ func dueBeforeSQL() string {
 	parts := make([]string, 0, len(DueOps))
 	for _, op := range DueOps {
 		parts = append(parts, fmt.Sprintf(`(SELECT id, '%s' AS op, %[2]s AS at FROM broadcasts
-	WHERE status IN %[3]s AND %[2]s < $1 ORDER BY %[2]s LIMIT $2)`, op, dueTime[op], statusLiteral(op)))
+	WHERE status IN %[3]s AND %[2]s < $1 AND %[4]s ORDER BY %[2]s LIMIT $2)`, op, dueTime[op], statusLiteral(op), dueOnlyIf[op]))
 	}
 	return `SELECT d.id, d.op, d.at, clock_timestamp() FROM (` + strings.Join(parts, "\nUNION ALL\n") + `) d ORDER BY d.at`
 }
@@ -99,21 +106,21 @@ func (s *Store) DueBefore(ctx context.Context, before time.Time, limit int) ([]D
 // transaction holds (another worker applying the same, a workflow's own
 // publish, a cancel in progress) rather than waiting for them.
 var dueTransitions = map[broadcast.Operation]string{
-	broadcast.OpPublish: publish.dueSQL(dueTime[broadcast.OpPublish]),
-	broadcast.OpExpire:  expire.dueSQL(dueTime[broadcast.OpExpire]),
+	broadcast.OpPublish: publish.dueSQL(broadcast.OpPublish),
+	broadcast.OpExpire:  expire.dueSQL(broadcast.OpExpire),
 }
 
-// dueSQL is t for the broadcasts $1 (uuid[]) whose column at has passed;
+// dueSQL is t for the broadcasts $1 (uuid[]) whose time of op has passed;
 // $2 and $3 are guardArgs. "Passed" is on now(), the statement's start, the
 // clock the times it records read too: on clock_timestamp() a statement
 // started just before scheduled_at would find it passed and still record
 // published_at and the event's occurred_at before it. A broadcast that falls
 // due while the statement runs is left for the dispatcher's next round.
-func (t transition) dueSQL(at string) string {
+func (t transition) dueSQL(op broadcast.Operation) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH c AS (
 	SELECT id AS due_id FROM broadcasts
-	WHERE id = ANY($1::uuid[]) AND %s AND %s <= now()
+	WHERE id = ANY($1::uuid[]) AND %s AND %s <= now() AND %s
 	FOR UPDATE SKIP LOCKED
 ), b AS (
 	UPDATE broadcasts SET %s, %s, updated_at = now()
@@ -125,7 +132,7 @@ func (t transition) dueSQL(at string) string {
 	RETURNING 1
 ), n AS (
 	SELECT pg_notify('%s', '') WHERE EXISTS (SELECT 1 FROM o)
-)`, guard, at, setStatus, t.set, columns, t.event, creationTrace, OutboxChannel)
+)`, guard, dueTime[op], dueOnlyIf[op], setStatus, t.set, columns, t.event, creationTrace, OutboxChannel)
 	if t.supersede {
 		b.WriteString(`, d AS (
 	UPDATE deliveries SET status = 'SUPERSEDED' WHERE broadcast_id IN (SELECT id FROM b) AND status = 'PENDING'
@@ -167,7 +174,7 @@ func (s *Store) Pending(ctx context.Context, op broadcast.Operation, ids []uuid.
 		return nil, time.Time{}, fmt.Errorf("pending %s: not a timed transition", op)
 	}
 	rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %s, clock_timestamp() FROM broadcasts
-		WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) AND %[1]s IS NOT NULL`, col),
+		WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[]) AND %[1]s IS NOT NULL AND %[2]s`, col, dueOnlyIf[op]),
 		binaryUUIDs(ids), broadcast.Transitions.From(op))
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("pending %s: %w", op, err)

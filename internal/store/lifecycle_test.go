@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -19,39 +20,70 @@ import (
 
 // lifecycleCalls run each operation of broadcast.Transitions through the
 // store method that makes it.
-var lifecycleCalls = map[broadcast.Operation]func(tb *testBundle, b broadcast.Broadcast) (store.Result, error){
-	broadcast.OpSchedule: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+var lifecycleCalls = map[broadcast.Operation]func(t *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error){
+	broadcast.OpSchedule: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.ScheduleDraft(tb.ctx, by, b.ID, *b.ScheduledAt, *b.ExpiresAt,
 			func(context.Context, broadcast.Broadcast) error { return nil })
 	},
-	broadcast.OpRescheduleDraft: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpRescheduleDraft: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.RescheduleDraft(tb.ctx, by, b.ID, nil, ptr(b.ExpiresAt.Add(time.Hour)))
 	},
-	broadcast.OpReschedule: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpReschedule: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Reschedule(tb.ctx, by, b.ID, ptr(b.ScheduledAt.Add(-30*time.Minute)), nil)
 	},
-	broadcast.OpRescheduleExpiry: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpRescheduleExpiry: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Reschedule(tb.ctx, by, b.ID, nil, ptr(b.ExpiresAt.Add(time.Hour)))
 	},
-	broadcast.OpPublish: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpPublish: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Publish(tb.ctx, b.ID)
 	},
-	broadcast.OpExpire: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpBeginWaves: func(t *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		tb.inWaves(t, b.ID, 0, "Asia/Tokyo", "America/New_York")
+		return tb.store.BeginWaves(tb.ctx, b.ID)
+	},
+	broadcast.OpSendWave: func(t *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		tb.inWaves(t, b.ID, 1, "Asia/Tokyo", "Europe/Berlin", "America/New_York")
+		return tb.store.SendWave(tb.ctx, b.ID, 2)
+	},
+	broadcast.OpFinishWaves: func(t *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+		tb.inWaves(t, b.ID, 1, "Asia/Tokyo", "America/New_York")
+		return tb.store.SendWave(tb.ctx, b.ID, 2)
+	},
+	broadcast.OpExpire: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Expire(tb.ctx, b.ID)
 	},
-	broadcast.OpCancel: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpCancel: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Cancel(tb.ctx, by, b.ID)
 	},
-	broadcast.OpFail: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpFail: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Fail(tb.ctx, b.ID, "refused")
 	},
-	broadcast.OpRetry: func(tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
+	broadcast.OpRetry: func(_ *testing.T, tb *testBundle, b broadcast.Broadcast) (store.Result, error) {
 		return tb.store.Retry(tb.ctx, by, b.ID, *b.ScheduledAt, b.ExpiresAt.Add(time.Hour),
 			func(context.Context, broadcast.Broadcast) error { return nil })
 	},
 }
 
 func ptr(t time.Time) *time.Time { return &t }
+
+// inWaves makes broadcast id one sent at 09:00 tomorrow in each of zones (all
+// SELECTED recipients, the first zone the default), sent planned waves already.
+func (tb *testBundle) inWaves(t *testing.T, id uuid.UUID, sent int, zones ...string) {
+	t.Helper()
+	local := broadcast.LocalTimeOf(time.Now().AddDate(0, 0, 1).Truncate(24 * time.Hour).Add(9 * time.Hour))
+	waves, _ := broadcast.PlanWaves(local, zones[0], zones, time.Now(), time.Time{})
+	var users []string
+	for i, z := range zones {
+		user := fmt.Sprintf("%s-in-%d", id, i)
+		users = append(users, user)
+		_, err := tb.pool.Exec(tb.ctx, `INSERT INTO users (id, time_zone) VALUES ($1, $2)`, user, z)
+		require.NoError(t, err)
+	}
+	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET local_time = $2, default_time_zone = $3, waves = $4, waves_sent = $5,
+		target_type = 'SELECTED', target_ids = $6, expires_at = now() + interval '3 days' WHERE id = $1`,
+		id, local.Wall(), zones[0], waves, sent, users)
+	require.NoError(t, err)
+}
 
 // requireSQLFollows runs every operation on a broadcast in every status and
 // requires the SQL to change exactly what broadcast.Transitions allows, to
@@ -64,7 +96,7 @@ func requireSQLFollows(t *testing.T, tb *testBundle) {
 		require.NotNil(t, call, "no store call makes %s", op)
 		for _, from := range broadcast.Statuses {
 			b := tb.insert(t, from)
-			res, err := call(tb, b)
+			res, err := call(t, tb, b)
 			require.NoError(t, err, "%s from %s", op, from)
 			allowed := broadcast.Transitions.Allows(op, from)
 			require.Equal(t, allowed, res.Applied, "%s from %s", op, from)
@@ -179,7 +211,8 @@ func TestRecordRefusal(t *testing.T) {
 }
 
 // TestStatusCheckIsTheLifecycle: the broadcasts table takes every status of
-// the lifecycle and no other (migration 0009 dropped IN_PROGRESS).
+// the lifecycle and no other (migration 0009 dropped IN_PROGRESS, 0016 took
+// it back for local-time broadcasts).
 func TestStatusCheckIsTheLifecycle(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
@@ -188,7 +221,7 @@ func TestStatusCheckIsTheLifecycle(t *testing.T) {
 		_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = $2 WHERE id = $1`, b.ID, s)
 		require.NoError(t, err, "status %s", s)
 	}
-	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = 'IN_PROGRESS' WHERE id = $1`, b.ID)
+	_, err := tb.pool.Exec(tb.ctx, `UPDATE broadcasts SET status = 'PUBLISHING' WHERE id = $1`, b.ID)
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "broadcasts_status_check", pgErr.ConstraintName)

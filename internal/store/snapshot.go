@@ -37,6 +37,11 @@ type snapshot struct {
 	OccurrenceAt  *time.Time           `json:"occurrence_at"`
 	// DeliveryWindow is absent from snapshots written before it existed.
 	DeliveryWindow *window.Window `json:"delivery_window"`
+	// The local-time columns are absent from snapshots written before them.
+	LocalTime       *broadcast.LocalTime `json:"local_time"`
+	DefaultTimeZone string               `json:"default_time_zone"`
+	Waves           []broadcast.Wave     `json:"waves"`
+	WavesSent       int                  `json:"waves_sent"`
 }
 
 // DecodeSnapshot turns an outbox snapshot back into the broadcast it records.
@@ -63,6 +68,7 @@ func DecodeSnapshot(raw []byte) (broadcast.Broadcast, error) {
 		CancelledAt: s.CancelledAt,
 		WorkflowID:  s.WorkflowID,
 		SeriesID:    s.SeriesID, OccurrenceAt: s.OccurrenceAt, DeliveryWindow: s.DeliveryWindow,
+		LocalTime: s.LocalTime, DefaultTimeZone: s.DefaultTimeZone, Waves: s.Waves, WavesSent: s.WavesSent,
 	}
 	if s.FailureReason != nil {
 		b.FailureReason = *s.FailureReason

@@ -85,7 +85,8 @@ type querier interface {
 // that returns a broadcast returns exactly these.
 const columns = `id, status, sender_id, sender_name, title, content, category, priority,
 	target_type, target_ids, scheduled_at, expires_at, created_at, updated_at,
-	published_at, expired_at, cancelled_at, failure_reason, workflow_id, series_id, occurrence_at, delivery_window`
+	published_at, expired_at, cancelled_at, failure_reason, workflow_id, series_id, occurrence_at, delivery_window,
+	local_time, default_time_zone, waves, waves_sent`
 
 // Columns lists the broadcast columns that Scan reads, in order, for other
 // packages that query broadcasts.
@@ -98,15 +99,21 @@ func scanBroadcast(row pgx.Row) (broadcast.Broadcast, error) {
 	var (
 		b       broadcast.Broadcast
 		failure *string
+		local   *time.Time
 	)
 	err := row.Scan(&b.ID, &b.Status, &b.Sender.ID, &b.Sender.Name, &b.Title, &b.Content, &b.Category, &b.Priority,
 		&b.Target.Type, &b.Target.IDs, &b.ScheduledAt, &b.ExpiresAt, &b.CreatedAt, &b.UpdatedAt,
-		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID, &b.SeriesID, &b.OccurrenceAt, &b.DeliveryWindow)
+		&b.PublishedAt, &b.ExpiredAt, &b.CancelledAt, &failure, &b.WorkflowID, &b.SeriesID, &b.OccurrenceAt, &b.DeliveryWindow,
+		&local, &b.DefaultTimeZone, &b.Waves, &b.WavesSent)
 	if err != nil {
 		return b, err
 	}
 	if failure != nil {
 		b.FailureReason = *failure
+	}
+	if local != nil {
+		l := broadcast.LocalTimeOf(*local)
+		b.LocalTime = &l
 	}
 	normalizeTimes(&b)
 	return b, nil

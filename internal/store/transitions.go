@@ -50,6 +50,8 @@ type transition struct {
 	// traceArg is the parameter number of the W3C traceparent stored with
 	// the event (the last argument of a transition that records one).
 	traceArg int
+	// where guards more than the status, when set.
+	where string
 }
 
 // guard is the WHERE clause of every transition after "id = $1 AND", and
@@ -76,7 +78,11 @@ func (t transition) sql() string {
 	if t.set != "" {
 		set += ", " + t.set
 	}
-	fmt.Fprintf(&b, "WITH b AS (\n\tUPDATE broadcasts SET %s, updated_at = now()\n\tWHERE id = $1 AND %s\n\tRETURNING %s\n)", set, guard, columns)
+	where := guard
+	if t.where != "" {
+		where += " AND " + t.where
+	}
+	fmt.Fprintf(&b, "WITH b AS (\n\tUPDATE broadcasts SET %s, updated_at = now()\n\tWHERE id = $1 AND %s\n\tRETURNING %s\n)", set, where, columns)
 	notify := ""
 	if t.event != "" {
 		cond := ""
