@@ -33,6 +33,8 @@ type Store interface {
 	Reschedule(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt *time.Time) (store.Result, error)
 	Fail(ctx context.Context, id uuid.UUID, reason string) (store.Result, error)
 	RecordRefusal(ctx context.Context, by audit.Origin, id uuid.UUID, detail any) (store.Result, error)
+	BeginWaves(ctx context.Context, id uuid.UUID) (store.Result, error)
+	SendWave(ctx context.Context, id uuid.UUID, n int) (store.Result, error)
 }
 
 // Activities are the broadcast workflow's activities, registered as one value.
@@ -99,6 +101,17 @@ type Outcome struct {
 	// ScheduledAt and ExpiresAt are the broadcast's times after the attempt.
 	ScheduledAt time.Time
 	ExpiresAt   time.Time
+	// Waves are the instants of a local-time broadcast's waves once planned,
+	// WavesSent how many of them are sent.
+	Waves     []time.Time `json:",omitempty"`
+	WavesSent int         `json:",omitempty"`
+}
+
+// WaveInput names a wave of a local-time broadcast: its number, from 2 (the
+// first is BeginWaves).
+type WaveInput struct {
+	BroadcastID uuid.UUID
+	Wave        int
 }
 
 // Publish moves the broadcast to SENT and records BROADCAST_PUBLISHED. A
@@ -118,6 +131,24 @@ func (a *Activities) Publish(ctx context.Context, in TransitionInput) (Outcome, 
 		return out, fmt.Errorf("broadcast is still %s after its publication; retrying", out.Status)
 	}
 	return out, err
+}
+
+// BeginWaves sends the first wave of a local-time broadcast: the waves are
+// planned from its recipients' zones as they stand, and the broadcast is
+// IN_PROGRESS, or SENT when one wave reaches them all. Like Publish, one
+// still SCHEDULED afterwards is an error a retry may fix.
+func (a *Activities) BeginWaves(ctx context.Context, in TransitionInput) (Outcome, error) {
+	out, err := outcome(a.Store.BeginWaves(ctx, in.BroadcastID))
+	if err == nil && !out.Applied && broadcast.Transitions.Allows(broadcast.OpBeginWaves, out.Status) {
+		return out, fmt.Errorf("broadcast is still %s after its first wave; retrying", out.Status)
+	}
+	return out, err
+}
+
+// SendWave sends wave in.Wave of a local-time broadcast IN_PROGRESS; the last
+// leaves it SENT. A wave sent already (a retried attempt) is not applied.
+func (a *Activities) SendWave(ctx context.Context, in WaveInput) (Outcome, error) {
+	return outcome(a.Store.SendWave(ctx, in.BroadcastID, in.Wave))
 }
 
 // Cancel moves the broadcast to CANCELLED, with BROADCAST_CANCELLED when it
@@ -169,6 +200,10 @@ func outcome(res store.Result, err error) (Outcome, error) {
 	if res.Broadcast.ExpiresAt != nil {
 		o.ExpiresAt = *res.Broadcast.ExpiresAt
 	}
+	for _, w := range res.Broadcast.Waves {
+		o.Waves = append(o.Waves, w.At)
+	}
+	o.WavesSent = res.Broadcast.WavesSent
 	return o, nil
 }
 

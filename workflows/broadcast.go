@@ -35,6 +35,11 @@ type BroadcastInput struct {
 	// a little. Zero (workflows started before it existed) is
 	// broadcast.DefaultSendNowTolerance, the grace they always had.
 	SendNowTolerance time.Duration `json:",omitempty"`
+	// LocalTime marks a broadcast sent at each recipient's local time: at
+	// ScheduledAt it begins its waves (activities.BeginWaves) and sends each
+	// later one at its instant. Workflows started before it existed have
+	// none and publish at once, as they always did.
+	LocalTime bool `json:",omitempty"`
 }
 
 // BroadcastResult is how a broadcast's workflow ended.
@@ -79,6 +84,7 @@ func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastResult, error)
 		expiresAt:    in.ExpiresAt,
 		lead:         max(in.PublishLead, 0),
 		grace:        in.SendNowTolerance,
+		local:        in.LocalTime,
 		cancelCh:     workflow.GetSignalChannel(ctx, SignalCancel),
 		rescheduleCh: workflow.GetSignalChannel(ctx, SignalReschedule),
 		logger:       log.With(workflow.GetLogger(ctx), "broadcast_id", in.BroadcastID),
@@ -98,6 +104,7 @@ type broadcastWorkflow struct {
 	scheduledAt, expiresAt time.Time
 	lead                   time.Duration
 	grace                  time.Duration // BroadcastInput.SendNowTolerance
+	local                  bool          // BroadcastInput.LocalTime
 	// cancelRequested is set as soon as a cancel arrives, before the cancel
 	// activity has run, so the workflow never starts publishing after it.
 	cancelRequested bool
@@ -112,7 +119,11 @@ type broadcastWorkflow struct {
 
 func (w *broadcastWorkflow) run(ctx workflow.Context) (BroadcastResult, error) {
 	if w.waitUntil(ctx, "until scheduled_at", func() time.Time { return w.scheduledAt.Add(-w.lead) }) {
-		w.publish(ctx)
+		if w.local {
+			w.publishWaves(ctx)
+		} else {
+			w.publish(ctx)
+		}
 	}
 	if w.status.Published() && w.waitUntil(ctx, "until expires_at", func() time.Time { return w.expiresAt }) {
 		w.expire(ctx)
@@ -243,6 +254,39 @@ func (w *broadcastWorkflow) publish(ctx workflow.Context) {
 	}
 	if out.Applied {
 		w.logger.Info("Broadcast published")
+	}
+}
+
+// versionLocalTimeWaves is the change that publishes a local-time broadcast
+// in waves. Only workflows started with BroadcastInput.LocalTime take that
+// path, all of them after the change; its marker lets the next change to
+// the waves tell their histories apart.
+const versionLocalTimeWaves = "local-time-waves"
+
+// publishWaves publishes a local-time broadcast: its first wave at
+// scheduled_at (which plans them all), then each later one at its instant,
+// until the last leaves it SENT. A cancel stops the waves not yet sent (the
+// cancel itself retracts those sent).
+func (w *broadcastWorkflow) publishWaves(ctx workflow.Context) {
+	workflow.GetVersion(ctx, versionLocalTimeWaves, workflow.DefaultVersion, 1)
+	out, err := w.execute(ctx, acts.BeginWaves, activities.TransitionInput{BroadcastID: w.id})
+	if err != nil {
+		if !w.notFound {
+			w.fail(ctx, err)
+		}
+		return
+	}
+	w.logger.Info("Broadcast began its waves", "waves", len(out.Waves), "sent", out.WavesSent)
+	for n := out.WavesSent + 1; n <= len(out.Waves); n++ {
+		at := out.Waves[n-1]
+		if !w.waitUntil(ctx, fmt.Sprintf("until wave %d of %d", n, len(out.Waves)), func() time.Time { return at }) {
+			return
+		}
+		if _, err := w.execute(ctx, acts.SendWave, activities.WaveInput{BroadcastID: w.id, Wave: n}); err != nil {
+			w.fail(ctx, err)
+			return
+		}
+		w.logger.Info("Broadcast sent a wave", "wave", n, "waves", len(out.Waves))
 	}
 }
 

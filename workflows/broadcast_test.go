@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -40,6 +41,9 @@ type memStore struct {
 	by []audit.Origin
 	// refusals are the refused signals recorded in the audit log.
 	refusals []refusal
+	// zones are the recipients' zones a local-time broadcast's waves are
+	// planned from.
+	zones []string
 }
 
 // refusal is one refused signal's audit entry: who and its detail.
@@ -116,6 +120,30 @@ func (m *memStore) Reschedule(_ context.Context, by audit.Origin, _ uuid.UUID, s
 
 func (m *memStore) Fail(_ context.Context, _ uuid.UUID, reason string) (store.Result, error) {
 	return m.apply("fail", broadcast.OpFail, func(b *broadcast.Broadcast) { b.FailureReason = reason }, "")
+}
+
+// BeginWaves plans and sends the first wave as store.BeginWaves does.
+func (m *memStore) BeginWaves(_ context.Context, _ uuid.UUID) (store.Result, error) {
+	waves, _ := broadcast.PlanWaves(*m.b.LocalTime, m.b.DefaultTimeZone, m.zones, m.now(), *m.b.ExpiresAt)
+	op := broadcast.OpBeginWaves
+	if len(waves) == 1 {
+		op = broadcast.OpPublish
+	}
+	return m.apply("wave 1", op, func(b *broadcast.Broadcast) {
+		b.Waves, b.WavesSent, b.PublishedAt = waves, 1, ptr(m.now())
+	}, broadcast.EventPublished)
+}
+
+// SendWave sends wave n as store.SendWave does.
+func (m *memStore) SendWave(_ context.Context, _ uuid.UUID, n int) (store.Result, error) {
+	op := broadcast.OpSendWave
+	if n >= len(m.b.Waves) {
+		op = broadcast.OpFinishWaves
+	}
+	if m.b.WavesSent != n-1 {
+		return store.Result{Broadcast: m.b}, nil
+	}
+	return m.apply(fmt.Sprintf("wave %d", n), op, func(b *broadcast.Broadcast) { b.WavesSent = n }, broadcast.EventPublished)
 }
 
 func (m *memStore) RecordRefusal(_ context.Context, by audit.Origin, _ uuid.UUID, detail any) (store.Result, error) {
@@ -492,4 +520,73 @@ func TestChangesCarryWhoAsked(t *testing.T) {
 			require.Equal(t, tt.want, tb.store.by)
 		})
 	}
+}
+
+// localTime makes tb's broadcast one sent at 09:00 on 2027-01-05 in each of
+// its recipients' zones, from the day before; it expires on the 7th.
+func (tb *testBundle) localTime(t *testing.T, zones ...string) {
+	t.Helper()
+	local, err := broadcast.ParseLocalTime("2027-01-05T09:00")
+	require.NoError(t, err)
+	tb.start = time.Date(2027, 1, 4, 12, 0, 0, 0, time.UTC)
+	tb.env.SetStartTime(tb.start)
+	waves, _ := broadcast.PlanWaves(local, zones[0], zones, tb.start, time.Time{})
+	tb.input.ScheduledAt, tb.input.ExpiresAt, tb.input.LocalTime = waves[0].At, time.Date(2027, 1, 7, 0, 0, 0, 0, time.UTC), true
+	tb.store.b.ScheduledAt, tb.store.b.ExpiresAt = &tb.input.ScheduledAt, &tb.input.ExpiresAt
+	tb.store.b.LocalTime, tb.store.b.DefaultTimeZone, tb.store.zones = &local, zones[0], zones
+}
+
+// TestLocalTimeReachesEachZoneAtItsOwnInstant: users in three zones, each
+// wave sent at 09:00 in its zone and not before: Tokyo 00:00 UTC, Berlin
+// 08:00, New York 14:00; IN_PROGRESS from the first to the last.
+func TestLocalTimeReachesEachZoneAtItsOwnInstant(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.localTime(t, "Europe/Berlin", "Asia/Tokyo", "America/New_York")
+	var between broadcast.Status
+	tb.env.RegisterDelayedCallback(func() { between = tb.store.b.Status }, 24*time.Hour) // 12:00 UTC on the 5th
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	require.Equal(t, broadcast.StatusInProgress, between, "between the first wave and the last")
+	require.Equal(t, time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), tb.store.at["wave 1"], "Tokyo")
+	require.Equal(t, time.Date(2027, 1, 5, 8, 0, 0, 0, time.UTC), tb.store.at["wave 2"], "Berlin")
+	require.Equal(t, time.Date(2027, 1, 5, 14, 0, 0, 0, time.UTC), tb.store.at["wave 3"], "New York")
+	require.Equal(t, tb.input.ExpiresAt, tb.store.at["expire"])
+	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventPublished, broadcast.EventPublished,
+		broadcast.EventExpired}, tb.store.events)
+}
+
+// TestCancelStopsTheWavesNotYetSent: cancelled after Berlin's wave, New
+// York's is never sent, and the cancel retracts the two sent.
+func TestCancelStopsTheWavesNotYetSent(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.localTime(t, "Europe/Berlin", "Asia/Tokyo", "America/New_York")
+	tb.after(22*time.Hour, func() { tb.env.SignalWorkflow(workflows.SignalCancel, workflows.CancelRequest{}) }) // 10:00 UTC
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusCancelled, res.Status)
+	require.Contains(t, tb.store.at, "wave 2")
+	require.NotContains(t, tb.store.at, "wave 3")
+	require.Equal(t, []broadcast.EventType{broadcast.EventPublished, broadcast.EventPublished, broadcast.EventCancelled}, tb.store.events)
+}
+
+// TestOneWaveReachingEveryonePublishesAtOnce: every recipient in one zone
+// (or zones of one offset) is one wave, SCHEDULED to SENT as any broadcast.
+func TestOneWaveReachingEveryonePublishesAtOnce(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.localTime(t, "Europe/Berlin", "Europe/Paris")
+	var after broadcast.Status
+	tb.env.RegisterDelayedCallback(func() { after = tb.store.b.Status }, 21*time.Hour)
+
+	res := tb.run(t)
+
+	require.Equal(t, broadcast.StatusExpired, res.Status)
+	require.Equal(t, broadcast.StatusSent, after)
+	require.Equal(t, time.Date(2027, 1, 5, 8, 0, 0, 0, time.UTC), tb.store.at["wave 1"])
+	require.NotContains(t, tb.store.at, "wave 2")
 }

@@ -64,6 +64,7 @@ func (c *Client) execute(ctx context.Context, b broadcast.Broadcast, reuse enums
 		StaticSummary: b.Title,
 	}, WorkflowName, BroadcastInput{
 		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, SendNowTolerance: c.SendNowTolerance,
+		LocalTime: b.LocalTime != nil,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: start workflow %s: %w", ErrUnavailable, b.WorkflowID, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -75,6 +76,8 @@ var recordings = []recording{
 	{file: "broadcast_retried_after_failure.json", timers: 1, record: (*recorder).retriedAfterFailure},
 	{file: "series_occurrence_by_schedule.json", timers: 0, record: (*recorder).seriesOccurrenceBySchedule},
 	{file: "series_occurrence_triggered.json", timers: 0, record: (*recorder).seriesOccurrenceTriggered},
+	{file: "broadcast_local_time_waves.json", timers: 2, record: (*recorder).localTimeWaves},
+	{file: "broadcast_local_time_cancelled_between_waves.json", timers: 1, record: (*recorder).localTimeCancelledBetweenWaves},
 }
 
 // recorderOrigin is who the recorder's changes are made by, as the API names
@@ -125,6 +128,7 @@ type recorder struct {
 	presence  *presence.Store
 	workflows *workflows.Client
 	schedules *workflows.Schedules
+	pool      *pgxpool.Pool
 }
 
 func newRecorder(t *testing.T) *recorder {
@@ -137,7 +141,7 @@ func newRecorder(t *testing.T) *recorder {
 	require.NoError(t, crierworker.RegisterSearchAttributes(ctx, c, "default", logger))
 
 	pool := testenv.Pool(t)
-	r := &recorder{ctx: ctx, temporal: c, store: &faultyStore{Store: store.New(pool), publishErrors: map[uuid.UUID][]error{}},
+	r := &recorder{ctx: ctx, temporal: c, pool: pool, store: &faultyStore{Store: store.New(pool), publishErrors: map[uuid.UUID][]error{}},
 		presence: presence.New(pool)}
 	pruner, err := retention.New(pool, retention.Config{})
 	require.NoError(t, err)
@@ -565,4 +569,43 @@ func (r *recorder) requireOccurrence(t *testing.T, workflowID, runID string) cli
 	require.NoError(t, err)
 	require.NotNil(t, b.SeriesID)
 	return run
+}
+
+// localTime stores a broadcast sent at each recipient's local time to one
+// user in Asia/Tokyo, whose instant has passed (the first wave, at once), and
+// one in UTC, the default, whose instant is `in` from now (the second wave).
+func (r *recorder) localTime(t *testing.T, in, lasts time.Duration) broadcast.Broadcast {
+	t.Helper()
+	b := newBroadcast(0, in+lasts)
+	local := broadcast.LocalTimeOf(time.Now().UTC().Add(in).Truncate(time.Second))
+	users := []string{b.ID.String() + "-tokyo", b.ID.String() + "-utc"}
+	for i, zone := range []string{"Asia/Tokyo", "UTC"} {
+		_, err := r.pool.Exec(r.ctx, `INSERT INTO users (id, time_zone) VALUES ($1, $2)`, users[i], zone)
+		require.NoError(t, err)
+	}
+	spec := broadcast.Spec{Title: b.Title, Content: b.Content, Target: broadcast.Target{Type: broadcast.TargetSelected, IDs: users},
+		ExpiresAt: b.ExpiresAt, LocalTime: &local, DefaultTimeZone: "UTC"}
+	require.NoError(t, spec.Normalize(broadcast.Rules{Now: time.Now()}, false))
+	zones, err := r.store.AudienceZones(r.ctx, spec.Target)
+	require.NoError(t, err)
+	require.NoError(t, spec.PlanWaves(zones))
+	require.Len(t, spec.Waves, 2)
+	b.Target, b.ScheduledAt, b.LocalTime, b.DefaultTimeZone, b.Waves = spec.Target, spec.ScheduledAt, &local, "UTC", spec.Waves
+	return r.insert(t, b)
+}
+
+// localTimeWaves: the first wave at once, the second two seconds later,
+// then the expiry.
+func (r *recorder) localTimeWaves(t *testing.T) client.WorkflowRun {
+	return r.finish(t, r.localTime(t, 2*time.Second, 2*time.Second), broadcast.StatusExpired)
+}
+
+// localTimeCancelledBetweenWaves: cancelled by update while waiting for
+// the second wave, an hour away.
+func (r *recorder) localTimeCancelledBetweenWaves(t *testing.T) client.WorkflowRun {
+	b := r.localTime(t, time.Hour, time.Hour)
+	r.waitForTimers(t, b, 1)
+	_, err := r.workflows.Cancel(r.ctx, recorderOrigin, b.ID)
+	require.NoError(t, err)
+	return r.finish(t, b, broadcast.StatusCancelled)
 }

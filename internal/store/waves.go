@@ -39,7 +39,7 @@ var (
 )
 
 // audienceZonesSQL lists the distinct time zones of a target's recipients as
-// the directory holds them, '' for recipients without one and, for a
+// the directory holds them, ” for recipients without one and, for a
 // SELECTED target, for ids the directory does not hold.
 var audienceZonesSQL = map[broadcast.TargetType]string{
 	broadcast.TargetAll:      `SELECT DISTINCT time_zone FROM users`,
