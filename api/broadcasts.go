@@ -44,6 +44,15 @@ func (h *handlers) create(c echo.Context) error {
 	if err := spec.Normalize(h.rules(), req.Draft); err != nil {
 		return asProblem(err)
 	}
+	if spec.LocalTime != nil {
+		zones, err := h.store.AudienceZones(c.Request().Context(), spec.Target)
+		if err != nil {
+			return err
+		}
+		if err := spec.PlanWaves(zones); err != nil {
+			return asProblem(err)
+		}
+	}
 	claims := auth.ClaimsFrom(c)
 	id, err := derivedID(c, idempotencyNamespace, claims.Subject)
 	if err != nil {
@@ -57,6 +66,7 @@ func (h *handlers) create(c echo.Context) error {
 		ID: id, Status: status, Sender: broadcast.Sender{ID: claims.Subject, Name: claims.DisplayName()},
 		Title: spec.Title, Content: spec.Content, Category: spec.Category, Priority: spec.Priority, Target: spec.Target,
 		ScheduledAt: spec.ScheduledAt, ExpiresAt: spec.ExpiresAt, WorkflowID: broadcast.WorkflowID(id), DeliveryWindow: spec.DeliveryWindow,
+		LocalTime: spec.LocalTime, DefaultTimeZone: spec.DefaultTimeZone, Waves: spec.Waves,
 	}
 	stored, created, err := h.store.Insert(c.Request().Context(), origin(c), b, requestHash(req), h.workflows.Start)
 	switch {

@@ -95,7 +95,7 @@ func streamDeadline(ctx context.Context, claims *auth.Claims, maxLifetime time.D
 }
 
 func userOf(claims *auth.Claims) inbox.User {
-	return inbox.User{ID: claims.Subject, Roles: claims.Roles}
+	return inbox.User{ID: claims.Subject, Roles: claims.Roles, TimeZone: claims.ZoneInfo}
 }
 
 func (h *handlers) myBroadcasts(c echo.Context) error {

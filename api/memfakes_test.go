@@ -113,6 +113,11 @@ func pgRow(b broadcast.Broadcast) (broadcast.Broadcast, error) {
 	return b, nil
 }
 
+// AudienceZones knows no user's zone: every recipient is in the default's.
+func (m *memStore) AudienceZones(context.Context, broadcast.Target) ([]string, error) {
+	return nil, nil
+}
+
 func (m *memStore) Insert(ctx context.Context, _ audit.Origin, b broadcast.Broadcast, requestHash []byte,
 	beforeCommit func(context.Context, broadcast.Broadcast) error) (broadcast.Broadcast, bool, error) {
 	m.mu.Lock()

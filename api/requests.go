@@ -118,6 +118,11 @@ type createRequest struct {
 	Draft       bool               `json:"draft,omitempty"`
 	// DeliveryWindow, when set, holds publication to its days and hours.
 	DeliveryWindow *window.Window `json:"delivery_window,omitempty"`
+	// LocalTime, instead of scheduled_at, sends at this wall-clock time in
+	// each recipient's zone; DefaultTimeZone is the zone of those nobody
+	// knows the zone of.
+	LocalTime       *broadcast.LocalTime `json:"local_time,omitempty"`
+	DefaultTimeZone string               `json:"default_time_zone,omitempty"`
 }
 
 type targetRequest struct {
@@ -129,6 +134,7 @@ func (r createRequest) spec() broadcast.Spec {
 	s := broadcast.Spec{
 		Title: r.Title, Content: r.Content, Category: r.Category, Priority: r.Priority,
 		ScheduledAt: r.ScheduledAt.ptr(), ExpiresAt: r.ExpiresAt.ptr(), DeliveryWindow: r.DeliveryWindow,
+		LocalTime: r.LocalTime, DefaultTimeZone: r.DefaultTimeZone,
 	}
 	if r.Target != nil {
 		s.Target = broadcast.Target{Type: r.Target.Type, IDs: r.Target.IDs}

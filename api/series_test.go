@@ -13,6 +13,7 @@ import (
 
 	"github.com/crier/crier/api"
 	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/series"
 	"github.com/crier/crier/internal/store"
 	"github.com/crier/crier/internal/testenv"
@@ -282,4 +283,43 @@ func TestBroadcastDeliveryWindow(t *testing.T) {
 		"recurrence":{"every":"1h"},"delivery_window":{"days":["sat","sun"],"from":"22:00","to":"06:00","time_zone":"Europe/Berlin"}}`),
 		http.StatusCreated)
 	require.Equal(t, []string{"SAT", "SUN"}, sr.DeliveryWindow.Days)
+}
+
+// TestBroadcastAtEachRecipientsLocalTime: local_time plans a wave per
+// distinct instant among the recipients' zones (the fake store knows none:
+// one wave, in default_time_zone); bad values are a 422 naming the field.
+func TestBroadcastAtEachRecipientsLocalTime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 1, 7, 10, 0, 0, 0, time.UTC)
+	sb := setupSeriesAt(t, now)
+	b := requireBroadcast(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},"local_time":"2031-01-08T09:00","default_time_zone":"Europe/Berlin"}`),
+		http.StatusCreated)
+	require.Equal(t, "2031-01-08T09:00", b.LocalTime.String())
+	require.Equal(t, "Europe/Berlin", b.DefaultTimeZone)
+	at := time.Date(2031, 1, 8, 8, 0, 0, 0, time.UTC)
+	require.True(t, at.Equal(*b.ScheduledAt), "09:00 in Berlin; got %s", b.ScheduledAt)
+	require.Equal(t, []broadcast.Wave{{At: at, Zones: []string{"Europe/Berlin"}}}, b.Waves)
+	require.True(t, at.Add(30*24*time.Hour).Equal(*b.ExpiresAt), "the default expiry counts from the last wave")
+	got := requireBroadcast(t, sb.do(t, http.MethodGet, "/api/v1/broadcasts/"+b.ID.String(), ""), http.StatusOK)
+	require.Equal(t, b.Waves, got.Waves, "stored")
+
+	b = requireBroadcast(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts",
+		`{"title":"t","content":"c","target":{"type":"ALL"},"local_time":"2031-01-08T09:00"}`), http.StatusCreated)
+	require.Equal(t, broadcast.DefaultTimeZone, b.DefaultTimeZone)
+
+	requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts", `{"title":"t","content":"c","target":{"type":"ALL"},"local_time":"tomorrow"}`),
+		http.StatusBadRequest, "2027-01-05T09:00")
+	for body, want := range map[string]string{
+		`"local_time":"2031-01-08T09:00","default_time_zone":"Mars/Olympus"`:                                      "default_time_zone",
+		`"local_time":"2031-01-08T09:00","scheduled_at":"2031-01-08T09:00:00Z"`:                                   "not both",
+		`"local_time":"2031-01-05T09:00"`:                                                                         "has passed in every time zone",
+		`"local_time":"2031-01-08T09:00","expires_at":"2031-01-08T07:00:00Z"`:                                     "comes before local_time in UTC",
+		`"local_time":"2031-01-08T09:00","draft":true`:                                                            "draft",
+		`"local_time":"2031-01-08T09:00","delivery_window":{"from":"09:00","to":"17:00"}`:                         "delivery_window",
+		`"local_time":"2031-01-08T09:00","default_time_zone":"Europe/Berlin","expires_at":"2031-01-08T07:00:00Z"`: "Europe/Berlin",
+	} {
+		requireProblem(t, sb.do(t, http.MethodPost, "/api/v1/broadcasts", `{"title":"t","content":"c","target":{"type":"ALL"},`+body+`}`),
+			http.StatusUnprocessableEntity, want)
+	}
 }

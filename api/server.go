@@ -36,6 +36,9 @@ type Store interface {
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
 	Retry(ctx context.Context, by audit.Origin, id uuid.UUID, scheduledAt, expiresAt time.Time,
 		beforeCommit func(context.Context, broadcast.Broadcast) error) (store.Result, error)
+	// AudienceZones lists the distinct time zones of target's recipients in
+	// the user directory, "" for those it knows no zone of.
+	AudienceZones(ctx context.Context, target broadcast.Target) ([]string, error)
 }
 
 // Workflows is what the API needs of the broadcast workflows.

@@ -170,7 +170,8 @@ func (b *Broadcast) BroughtBy(userZone string) bool {
 }
 
 // PlanWaves groups the zones a local-time broadcast's recipients are in
-// (their own, "" for those without one, who take defaultZone) into waves,
+// (their own, "" for those without one, who take defaultZone, as do all
+// when zones is empty) into waves,
 // earliest first: one per distinct instant of local in them. Instants
 // before notBefore join the first wave at notBefore (a wave is never sent
 // in the past); those at or after notAfter (its expiry) are left out and
@@ -178,7 +179,10 @@ func (b *Broadcast) BroughtBy(userZone string) bool {
 func PlanWaves(local LocalTime, defaultZone string, zones []string, notBefore, notAfter time.Time) (waves []Wave, dropped []string) {
 	seen := map[string]bool{}
 	byAt := map[time.Time][]string{}
-	for _, z := range append([]string{defaultZone}, zones...) {
+	if len(zones) == 0 {
+		zones = []string{""} // nobody's zone known: all in the default
+	}
+	for _, z := range zones {
 		if _, ok := Zone(z); !ok {
 			z = defaultZone
 		}

@@ -66,13 +66,17 @@ func TestPlanWavesOnePerInstant(t *testing.T) {
 		{At: time.Date(2027, 1, 5, 14, 0, 0, 0, time.UTC), Zones: []string{"America/New_York"}},
 	}, waves, "users without a zone, or with one that is none, take the default's wave")
 
-	waves, dropped = broadcast.PlanWaves(local, "Europe/Berlin", []string{"Asia/Tokyo", "America/New_York"},
+	waves, dropped = broadcast.PlanWaves(local, "Europe/Berlin", []string{"Asia/Tokyo", "America/New_York", ""},
 		time.Date(2027, 1, 5, 7, 0, 0, 0, time.UTC), time.Date(2027, 1, 5, 12, 0, 0, 0, time.UTC))
 	require.Equal(t, []broadcast.Wave{
 		{At: time.Date(2027, 1, 5, 7, 0, 0, 0, time.UTC), Zones: []string{"Asia/Tokyo"}},
 		{At: time.Date(2027, 1, 5, 8, 0, 0, 0, time.UTC), Zones: []string{"Europe/Berlin"}},
 	}, waves, "a passed instant is sent at once, never in the past")
 	require.Equal(t, []string{"America/New_York"}, dropped, "after the expiry: left out")
+
+	waves, _ = broadcast.PlanWaves(local, "Europe/Berlin", []string{"Asia/Tokyo"}, time.Time{}, time.Time{})
+	require.Equal(t, []broadcast.Wave{{At: time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), Zones: []string{"Asia/Tokyo"}}}, waves,
+		"the default has no wave when every recipient's zone is known")
 }
 
 func TestEachRecipientFromTheirOwnInstant(t *testing.T) {

@@ -158,7 +158,7 @@ func (c *Cache) load(ctx context.Context) error {
 	startGen := c.gen
 	c.mu.RUnlock()
 	rows, err := c.pool.Query(ctx, `SELECT `+store.Columns+` FROM broadcasts
-		WHERE status = 'SENT' AND expires_at > now()`)
+		WHERE status IN ('IN_PROGRESS', 'SENT') AND expires_at > now()`)
 	if err != nil {
 		return fmt.Errorf("load active broadcasts: %w", err)
 	}

@@ -92,7 +92,7 @@ func (cb *cacheBundle) holdLoads(t *testing.T) (waitForLoad, release func()) {
 			var waiting bool
 			err := cb.pool.QueryRow(cb.ctx, `SELECT EXISTS (SELECT FROM pg_stat_activity
 				WHERE datname = current_database() AND wait_event_type = 'Lock'
-				AND query LIKE '%FROM broadcasts%WHERE status = %')`).Scan(&waiting)
+				AND query LIKE '%FROM broadcasts%WHERE status IN %')`).Scan(&waiting)
 			if err == nil && !waiting {
 				err = pgx.ErrNoRows
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -26,10 +27,13 @@ var ErrNotFound = errors.New("no such broadcast in your inbox")
 // ErrBadCursor means a paging cursor was not one this inbox produced.
 var ErrBadCursor = cursor.ErrBad
 
-// User is the reader: their id and roles, from their token.
+// User is the reader: their id and roles, from their token, and their time
+// zone: the token's OIDC zoneinfo, which the user directory's time_zone
+// overrides (ZoneOf), for broadcasts sent at each recipient's local time.
 type User struct {
-	ID    string
-	Roles []string
+	ID       string
+	Roles    []string
+	TimeZone string
 }
 
 // Item is one broadcast in a user's inbox.
@@ -73,7 +77,7 @@ func (in *Inbox) List(ctx context.Context, u User, p ListParams) ([]Item, string
 		p.Limit = 20
 	}
 	p.Limit = min(p.Limit, 100)
-	bs, err := in.cache.For(ctx, u.ID, u.Roles)
+	bs, err := in.broadcasts(ctx, u)
 	if err != nil {
 		return nil, "", err
 	}
@@ -112,7 +116,7 @@ func (in *Inbox) List(ctx context.Context, u User, p ListParams) ([]Item, string
 // Unread returns every unread broadcast of the user, oldest first: what a
 // stream sends a client connecting for the first time.
 func (in *Inbox) Unread(ctx context.Context, u User) ([]Item, error) {
-	bs, err := in.cache.For(ctx, u.ID, u.Roles)
+	bs, err := in.broadcasts(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +131,51 @@ func (in *Inbox) Unread(ctx context.Context, u User) ([]Item, error) {
 		}
 	}
 	return unread, nil
+}
+
+// broadcasts are the active broadcasts that have reached u, newest first. A
+// local-time broadcast reaches them at its local time in their zone, which
+// is then its publication to them: its place in their inbox and the
+// published_at they see.
+func (in *Inbox) broadcasts(ctx context.Context, u User) ([]*broadcast.Broadcast, error) {
+	bs, err := in.cache.For(ctx, u.ID, u.Roles)
+	if err != nil || !slices.ContainsFunc(bs, func(b *broadcast.Broadcast) bool { return b.LocalTime != nil }) {
+		return bs, err
+	}
+	zone, err := in.ZoneOf(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	now := in.cache.now()
+	shown := make([]*broadcast.Broadcast, 0, len(bs))
+	for _, b := range bs {
+		switch {
+		case b.LocalTime == nil:
+			shown = append(shown, b)
+		case b.Shown(zone, now):
+			mine := *b // the cache's own is shared: a copy with their time
+			at := b.ShownFrom(zone)
+			mine.PublishedAt = &at
+			shown = append(shown, &mine)
+		}
+	}
+	slices.SortStableFunc(shown, newestFirst)
+	return shown, nil
+}
+
+// ZoneOf is u's time zone: the user directory's time_zone for them, set by
+// an admin or learned from a token, else their token's (u.TimeZone); "" when
+// neither is known (a local-time broadcast then uses its default).
+func (in *Inbox) ZoneOf(ctx context.Context, u User) (string, error) {
+	var zone string
+	err := in.pool.QueryRow(ctx, `SELECT time_zone FROM users WHERE id = $1`, u.ID).Scan(&zone)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("read the time zone of user %q: %w", u.ID, err)
+	}
+	if zone != "" {
+		return zone, nil
+	}
+	return u.TimeZone, nil
 }
 
 func itemsOf(bs []*broadcast.Broadcast) []Item {
@@ -223,6 +272,17 @@ func (in *Inbox) MarkRead(ctx context.Context, u User, id uuid.UUID) (Item, erro
 	}
 	if !ok || !b.Target.Targets(u.ID, u.Roles) {
 		return Item{}, ErrNotFound
+	}
+	if b.LocalTime != nil {
+		zone, err := in.ZoneOf(ctx, u)
+		if err != nil {
+			return Item{}, err
+		}
+		if !b.Shown(zone, in.cache.now()) {
+			return Item{}, ErrNotFound // not in their inbox yet
+		}
+		at := b.ShownFrom(zone)
+		b.PublishedAt = &at
 	}
 	if _, err := in.markRead(ctx, u.ID, []uuid.UUID{id}); err != nil {
 		return Item{}, err

@@ -96,10 +96,9 @@ func (h *Hub) Dispatch(events []Event) {
 				c.offer(ev)
 			}
 		case broadcast.EventPublished, broadcast.EventCancelled, broadcast.EventExpired:
-			target := ev.Value.Broadcast.Target
 			for _, conns := range h.byUser {
 				for _, c := range conns {
-					if target.Targets(c.user.ID, c.user.Roles) {
+					if concerns(&ev.Value, c.user) {
 						c.offer(ev)
 					}
 				}
@@ -110,6 +109,18 @@ func (h *Hub) Dispatch(events []Event) {
 			// counts as delivered (above).
 		}
 	}
+}
+
+// concerns reports whether a lifecycle event of a broadcast goes to u: one
+// targeted at them and, for a local-time broadcast's publication, the wave
+// that brings it to their zone (a cancel or an expiry goes to every
+// recipient, who drops a broadcast they never held).
+func concerns(ev *broadcast.Event, u inbox.User) bool {
+	b := &ev.Broadcast
+	if !b.Target.Targets(u.ID, u.Roles) {
+		return false
+	}
+	return ev.EventType != broadcast.EventPublished || b.BroughtBy(u.TimeZone)
 }
 
 func (h *Hub) register(c *conn) Position {

@@ -136,6 +136,11 @@ func (s *Server) Close() {
 // goes on in a goroutine of its own. Elsewhere (HTTP/2, test recorders) it
 // stays on w and Serve returns when the stream ends.
 func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User, lastEventID string) error {
+	zone, err := s.inbox.ZoneOf(ctx, u)
+	if err != nil {
+		return fmt.Errorf("admit stream: %w", err)
+	}
+	u.TimeZone = zone // the waves of local-time broadcasts that reach them
 	c := newConn(u, s.hub.queueSize)
 	if err := s.presence.Admit(ctx, presence.Connection{ID: c.id, NodeID: s.cfg.NodeID, UserID: u.ID}, s.cfg.MaxPerUser); err != nil {
 		if errors.Is(err, presence.ErrUserFull) {
@@ -360,7 +365,7 @@ func (st *session) send(ev *Event) error {
 	v := &ev.Value
 	switch v.EventType {
 	case broadcast.EventPublished, broadcast.EventCancelled, broadcast.EventExpired:
-		if !v.Broadcast.Target.Targets(st.user.ID, st.user.Roles) {
+		if !concerns(v, st.user) {
 			return nil
 		}
 	case broadcast.EventRead:

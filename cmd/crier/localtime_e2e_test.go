@@ -1,0 +1,82 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crier/crier/internal/auth"
+	"github.com/crier/crier/internal/broadcast"
+	"github.com/crier/crier/internal/config"
+)
+
+// TestLocalTimeEndToEnd sends a broadcast at each recipient's local time on
+// the real services to two users whose zones are a quarter of an hour apart
+// (Asia/Kathmandu, UTC+5:45, and Asia/Kolkata, UTC+5:30): at Kathmandu's
+// instant its user receives it, live and in the inbox, and the one in
+// Kolkata does not; the broadcast is IN_PROGRESS; a cancel retracts the wave
+// sent and the second is never sent.
+func TestLocalTimeEndToEnd(t *testing.T) {
+	s := newStack(t)
+	n := s.start(t, "all", "node-local-time")
+	issue := func(sub string, roles ...string) string {
+		tok, err := auth.Issue([]byte(config.DevJWTSecret), sub, sub, roles, time.Hour, time.Now())
+		require.NoError(t, err)
+		return tok
+	}
+	admin, kathmandu, kolkata := issue("boss", auth.RoleAdmin), issue("lt-kathmandu"), issue("lt-kolkata")
+	for id, zone := range map[string]string{"lt-kathmandu": "Asia/Kathmandu", "lt-kolkata": "Asia/Kolkata"} {
+		require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodPut, "/api/v1/users/"+id,
+			map[string]any{"name": id, "roles": []string{}, "time_zone": zone}, nil))
+	}
+	first := openStream(t, t, "Kathmandu", n.baseURL, kathmandu, "")
+	second := openStream(t, t, "Kolkata", n.baseURL, kolkata, "")
+
+	kathmanduZone, _ := broadcast.Zone("Asia/Kathmandu")
+	at := time.Now().Add(4 * time.Second).Truncate(time.Second)
+	local := broadcast.LocalTimeOf(at.In(kathmanduZone))
+	b := createOn(t, n, admin, map[string]any{
+		"title": "at nine, your time", "content": "each in their own zone", "category": "ops",
+		"target":     map[string]any{"type": "SELECTED", "ids": []string{"lt-kathmandu", "lt-kolkata"}},
+		"local_time": local.String(), "default_time_zone": "UTC", "expires_at": at.Add(time.Hour).Format(time.RFC3339),
+	})
+	require.Equal(t, broadcast.StatusScheduled, b.Status)
+	require.Equal(t, []broadcast.Wave{
+		{At: at.UTC(), Zones: []string{"Asia/Kathmandu"}},
+		{At: at.Add(15 * time.Minute).UTC(), Zones: []string{"Asia/Kolkata"}},
+	}, b.Waves)
+	require.True(t, at.Equal(*b.ScheduledAt), "scheduled_at is the first wave's instant")
+
+	ev := first.expect(t, "broadcast", b.ID)
+	require.False(t, ev.At.Before(at), "Kathmandu: not before its instant")
+	t.Logf("Kathmandu received it %s after its local time", ev.At.Sub(at).Round(time.Millisecond))
+	require.Equal(t, broadcast.StatusInProgress, e2eGet(t, n, admin, b).Status)
+	require.Equal(t, 1, e2eGet(t, n, admin, b).WavesSent)
+
+	var inbox inboxPage
+	require.Equal(t, http.StatusOK, call(t, n, kathmandu, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+	require.Len(t, inbox.Items, 1, "in Kathmandu's inbox")
+	require.Equal(t, http.StatusOK, call(t, n, kolkata, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
+	require.Empty(t, inbox.Items, "not in Kolkata's: its 09:00 is a quarter of an hour away")
+	require.Equal(t, http.StatusNotFound, call(t, n, kolkata, http.MethodPost, "/api/v1/me/broadcasts/"+b.ID.String()+"/read", nil, nil))
+
+	// Kolkata's next event is a broadcast sent to it now: nothing came before.
+	marker := createOn(t, n, admin, map[string]any{"title": "marker", "content": "now", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+		"target": map[string]any{"type": "SELECTED", "ids": []string{"lt-kolkata"}}})
+	second.expect(t, "broadcast", marker.ID)
+
+	require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, nil))
+	first.expect(t, "retract", b.ID)
+	got := e2eGet(t, n, admin, b)
+	require.Equal(t, broadcast.StatusCancelled, got.Status)
+	require.Equal(t, 1, got.WavesSent, "the second wave is never sent")
+}
+
+func e2eGet(t *testing.T, n *node, admin string, b broadcast.Broadcast) broadcast.Broadcast {
+	t.Helper()
+	var got broadcast.Broadcast
+	require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodGet, "/api/v1/broadcasts/"+b.ID.String(), nil, &got))
+	return got
+}
