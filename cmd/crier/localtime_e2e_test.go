@@ -1,15 +1,19 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crier/crier/internal/audience"
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/testenv"
 )
 
 // TestLocalTimeEndToEnd sends a broadcast at each recipient's local time on
@@ -66,6 +70,27 @@ func TestLocalTimeEndToEnd(t *testing.T) {
 	marker := createOn(t, n, admin, map[string]any{"title": "marker", "content": "now", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339),
 		"target": map[string]any{"type": "SELECTED", "ids": []string{"lt-kolkata"}}})
 	second.expect(t, "broadcast", marker.ID)
+
+	// Statistics count each wave: Kathmandu's reader, Kolkata's not yet sent.
+	require.Equal(t, http.StatusOK, call(t, n, kathmandu, http.MethodPost, "/api/v1/me/broadcasts/"+b.ID.String()+"/read", nil, nil))
+	first.expect(t, "read", b.ID) // their other tabs learn it
+	testenv.Eventually(t, 10*time.Second, func() error {
+		var st audience.Stats
+		if code := call(t, n, admin, http.MethodGet, "/api/v1/broadcasts/"+b.ID.String()+"/stats", nil, &st); code != http.StatusOK {
+			return fmt.Errorf("stats: %d", code)
+		}
+		want := []audience.WaveStats{
+			{At: b.Waves[0].At, Zones: b.Waves[0].Zones, Sent: true, Targeted: 1, Delivered: 1, Read: 1},
+			{At: b.Waves[1].At, Zones: b.Waves[1].Zones, Targeted: 1},
+		}
+		if len(st.Waves) == 2 && st.Waves[0].At.Sub(b.Waves[0].At).Abs() < time.Second {
+			want[0].At = st.Waves[0].At // planned again, at the instant it was sent
+		}
+		if !reflect.DeepEqual(want, st.Waves) {
+			return fmt.Errorf("waves %+v, want %+v", st.Waves, want)
+		}
+		return nil
+	})
 
 	require.Equal(t, http.StatusOK, call(t, n, admin, http.MethodPost, "/api/v1/broadcasts/"+b.ID.String()+"/cancel", nil, nil))
 	first.expect(t, "retract", b.ID)

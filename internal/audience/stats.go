@@ -30,6 +30,9 @@ type Stats struct {
 	// Targeted, from 0 to 1, rounded to 4 decimals; 0 when Targeted is 0.
 	DeliveryRate float64 `json:"delivery_rate"`
 	ReadRate     float64 `json:"read_rate"`
+	// Waves count each wave of a broadcast sent at each recipient's local
+	// time; absent for any other.
+	Waves []WaveStats `json:"waves,omitempty"`
 }
 
 // statsSQL reads a broadcast's targeted count and its delivery counts in one
@@ -59,6 +62,9 @@ func (a *Audience) Stats(ctx context.Context, broadcastID uuid.UUID) (Stats, err
 		st.CountedAt = &at
 	}
 	st.DeliveryRate, st.ReadRate = rate(st.Delivered, st.Targeted), rate(st.Read, st.Targeted)
+	if st.Waves, err = waveStats(ctx, a.pool, broadcastID); err != nil {
+		return Stats{}, err
+	}
 	return st, nil
 }
 
