@@ -37,6 +37,14 @@ func TestLocalTimeEndToEnd(t *testing.T) {
 	}
 	first := openStream(t, t, "Kathmandu", n.baseURL, kathmandu, "")
 	second := openStream(t, t, "Kolkata", n.baseURL, kolkata, "")
+	forKolkata := func(title string) broadcast.Broadcast {
+		return createOn(t, n, admin, map[string]any{"title": title, "content": "now", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+			"target": map[string]any{"type": "SELECTED", "ids": []string{"lt-kolkata"}}})
+	}
+	// Kolkata's client goes away before the first wave and resumes after it.
+	second.expect(t, "broadcast", forKolkata("before").ID)
+	resumeFrom := second.lastID
+	second.close()
 
 	kathmanduZone, _ := broadcast.Zone("Asia/Kathmandu")
 	at := time.Now().Add(4 * time.Second).Truncate(time.Second)
@@ -62,14 +70,17 @@ func TestLocalTimeEndToEnd(t *testing.T) {
 	var inbox inboxPage
 	require.Equal(t, http.StatusOK, call(t, n, kathmandu, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
 	require.Len(t, inbox.Items, 1, "in Kathmandu's inbox")
+	require.Equal(t, b.ID, inbox.Items[0].ID)
+	inbox = inboxPage{}
 	require.Equal(t, http.StatusOK, call(t, n, kolkata, http.MethodGet, "/api/v1/me/broadcasts", nil, &inbox))
-	require.Empty(t, inbox.Items, "not in Kolkata's: its 09:00 is a quarter of an hour away")
+	require.Len(t, inbox.Items, 1, "only the broadcast sent to Kolkata before")
+	require.NotEqual(t, b.ID, inbox.Items[0].ID, "not in Kolkata's: its 09:00 is a quarter of an hour away")
 	require.Equal(t, http.StatusNotFound, call(t, n, kolkata, http.MethodPost, "/api/v1/me/broadcasts/"+b.ID.String()+"/read", nil, nil))
 
-	// Kolkata's next event is a broadcast sent to it now: nothing came before.
-	marker := createOn(t, n, admin, map[string]any{"title": "marker", "content": "now", "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339),
-		"target": map[string]any{"type": "SELECTED", "ids": []string{"lt-kolkata"}}})
-	second.expect(t, "broadcast", marker.ID)
+	// Resumed, Kolkata's client is replayed what it missed but Kathmandu's
+	// wave: its next event is a broadcast sent to it now.
+	second = openStream(t, t, "Kolkata resumed", n.baseURL, kolkata, resumeFrom)
+	second.expect(t, "broadcast", forKolkata("marker").ID)
 
 	// Statistics count each wave: Kathmandu's reader, Kolkata's not yet sent.
 	require.Equal(t, http.StatusOK, call(t, n, kathmandu, http.MethodPost, "/api/v1/me/broadcasts/"+b.ID.String()+"/read", nil, nil))
