@@ -85,13 +85,16 @@ SELECT EXISTS (
 const replaySQL = `
 WITH r AS (SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[]) AS r(p, lo, hi)),
 mine AS (
-	SELECT e.kafka_partition, e.kafka_offset, e.event_id, e.event_type, e.broadcast_id, e.occurred_at, 0 AS content_bytes
+	SELECT e.kafka_partition, e.kafka_offset, e.event_id, e.event_type, e.broadcast_id, e.occurred_at, 0 AS content_bytes,
+		NULL::int AS wave
 	FROM r JOIN stream_events e ON e.kafka_partition = r.p AND e.kafka_offset > r.lo AND e.kafka_offset <= r.hi
 	WHERE e.event_type = 'BROADCAST_READ' AND e.user_id = $4
 	UNION ALL
 	SELECT e.kafka_partition, e.kafka_offset, e.event_id, e.event_type, e.broadcast_id, e.occurred_at,
 		CASE WHEN e.event_type = 'BROADCAST_PUBLISHED'
-			THEN octet_length(b.title) + octet_length(b.content) + octet_length(b.category) ELSE 0 END
+			THEN octet_length(b.title) + octet_length(b.content) + octet_length(b.category) ELSE 0 END,
+		CASE WHEN e.event_type = 'BROADCAST_PUBLISHED' AND b.local_time IS NOT NULL
+			THEN (e.payload->'broadcast'->>'waves_sent')::int END
 	FROM r JOIN stream_events e ON e.kafka_partition = r.p AND e.kafka_offset > r.lo AND e.kafka_offset <= r.hi
 	JOIN broadcasts b ON b.id = e.broadcast_id
 	WHERE e.event_type IN ('BROADCAST_PUBLISHED', 'BROADCAST_CANCELLED', 'BROADCAST_EXPIRED')
@@ -104,7 +107,8 @@ mine AS (
 	FROM mine
 )
 SELECT s.kafka_partition, s.kafka_offset, s.event_id, s.event_type, s.broadcast_id, s.occurred_at, s.running,
-	b.title, b.content, b.category, b.priority, b.published_at, b.expires_at
+	b.title, b.content, b.category, b.priority, b.published_at, b.expires_at,
+	b.local_time, b.default_time_zone, b.waves, s.wave
 FROM sized s
 LEFT JOIN broadcasts b ON b.id = s.broadcast_id AND s.event_type = 'BROADCAST_PUBLISHED'
 WHERE s.running - s.bytes <= $7
@@ -160,10 +164,15 @@ func collectReplay(rows pgx.Rows, user string, maxBytes int64) ([]Event, resetRe
 			content struct {
 				title, body, category, priority *string
 				published, expires              *time.Time
+				local                           *time.Time
+				defaultZone                     *string
+				waves                           []broadcast.Wave
+				wave                            *int32
 			}
 		)
 		if err := rows.Scan(&ev.Partition, &ev.Offset, &v.EventID, &v.EventType, &v.BroadcastID, &v.OccurredAt, &running,
-			&content.title, &content.body, &content.category, &content.priority, &content.published, &content.expires); err != nil {
+			&content.title, &content.body, &content.category, &content.priority, &content.published, &content.expires,
+			&content.local, &content.defaultZone, &content.waves, &content.wave); err != nil {
 			return nil, "", err
 		}
 		if running > maxBytes {
@@ -181,6 +190,13 @@ func collectReplay(rows pgx.Rows, user string, maxBytes int64) ([]Event, resetRe
 			v.Broadcast = broadcast.Broadcast{ID: v.BroadcastID, Title: *content.title, Content: *content.body,
 				Category: *content.category, Priority: broadcast.Priority(*content.priority),
 				PublishedAt: utc(content.published), ExpiresAt: utc(content.expires)}
+			if content.local != nil && content.wave != nil {
+				// Which wave this event was, so the stream sends the user
+				// only the one that brings them.
+				l := broadcast.LocalTimeOf(*content.local)
+				v.Broadcast.LocalTime, v.Broadcast.DefaultTimeZone = &l, *content.defaultZone
+				v.Broadcast.Waves, v.Broadcast.WavesSent = content.waves, int(*content.wave)
+			}
 		}
 		events = append(events, ev)
 	}

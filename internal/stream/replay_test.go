@@ -250,6 +250,39 @@ func TestReplaySendsOnlyWhatConcernsTheUser(t *testing.T) {
 	require.Len(t, frames(body), 2, "resuming later sends only what came after: %s", body)
 }
 
+// A local-time broadcast is published in waves, one event each: a stream
+// resuming from before them all is replayed only the wave that brings its
+// user (their zone's, the default zone's for a user without one), never an
+// earlier zone's.
+func TestReplaySendsEachUserOnlyTheWaveThatBringsThem(t *testing.T) {
+	t.Parallel()
+	rb := setupReplay(t)
+	b := rb.addBroadcast(t, broadcast.Target{Type: broadcast.TargetAll}, "stand-up")
+	local, err := broadcast.ParseLocalTime("2027-01-05T09:00")
+	require.NoError(t, err)
+	b.LocalTime, b.DefaultTimeZone = &local, "Asia/Kolkata"
+	kathmandu, kolkata := b.ShownFrom("Asia/Kathmandu"), b.ShownFrom("Asia/Kolkata")
+	b.Waves = []broadcast.Wave{{At: kathmandu, Zones: []string{"Asia/Kathmandu"}}, {At: kolkata, Zones: []string{"Asia/Kolkata"}}}
+	_, err = rb.pool.Exec(rb.ctx, `UPDATE broadcasts SET local_time = $2, default_time_zone = $3, waves = $4, waves_sent = 2 WHERE id = $1`,
+		b.ID, local.Wall(), b.DefaultTimeZone, b.Waves)
+	require.NoError(t, err)
+	for sent := 1; sent <= 2; sent++ { // offsets 0 and 1
+		b.WavesSent = sent
+		rb.event(t, broadcast.EventPublished, b, "", b.Waves[sent-1].At)
+	}
+	rb.serve(t, Config{})
+
+	for zone, want := range map[string]string{"Asia/Kathmandu": "v1:0", "Asia/Kolkata": "v1:1", "": "v1:1", "Not/AZone": "v1:1"} {
+		body, _ := rb.catchUp(t, inbox.User{ID: "alice", TimeZone: zone}, Position{-1}.String())
+		got := frames(body)
+		require.Len(t, got, 1, "zone %q: %s", zone, body)
+		require.Equal(t, want, got[0].id, "zone %q", zone)
+		require.Contains(t, got[0].data, `"content":"stand-up"`)
+	}
+	body, _ := rb.catchUp(t, inbox.User{ID: "alice", TimeZone: "Asia/Kathmandu"}, Position{0}.String())
+	require.Empty(t, frames(body), "Kathmandu's wave was sent before it resumed; the later one is not for it")
+}
+
 // A position older than the window gets a reset rather than a replay:
 // before the prune (its first missed event is too old) and after it (the
 // events it missed are gone). A position after the pruned events replays.

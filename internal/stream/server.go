@@ -331,8 +331,8 @@ func (st *session) catchUp(m missed) error {
 	st.pos = m.from
 	for i := range m.events {
 		// The replay's SQL keeps the user's broadcasts; which wave of a
-		// local-time one reaches them is this rule's.
-		if v := &m.events[i].Value; v.EventType == broadcast.EventPublished && !concerns(v, st.user) {
+		// local-time one brings them is the broadcast's rule.
+		if v := &m.events[i].Value; v.EventType == broadcast.EventPublished && !v.Broadcast.BroughtBy(st.user.TimeZone) {
 			continue
 		}
 		if err := st.write(&m.events[i]); err != nil {
