@@ -260,12 +260,15 @@ debian_install() {
 	mkdir -p "$tools"
 	local log_file=$tools/apt-install-$package.log
 	# One install at a time: make lint and make test may start together, and
-	# apt-get refuses to run twice.
+	# apt-get refuses to run twice. Another apt-get on the machine (outside
+	# this repository's scripts) is waited for, up to five minutes, through
+	# dpkg's own lock.
 	exec 7>"$tools/apt-install.lock"
 	flock 7
 	if ! command -v "$cmd" >/dev/null 2>&1; then
 		log "$cmd not found: installing Debian's $package (apt-get update; apt-get install $package)"
-		if ! { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package"; } >"$log_file" 2>&1; then
+		local wait=(-o DPkg::Lock::Timeout=300)
+		if ! { apt-get "${wait[@]}" update && DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y --no-install-recommends "$package"; } >"$log_file" 2>&1; then
 			log_tail "$log_file" >&2
 			exec 7>&-
 			die "installing $package with apt-get failed (full output: $log_file)"
