@@ -28,6 +28,15 @@
 # fails when the two differ): Go 1.26.8 has standard-library advisories
 # fixed since. It runs on the build machine's own platform and cross-compiles
 # for the target (docker buildx build --platform linux/arm64 ...).
+# The admin console's JavaScript, compiled from console/src with the
+# TypeScript the lockfile pins; the Go build embeds it.
+FROM --platform=$BUILDPLATFORM node:20.20.2-bookworm-slim AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY console/ ./
+RUN npx --no-install tsc -p .
+
 FROM --platform=$BUILDPLATFORM golang:1.27.3-bookworm AS build
 WORKDIR /src
 
@@ -37,6 +46,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 
 COPY . .
+COPY --from=console /console/public/js console/public/js
 ARG TARGETOS
 ARG TARGETARCH
 # A static binary (no cgo), without local paths or symbol tables. The cache

@@ -9,7 +9,7 @@ GO ?= go
 GOFMT = $(shell GOTOOLCHAIN=$(GOTOOLCHAIN) $(GO) env GOROOT)/bin/gofmt
 BIN := bin/crier
 
-.PHONY: help dev test bench chaos check-alerts vulncheck lint fuzz build vet fmt tools clean
+.PHONY: help dev test bench chaos check-alerts vulncheck lint fuzz console build vet fmt tools clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,7 +29,10 @@ chaos: ## kill workers, the relay, an API node, a Kafka broker; stop PostgreSQL 
 fuzz: ## run every fuzz target for FUZZTIME each (default 60s), no services needed
 	@scripts/fuzz.sh
 
-build: ## build bin/crier
+console: ## build the admin console (console/, TypeScript from the npm lockfile) that crier embeds
+	@scripts/console.sh build
+
+build: console ## build bin/crier, with the admin console
 	$(GO) build -trimpath -o $(BIN) ./cmd/crier
 
 vet: ## go vet and gofmt check (the product and the bench module)

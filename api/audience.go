@@ -23,16 +23,29 @@ import (
 type Audience interface {
 	Upsert(ctx context.Context, by audit.Origin, u audience.User) (audience.User, error)
 	Get(ctx context.Context, id string) (audience.User, error)
+	// List is a page of the directory by user id, filtered; a cursor not
+	// made by it is audience.ErrBadCursor.
+	List(ctx context.Context, p audience.ListParams) ([]audience.User, string, error)
+	// Roles are the roles users hold, by role, with how many hold each.
+	Roles(ctx context.Context) ([]audience.RoleCount, error)
+	// CountAudience is how many users a (valid) target reaches now.
+	CountAudience(ctx context.Context, target broadcast.Target) (int64, error)
 	Import(ctx context.Context, by audit.Origin, users []audience.User) (int, error)
 	Stats(ctx context.Context, broadcastID uuid.UUID) (audience.Stats, error)
 	Deliveries(ctx context.Context, broadcastID uuid.UUID, cursor string, limit int) ([]audience.Delivery, string, error)
 }
 
-// audienceRoutes registers the user directory and statistics routes.
-func (h *handlers) audienceRoutes(v1 *echo.Group, admin echo.MiddlewareFunc) {
+// audienceRoutes registers the user directory and statistics routes. A
+// broadcaster may read the directory (search it, list its roles, count a
+// target's users) to choose a broadcast's target; changing it is an
+// admin's.
+func (h *handlers) audienceRoutes(v1 *echo.Group, admin, sender echo.MiddlewareFunc) {
+	v1.GET("/users", h.listUsers, sender)
 	v1.PUT("/users/:id", h.putUser, admin)
 	v1.GET("/users/:id", h.getUser, admin)
 	v1.POST("/users/import", h.importUsers, admin)
+	v1.GET("/roles", h.listRoles, sender)
+	v1.POST("/audience/count", h.countAudience, sender)
 	v1.GET("/broadcasts/:id/stats", h.stats, admin)
 	v1.GET("/broadcasts/:id/deliveries", h.deliveries, admin)
 }

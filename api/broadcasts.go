@@ -105,17 +105,20 @@ func requestHash(req any) []byte {
 	return sum[:]
 }
 
+// list answers a page of broadcasts, newest first, filtered as the query
+// asks (listParams); a broadcaster's are only their own.
 func (h *handlers) list(c echo.Context) error {
-	p := store.ListParams{Cursor: c.QueryParam("cursor")}
+	p, err := listParams(c)
+	if err != nil {
+		return err
+	}
 	if claims := auth.ClaimsFrom(c); !claims.HasRole(auth.RoleAdmin) {
+		if p.SenderID != "" && p.SenderID != claims.Subject {
+			// Another sender's broadcasts do not exist for a broadcaster
+			// (each is a 404 to them), so asking for them finds none.
+			return c.JSON(http.StatusOK, listResponse{Items: []broadcast.Broadcast{}})
+		}
 		p.SenderID = claims.Subject // a broadcaster lists their own
-	}
-	var err error
-	if p.Statuses, err = statusFilter(c, broadcast.Statuses); err != nil {
-		return err
-	}
-	if p.Limit, err = pageLimit(c); err != nil {
-		return err
 	}
 	page, next, err := h.store.List(c.Request().Context(), p)
 	if errors.Is(err, store.ErrBadCursor) {
@@ -128,6 +131,34 @@ func (h *handlers) list(c echo.Context) error {
 		page = []broadcast.Broadcast{}
 	}
 	return c.JSON(http.StatusOK, listResponse{Items: page, NextCursor: next})
+}
+
+// listParams reads the query of GET /broadcasts: the filters status,
+// priority, category, sender, series_id and q, the page size and the
+// cursor; each bad one is a 400 naming it.
+func listParams(c echo.Context) (store.ListParams, error) {
+	p := store.ListParams{Cursor: c.QueryParam("cursor")}
+	var err error
+	if p.Statuses, err = enumFilter(c, "status", broadcast.Statuses); err != nil {
+		return p, err
+	}
+	if p.Priorities, err = enumFilter(c, "priority", broadcast.Priorities); err != nil {
+		return p, err
+	}
+	if p.Categories, err = categoryFilter(c); err != nil {
+		return p, err
+	}
+	if p.SenderID, err = textParam(c, "sender", 0); err != nil {
+		return p, err
+	}
+	if p.SeriesID, err = seriesFilter(c); err != nil {
+		return p, err
+	}
+	if p.Text, err = textParam(c, "q", maxSearchBytes); err != nil {
+		return p, err
+	}
+	p.Limit, err = pageLimit(c)
+	return p, err
 }
 
 func (h *handlers) get(c echo.Context) error {

@@ -48,7 +48,7 @@ func (h *handlers) listDeadLetters(c echo.Context) error {
 		return problem(http.StatusBadRequest, "consumer must be at most %d bytes, such as \"audience\" or \"stream-tail\"", maxConsumerBytes)
 	}
 	var err error
-	if f.Statuses, err = statusFilter(c, deadletter.Statuses); err != nil {
+	if f.Statuses, err = enumFilter(c, "status", deadletter.Statuses); err != nil {
 		return err
 	}
 	if raw := c.QueryParam("limit"); raw != "" {

@@ -9,7 +9,9 @@
 //     inbox is configured.
 //   - /users: the user directory admins set or import, and beside it
 //     /broadcasts/{id}/stats and /deliveries, who a broadcast reached
-//     (admins). Served when an audience is configured.
+//     (admins). Broadcasters may read the directory to choose a target:
+//     search /users, list /roles, POST /audience/count. Served when an
+//     audience is configured.
 //   - /audit: the audit log of changes made through the admin API (admins).
 //     Served when an audit log is configured.
 //   - /admin/presence: live stream connections, per node (admins). Served

@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -136,10 +135,17 @@ func (r createRequest) spec() broadcast.Spec {
 		ScheduledAt: r.ScheduledAt.ptr(), ExpiresAt: r.ExpiresAt.ptr(), DeliveryWindow: r.DeliveryWindow,
 		LocalTime: r.LocalTime, DefaultTimeZone: r.DefaultTimeZone,
 	}
-	if r.Target != nil {
-		s.Target = broadcast.Target{Type: r.Target.Type, IDs: r.Target.IDs}
-	}
+	s.Target = r.Target.target()
 	return s
+}
+
+// target is the requested target; none (nil) is the zero Target, which
+// validation refuses as having no type.
+func (r *targetRequest) target() broadcast.Target {
+	if r == nil {
+		return broadcast.Target{}
+	}
+	return broadcast.Target{Type: r.Type, IDs: r.IDs}
 }
 
 // timesRequest is the body of reschedule and schedule: either time or both.
@@ -156,24 +162,4 @@ func (r timesRequest) change() broadcast.Change {
 type listResponse struct {
 	Items      []broadcast.Broadcast `json:"items"`
 	NextCursor string                `json:"next_cursor,omitempty"`
-}
-
-// statusFilter reads ?status= for a list: statuses repeated or
-// comma-separated, any case; an empty one means no filter; one not in all
-// is a 400 naming the accepted ones.
-func statusFilter[S ~string](c echo.Context, all []S) ([]S, error) {
-	var out []S
-	for _, raw := range c.QueryParams()["status"] {
-		for _, s := range strings.Split(raw, ",") {
-			if strings.TrimSpace(s) == "" {
-				continue // ?status= means no filter
-			}
-			st := S(strings.ToUpper(strings.TrimSpace(s)))
-			if !slices.Contains(all, st) {
-				return nil, problem(http.StatusBadRequest, "status %s is not one of %v", broadcast.Quote(s), all)
-			}
-			out = append(out, st)
-		}
-	}
-	return out, nil
 }

@@ -38,8 +38,9 @@ type SecurityConfig struct {
 	TrustedProxies []string
 }
 
-// RoleBroadcaster may create broadcasts, and read and cancel their own.
-const RoleBroadcaster = "broadcaster"
+// RoleBroadcaster may create broadcasts, and read and cancel their own
+// (auth.RoleBroadcaster, which the console also admits).
+const RoleBroadcaster = auth.RoleBroadcaster
 
 // broadcasterRoutes are the admin routes a broadcaster may also use, on
 // their own broadcasts only.
@@ -48,6 +49,11 @@ var broadcasterRoutes = map[string]bool{
 	"GET /api/v1/broadcasts":             true,
 	"GET /api/v1/broadcasts/:id":         true,
 	"POST /api/v1/broadcasts/:id/cancel": true,
+	// Reading the directory, to choose a broadcast's target: who is there,
+	// which roles they hold, how many a target reaches.
+	"GET /api/v1/users":           true,
+	"GET /api/v1/roles":           true,
+	"POST /api/v1/audience/count": true,
 	// A broadcaster's own series, likewise; changing one's template or
 	// recurrence is an admin's, as rescheduling is.
 	"POST /api/v1/series":                true,

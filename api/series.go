@@ -165,10 +165,8 @@ func (h *handlers) createSeries(c echo.Context) error {
 	}
 	claims := auth.ClaimsFrom(c)
 	sr := series.Series{Status: series.StatusActive, Sender: broadcast.Sender{ID: claims.Subject, Name: claims.DisplayName()},
-		Title: req.Title, Content: req.Content, Category: req.Category, Priority: req.Priority, Recurrence: req.Recurrence.recurrence()}
-	if req.Target != nil {
-		sr.Target = broadcast.Target{Type: req.Target.Type, IDs: req.Target.IDs}
-	}
+		Title: req.Title, Content: req.Content, Category: req.Category, Priority: req.Priority, Recurrence: req.Recurrence.recurrence(),
+		Target: req.Target.target()}
 	if req.ExpiresAfter != nil {
 		sr.ExpiresAfter = *req.ExpiresAfter
 	}
@@ -214,7 +212,7 @@ func (h *handlers) listSeries(c echo.Context) error {
 		p.SenderID = claims.Subject
 	}
 	var err error
-	if p.Statuses, err = statusFilter(c, series.Statuses); err != nil {
+	if p.Statuses, err = enumFilter(c, "status", series.Statuses); err != nil {
 		return err
 	}
 	if p.Limit, err = pageLimit(c); err != nil {
@@ -314,7 +312,7 @@ func patchTemplate(sr *series.Series, req seriesPatch) {
 		sr.Priority = *req.Priority
 	}
 	if req.Target != nil {
-		sr.Target = broadcast.Target{Type: req.Target.Type, IDs: req.Target.IDs}
+		sr.Target = req.Target.target()
 	}
 	if req.Recurrence != nil {
 		sr.Recurrence = req.Recurrence.recurrence()

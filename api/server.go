@@ -89,6 +89,10 @@ type Config struct {
 	DeadLetters DeadLetters
 	// Series serves the /api/v1/series routes; nil leaves them out.
 	Series *SeriesConfig
+	// Console registers the admin console's routes (under /admin) behind
+	// the same middleware: rate limits, security headers, the origin guard;
+	// nil leaves it out.
+	Console interface{ Routes(e *echo.Echo) }
 }
 
 // New returns the API's HTTP handler.
@@ -140,7 +144,7 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	v1.POST("/broadcasts/:id/schedule", h.schedule, admin)
 	v1.POST("/broadcasts/:id/retry", h.retry, admin)
 	if cfg.Audience != nil {
-		h.audienceRoutes(v1, admin)
+		h.audienceRoutes(v1, admin, sender)
 	}
 	if cfg.Presence != nil {
 		h.presenceRoutes(v1, admin)
@@ -156,6 +160,9 @@ func New(st Store, wf Workflows, cfg Config) *echo.Echo {
 	}
 	if cfg.Series != nil {
 		h.seriesRoutes(v1, admin, sender)
+	}
+	if cfg.Console != nil {
+		cfg.Console.Routes(e)
 	}
 	return e
 }

@@ -46,6 +46,7 @@ scripts/stack.sh up "$STATE" dev >/dev/null
 # shellcheck source=/dev/null
 . "$STATE/services.env"
 
+scripts/console.sh build
 log "building crier"
 go build -o "$STATE/bin/crier" ./cmd/crier
 
@@ -68,13 +69,21 @@ export CRIER_API_URL='http://$addr'
 export CRIER_ADMIN_TOKEN='$token'
 ENV
 
-"$STATE/bin/crier" all > >(sed -u 's/^/    crier | /' >&2) 2>&1 &
+CRIER_TEMPORAL_UI_URL=${CRIER_TEMPORAL_UI_URL:-${TEMPORAL_UI_URL:-}} "$STATE/bin/crier" all > >(sed -u 's/^/    crier | /' >&2) 2>&1 &
 CRIER_PID=$!
 wait_port 127.0.0.1 "${addr##*:}" 60 crier
+# A one-time sign-in link to the console (after the API has migrated the
+# database it is stored in); `crier signin-link` prints another.
+signin=$(CRIER_ENV_FILE=/dev/null "$STATE/bin/crier" signin-link --sub admin --name "Crier Admin" --role admin --url "http://$addr" 2>&1) ||
+	signin="(could not make one: $signin)"
 
 cat >&2 <<MSG
 
   Crier is running.
+    Admin console    http://$addr/admin/
+      sign in once with this link (valid 15 minutes, one use):
+      $signin
+      or paste the admin token below; another link: $STATE/bin/crier signin-link --sub admin --role admin
     API              http://$addr   (health: /healthz, readiness: /readyz)
     Temporal Web UI  ${TEMPORAL_UI_URL:-none}
     PostgreSQL       $DATABASE_URL

@@ -4,7 +4,9 @@
 # Usage: scripts/test.sh [go test flags...]
 #
 # Starts PostgreSQL, Kafka and Temporal on free loopback ports under .test/
-# (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), runs
+# (or uses DATABASE_URL / KAFKA_BROKERS / TEMPORAL_ADDRESS when set), builds
+# the admin console (scripts/console.sh) and installs Chromium for its browser
+# tests (screenshots land in .test/screenshots), runs
 # `go vet`, shellcheck and golangci-lint (scripts/lint.sh), govulncheck
 # (scripts/vulncheck.sh, which fails on a called advisory, and must fail on
 # VULNERABLE_GO below) and `go test ./...` with
@@ -30,6 +32,11 @@ scripts/stack.sh up "$STATE" test >/dev/null
 . "$STATE/services.env"
 export CRIER_TEST_SERVICES=required
 log "services ready in $((SECONDS - started))s: PostgreSQL ${DATABASE_URL%%\?*}, Kafka $KAFKA_BROKERS, Temporal $TEMPORAL_ADDRESS"
+
+# The admin console: its JavaScript is embedded in crier (make console), and
+# its browser tests drive Debian's Chromium.
+scripts/console.sh build
+debian_install chromium chromium || log "chromium not found (not root or no apt-get): the console's browser tests fail"
 
 log "go vet ./... and gofmt (the product and the bench module)"
 go vet ./...

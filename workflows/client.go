@@ -61,7 +61,8 @@ func (c *Client) execute(ctx context.Context, b broadcast.Broadcast, reuse enums
 			StatusKey.ValueSet(string(broadcast.StatusScheduled)),
 			ScheduledAtKey.ValueSet(*b.ScheduledAt),
 		),
-		StaticSummary: b.Title,
+		StaticSummary: Summary(b),
+		StaticDetails: details(b),
 	}, WorkflowName, BroadcastInput{
 		BroadcastID: b.ID, ScheduledAt: *b.ScheduledAt, ExpiresAt: *b.ExpiresAt, SendNowTolerance: c.SendNowTolerance,
 		LocalTime: b.LocalTime != nil,
@@ -70,6 +71,21 @@ func (c *Client) execute(ctx context.Context, b broadcast.Broadcast, reuse enums
 		return fmt.Errorf("%w: start workflow %s: %w", ErrUnavailable, b.WorkflowID, err)
 	}
 	return nil
+}
+
+// Summary is the line Temporal Web UI and the CLI show for b's workflow, so
+// an operator finds "the 09:00 maintenance notice" by its title and
+// audience rather than by its id.
+func Summary(b broadcast.Broadcast) string {
+	return broadcast.Cut(fmt.Sprintf("%s · to %s", b.Title, b.Target.Describe()), 200)
+}
+
+// details are the fixed facts Temporal Web UI shows on b's workflow page
+// (Markdown): who sent it, to whom, when, and its id in Crier.
+func details(b broadcast.Broadcast) string {
+	return fmt.Sprintf("**%s** (%s priority, category %s)\n\nSent by %s (%s) to %s.\n\nScheduled %s, expires %s.\n\nCrier broadcast `%s`; its status is in the `CrierStatus` search attribute.",
+		broadcast.Cut(b.Title, 200), b.Priority, b.Category, b.Sender.Name, b.Sender.ID, b.Target.Describe(),
+		b.ScheduledAt.UTC().Format(time.RFC3339), b.ExpiresAt.UTC().Format(time.RFC3339), b.ID)
 }
 
 // Cancel cancels a broadcast through its workflow, as asked by by, and waits

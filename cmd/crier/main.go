@@ -23,6 +23,8 @@ Commands:
   migrate   apply database migrations and exit
   audit     audit verify: check the audit log's hash chain (exit 1 if broken)
   token     print a signed bearer token: crier token --sub alice --role admin
+  signin-link
+            print a one-time admin console sign-in link: crier signin-link --sub alice --role admin
 
 Configuration comes from environment variables, falling back to .dev/env.
 `
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditCmd(ctx, rest, stdout, stderr)
 	case "token":
 		return tokenCmd(rest, stdout, stderr)
+	case "signin-link":
+		return signInLinkCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -159,6 +159,10 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 		return err
 	}
 	st := store.New(s.pool)
+	adminConsole, err := newConsole(cfg, s, verifier)
+	if err != nil {
+		return err
+	}
 	handler := api.New(st, &workflows.Client{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
 		SendNowTolerance: cfg.SendNowTolerance}, api.Config{
 		Verifier: verifier,
@@ -174,6 +178,7 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 		Users:       d.users,
 		Series: &api.SeriesConfig{Store: st, Schedules: &workflows.Schedules{Temporal: s.temporal, TaskQueue: cfg.TaskQueue,
 			CatchupWindow: cfg.SeriesCatchupWindow}},
+		Console: adminConsole,
 		Security: api.SecurityConfig{
 			PerAddress: cfg.RatePerAddress, PerUser: cfg.RatePerUser, StreamConnects: cfg.RateStreamConnects,
 			CORSOrigins: cfg.CORSOrigins, HSTS: cfg.HSTS, TrustedProxies: cfg.TrustedProxies,

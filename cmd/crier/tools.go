@@ -13,6 +13,7 @@ import (
 
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/console"
 	"github.com/crier/crier/internal/tracing"
 	"github.com/crier/crier/migrations"
 )
@@ -75,24 +76,38 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("--sub is required")
 	}
-	if cfg.JWTSecret == "" {
-		return errors.New("CRIER_JWT_SECRET is not set: crier token signs with the shared secret; " +
-			"where tokens are verified with a JWKS only (CRIER_JWKS_URL or CRIER_JWKS_FILE), get them from your identity provider")
-	}
-	alg, err := tokenAlgorithm(cfg.JWTAlgorithms)
+	issue, err := tokenIssuer(cfg, *iss, *aud)
 	if err != nil {
 		return err
 	}
-	token, err := auth.IssueWith([]byte(cfg.JWTSecret), auth.IssueOptions{
-		Subject: *sub, Name: *name, Roles: rs, TTL: *ttl, Now: time.Now(),
-		Issuer: *iss, Audience: *aud, Algorithm: alg,
-		RolesClaim: cfg.JWTRolesClaim, NameClaim: cfg.JWTNameClaim,
-	})
+	token, err := issue(*sub, *name, rs, *ttl)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, token)
 	return nil
+}
+
+// tokenIssuer signs tokens with CRIER_JWT_SECRET that the server's
+// verifier accepts: its issuer and audience (iss and aud), roles and name
+// claims, and an algorithm it allows. crier token prints them; the
+// console's one-time links open sessions with them.
+func tokenIssuer(cfg config.Config, iss, aud string) (console.IssueFunc, error) {
+	if cfg.JWTSecret == "" {
+		return nil, errors.New("CRIER_JWT_SECRET is not set: Crier signs tokens with the shared secret; " +
+			"where tokens are verified with a JWKS only (CRIER_JWKS_URL or CRIER_JWKS_FILE), get them from your identity provider")
+	}
+	alg, err := tokenAlgorithm(cfg.JWTAlgorithms)
+	if err != nil {
+		return nil, err
+	}
+	return func(sub, name string, roles []string, ttl time.Duration) (string, error) {
+		return auth.IssueWith([]byte(cfg.JWTSecret), auth.IssueOptions{
+			Subject: sub, Name: name, Roles: roles, TTL: ttl, Now: time.Now(),
+			Issuer: iss, Audience: aud, Algorithm: alg,
+			RolesClaim: cfg.JWTRolesClaim, NameClaim: cfg.JWTNameClaim,
+		})
+	}, nil
 }
 
 // tokenAlgorithm is the first HMAC algorithm the server allows (HS256 when

@@ -7,13 +7,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crier/crier/internal/cursor"
 )
 
 // ErrNotFound means no user or broadcast has the given id.
 var ErrNotFound = errors.New("not found")
 
 // ErrBadCursor means a paging cursor was not one this package produced.
-var ErrBadCursor = errors.New("cursor is not valid: pass the next_cursor of a previous page unchanged")
+var ErrBadCursor = cursor.ErrBad
 
 // Config configures an Audience. Zero fields take the documented defaults.
 type Config struct {

@@ -1,15 +1,14 @@
 package audience
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crier/crier/internal/cursor"
 )
 
 // Delivery is one user's state for a broadcast.
@@ -27,24 +26,20 @@ const (
 )
 
 // Deliveries returns a page of a broadcast's per-user delivery rows ordered
-// by user id, and the cursor of the next page (empty on the last). cursor is
-// empty for the first page; limit is 1 to MaxDeliveriesLimit, 0 meaning
-// DefaultDeliveriesLimit. An unknown broadcast is ErrNotFound, a cursor not
-// made here ErrBadCursor.
-func (a *Audience) Deliveries(ctx context.Context, broadcastID uuid.UUID, cursor string, limit int) ([]Delivery, string, error) {
+// by user id, and the cursor of the next page (empty on the last).
+// pageCursor is empty for the first page; limit is 1 to MaxDeliveriesLimit,
+// 0 meaning DefaultDeliveriesLimit. An unknown broadcast is ErrNotFound, a
+// cursor not made here ErrBadCursor.
+func (a *Audience) Deliveries(ctx context.Context, broadcastID uuid.UUID, pageCursor string, limit int) ([]Delivery, string, error) {
 	if limit == 0 {
 		limit = DefaultDeliveriesLimit
 	}
 	if limit < 1 || limit > MaxDeliveriesLimit {
 		return nil, "", fmt.Errorf("deliveries page size must be 1 to %d, got %d", MaxDeliveriesLimit, limit)
 	}
-	after := ""
-	if cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil || len(raw) == 0 || !utf8.Valid(raw) || bytes.IndexByte(raw, 0) >= 0 {
-			return nil, "", ErrBadCursor
-		}
-		after = string(raw)
+	after, err := afterKey(pageCursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var exists bool
 	if err := a.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM broadcasts WHERE id = $1)`, broadcastID).Scan(&exists); err != nil {
@@ -72,7 +67,7 @@ func (a *Audience) Deliveries(ctx context.Context, broadcastID uuid.UUID, cursor
 	next := ""
 	if len(page) > limit {
 		page = page[:limit]
-		next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].UserID))
+		next = cursor.EncodeKey(page[len(page)-1].UserID)
 	}
 	return page, next, nil
 }
@@ -83,4 +78,14 @@ func utc(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// afterKey is the user id a page continues after: "" for the first page
+// (c empty), else the one cursor c names; ErrBadCursor for a cursor not
+// made here.
+func afterKey(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	return cursor.DecodeKey(c)
 }

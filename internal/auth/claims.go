@@ -12,6 +12,9 @@ import (
 // RoleAdmin may manage broadcasts.
 const RoleAdmin = "admin"
 
+// RoleBroadcaster may create broadcasts, and read and cancel their own.
+const RoleBroadcaster = "broadcaster"
+
 // Default claim names, as Crier's own tokens carry them.
 const (
 	DefaultRolesClaim = "roles"

@@ -169,10 +169,8 @@ func (s *Spec) Normalize(r Rules, draft bool) error {
 	if s.Category == "" {
 		s.Category = "general"
 	}
-	if n := utf8.RuneCountInString(s.Category); n > MaxCategoryChars {
-		v.add("category", "must be at most %d characters, got %d", MaxCategoryChars, n)
-	} else if !Storable(s.Category) {
-		v.add("category", "must be valid UTF-8 without NUL characters")
+	if fault := CategoryFault(s.Category); fault != "" {
+		v.add("category", "%s", fault)
 	}
 	if s.Priority == "" {
 		s.Priority = PriorityNormal
@@ -316,6 +314,31 @@ func applyWindow(v *ValidationError, w *window.Window, at *time.Time) window.Win
 		*at = c.NextOpening(*at).UTC()
 	}
 	return c.Window
+}
+
+// CategoryFault says what keeps category (already trimmed) from being a
+// broadcast's category, or "" when nothing does. Normalize and the list's
+// category filter both ask it, so a filter accepts exactly the categories a
+// broadcast can have.
+func CategoryFault(category string) string {
+	if n := utf8.RuneCountInString(category); n > MaxCategoryChars {
+		return fmt.Sprintf("must be at most %d characters, got %d", MaxCategoryChars, n)
+	}
+	if !Storable(category) {
+		return "must be valid UTF-8 without NUL characters"
+	}
+	return ""
+}
+
+// NormalizeTarget validates t as Normalize validates a broadcast's target
+// and returns it with its ids trimmed and deduplicated, or a
+// *ValidationError naming target.type, target.ids or target.ids[i]. It lets
+// a target be checked on its own (to count its audience before sending)
+// by the very rule a broadcast's is.
+func NormalizeTarget(t Target) (Target, error) {
+	var v ValidationError
+	t = normalizeTarget(t, &v)
+	return t, v.orNil()
 }
 
 func normalizeTarget(t Target, v *ValidationError) Target {

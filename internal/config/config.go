@@ -175,6 +175,12 @@ type Config struct {
 	// its own) serves /metrics (CRIER_METRICS_ADDR; "off" disables). API
 	// processes serve it on the API's address.
 	MetricsAddr string
+	// OIDC signs people in to the admin console with the identity
+	// provider (CRIER_OIDC_*); off without a client id.
+	OIDC OIDC
+	// TemporalUIURL is Temporal Web UI's address, for the console's links
+	// to workflows (CRIER_TEMPORAL_UI_URL).
+	TemporalUIURL string
 	// DebugAddr, when set, serves Go's profiler (/debug/pprof/) for
 	// diagnosing CPU and memory use; it must be a loopback or private IP
 	// address, as the profiler has no authentication (CRIER_DEBUG_ADDR).
@@ -250,7 +256,11 @@ func parse(get func(string) string) (Config, error) {
 		TrustedProxies:         p.list("CRIER_TRUSTED_PROXIES"),
 		MetricsAddr:            p.str("CRIER_METRICS_ADDR"),
 		DebugAddr:              p.str("CRIER_DEBUG_ADDR"),
+		OIDC: OIDC{ClientID: p.str("CRIER_OIDC_CLIENT_ID"), ClientSecret: p.str("CRIER_OIDC_CLIENT_SECRET"),
+			Issuer: p.str("CRIER_OIDC_ISSUER"), RedirectURL: p.str("CRIER_OIDC_REDIRECT_URL"), Scopes: p.list("CRIER_OIDC_SCOPES")},
+		TemporalUIURL: p.str("CRIER_TEMPORAL_UI_URL"),
 	}
+	c.OIDC.Issuer = cmp.Or(c.OIDC.Issuer, c.JWTIssuer)
 	if c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
 	}
@@ -294,6 +304,7 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("CRIER_LOG_FORMAT must be text or json, got %q", c.LogFormat))
 	}
 	errs = append(errs, c.tokenErrors()...)
+	errs = append(errs, c.oidcErrors()...)
 	errs = append(errs, c.listenErrors()...)
 	errs = append(errs, c.engineErrors()...)
 	if c.KafkaPartitions < 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -30,4 +31,20 @@ func Decode(c string) (time.Time, uuid.UUID, error) {
 		return time.Time{}, uuid.Nil, ErrBad
 	}
 	return at, id, nil
+}
+
+// EncodeKey returns the cursor of the item sorted by a text key alone, such
+// as a user id.
+func EncodeKey(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// DecodeKey reads a cursor made by EncodeKey. A key PostgreSQL could not
+// compare as text (empty, not UTF-8, holding NUL) was not made there.
+func DecodeKey(c string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(raw) == 0 || !utf8.Valid(raw) || strings.IndexByte(string(raw), 0) >= 0 {
+		return "", ErrBad
+	}
+	return string(raw), nil
 }

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crier/crier/internal/audit"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/cursor"
+	"github.com/crier/crier/internal/like"
 	"github.com/crier/crier/internal/tracing"
 )
 
@@ -78,10 +80,22 @@ func insert(ctx context.Context, tx pgx.Tx, by audit.Origin, b broadcast.Broadca
 	return stored, true, record(ctx, tx, by, audit.ActionBroadcastCreate, nil, stored)
 }
 
-// ListParams selects a page of broadcasts, newest first.
+// ListParams selects a page of broadcasts, newest first. Its filters
+// combine with AND; an empty one keeps every broadcast.
 type ListParams struct {
 	// Statuses keeps only broadcasts in one of these statuses; empty keeps all.
 	Statuses []broadcast.Status
+	// Categories keeps only broadcasts of one of these categories (exact
+	// match); empty keeps all.
+	Categories []string
+	// Priorities keeps only broadcasts of one of these priorities; empty
+	// keeps all.
+	Priorities []broadcast.Priority
+	// SeriesID, when set, keeps only the occurrences of this series.
+	SeriesID *uuid.UUID
+	// Text, when not empty, keeps only broadcasts whose title or content
+	// holds it, in any case; its %, _ and \ are matched as themselves.
+	Text string
 	// Cursor continues after the last broadcast of the previous page; empty
 	// starts at the newest.
 	Cursor string
@@ -95,32 +109,19 @@ type ListParams struct {
 var ErrBadCursor = cursor.ErrBad
 
 // List returns a page of broadcasts and the cursor of the next page, empty
-// when this page is the last.
+// when this page is the last. Every filter is a parameter of one statement,
+// so the cursor pages through the filtered broadcasts.
 func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, string, error) {
 	if p.Limit <= 0 {
 		p.Limit = 20
 	}
 	p.Limit = min(p.Limit, 100)
-	args := []any{p.Limit + 1}
-	where := []string{"true"}
-	if len(p.Statuses) > 0 {
-		args = append(args, p.Statuses)
-		where = append(where, fmt.Sprintf("status = ANY($%d)", len(args)))
+	where, args, err := p.where()
+	if err != nil {
+		return nil, "", err
 	}
-	if p.SenderID != "" {
-		args = append(args, p.SenderID)
-		where = append(where, fmt.Sprintf("sender_id = $%d", len(args)))
-	}
-	if p.Cursor != "" {
-		at, id, err := cursor.Decode(p.Cursor)
-		if err != nil {
-			return nil, "", err
-		}
-		args = append(args, at, id)
-		where = append(where, fmt.Sprintf("(created_at, id) < ($%d, $%d)", len(args)-1, len(args)))
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM broadcasts WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created_at DESC, id DESC LIMIT $1`, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM broadcasts WHERE `+where+
+		` ORDER BY created_at DESC, id DESC LIMIT $1`, append([]any{p.Limit + 1}, args...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list broadcasts: %w", err)
 	}
@@ -135,6 +136,44 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]broadcast.Broadcast, 
 		next = cursor.Encode(last.CreatedAt, last.ID)
 	}
 	return page, next, nil
+}
+
+// where is List's WHERE clause for p and its arguments, numbered from $2
+// ($1 is the limit); ErrBadCursor for a cursor not made by List.
+func (p ListParams) where() (string, []any, error) {
+	var args []any
+	where := []string{"true"}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args)+1)
+	}
+	if len(p.Statuses) > 0 {
+		where = append(where, "status = ANY("+arg(p.Statuses)+")")
+	}
+	if len(p.Categories) > 0 {
+		where = append(where, "category = ANY("+arg(p.Categories)+")")
+	}
+	if len(p.Priorities) > 0 {
+		where = append(where, "priority = ANY("+arg(p.Priorities)+")")
+	}
+	if p.SenderID != "" {
+		where = append(where, "sender_id = "+arg(p.SenderID))
+	}
+	if p.SeriesID != nil {
+		where = append(where, "series_id = "+arg(*p.SeriesID))
+	}
+	if p.Text != "" {
+		pattern := arg(like.Contains(p.Text))
+		where = append(where, fmt.Sprintf(`(title ILIKE %s ESCAPE '\' OR content ILIKE %s ESCAPE '\')`, pattern, pattern))
+	}
+	if p.Cursor != "" {
+		at, id, err := cursor.Decode(p.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, fmt.Sprintf("(created_at, id) < (%s, %s)", arg(at), arg(id)))
+	}
+	return strings.Join(where, " AND "), args, nil
 }
 
 // localWall is l as its timestamp (without time zone) column stores it.
