@@ -100,6 +100,13 @@ func button(text string) chromedp.JSPath {
 	return chromedp.JSPath(fmt.Sprintf(`[...document.querySelectorAll("button, a.button, a")].find((b) => b.textContent.trim() === %s && b.offsetParent !== null) || null`, jsString(text)))
 }
 
+// clearText empties the text control sel finds, as selecting all and deleting
+// does (with the input event that follows).
+func clearText(sel chromedp.JSPath) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = %s; e.value = ""; e.dispatchEvent(new Event("input", { bubbles: true })) })()`, sel),
+		chromedp.EvalIgnoreExceptions)
+}
+
 // waitText waits until the element sel finds shows text, across page
 // loads (a poll that a navigation interrupts starts again on the new page).
 func waitText(sel string, text string) chromedp.Action[chromedp.Void] {

@@ -34,6 +34,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	c.cancelWithTheKeyboard()
 	c.broadcasterSeesOnlyTheirOwn()
 	c.crossSiteFormsChangeNothing()
+	c.pauseASeries()
+	c.seeTheNodesHealth()
+	c.importUsers()
+	c.readTheAuditLog()
 	c.everyPageIsAccessible()
 	c.signOut()
 }
@@ -149,7 +153,9 @@ func (c *consoleRun) cancelWithTheKeyboard() {
 		waitText("h1 .badge", "Cancelled"),
 		waitText(".timeline", "Retracted"),
 		waitText(".timeline", "Cancelled by Ada Admin"))
-	require.Equal(c.t, "H1", eval[string](c.tab, `document.activeElement.tagName`), "with its button gone, the focus goes to the heading showing the new status")
+	// With its button gone, the focus goes to the heading showing the new
+	// status (once the dialog's close event has run).
+	c.tab.do("focus on the heading", pollUntil(`document.activeElement.tagName === "H1"`))
 }
 
 // broadcasterSeesOnlyTheirOwn: in another browser, a broadcaster's list and
@@ -198,10 +204,76 @@ func (c *consoleRun) crossSiteFormsChangeNothing() {
 	c.tab.do("still signed in", chromedp.Navigate(c.n.baseURL+"/admin/"), waitText("#user", "Ada Admin"))
 }
 
+// pauseASeries: a series' page shows its next occurrences in UTC and in its
+// zone, and pauses it (confirmed).
+func (c *consoleRun) pauseASeries() {
+	var sr struct{ ID string }
+	require.Equal(c.t, http.StatusCreated, call(c.t, c.n, c.admin, http.MethodPost, "/api/v1/series", map[string]any{
+		"title": "Weekly maintenance", "content": "Sunday 02:00 Berlin time", "target": map[string]any{"type": "ROLE", "ids": []string{"ops"}},
+		"recurrence": map[string]any{"cron": "0 2 * * SUN", "time_zone": "Europe/Berlin"}, "expires_after": "2h",
+	}, &sr))
+	c.tab.do("open the series",
+		chromedp.Navigate(c.n.baseURL+"/admin/series"),
+		chromedp.Click(button("Weekly maintenance")),
+		waitText("h1", "Active"),
+		waitText("ol", "02:00 CET (Europe/Berlin)"))
+	c.tab.requireAccessible("a series")
+	c.tab.screenshot("console-series")
+	c.tab.do("pause it",
+		chromedp.Click(button("Pause…")),
+		waitText("dialog", "Pause this series?"),
+		chromedp.Click(button("Pause")),
+		waitText("h1", "Paused"),
+		chromedp.WaitVisible(button("Resume…")))
+}
+
+// seeTheNodesHealth: the node, its dependencies and its connections (Ann's
+// stream among them).
+func (c *consoleRun) seeTheNodesHealth() {
+	c.tab.do("open health",
+		chromedp.Navigate(c.n.baseURL+"/admin/health"),
+		waitText("main", "Ready"),
+		waitText("tbody", "node-console"),
+		waitText("main", "published"), // the test process's metrics count every test's publications
+		waitText("main", "online over"))
+	c.tab.screenshot("console-health")
+}
+
+// importUsers: pasted CSV is read in the browser, a bad line is named by
+// its number before anything is sent, and once mended the users go in with
+// progress, and the directory shows them.
+func (c *consoleRun) importUsers() {
+	c.tab.do("paste users with a mistake",
+		chromedp.Navigate(c.n.baseURL+"/admin/users"),
+		waitText("tbody", "Ann Operator"),
+		chromedp.SendKeys(byLabel("Or paste users"), "id,name,roles,time_zone\ndee,Dee Dev,dev;ops,Europe/Berlin\n,No Id,ops,\nfay,Fay,dev,\n"),
+		waitText(".faults", "Line 3"))
+	c.tab.requireAccessible("users, with a fault")
+	c.tab.do("mend it and import",
+		clearText(byLabel("Or paste users")),
+		chromedp.SendKeys(byLabel("Or paste users"), "id,name,roles,time_zone\ndee,Dee Dev,dev;ops,Europe/Berlin\nfay,Fay,dev,\n"),
+		chromedp.Click(button("Import 2 users")),
+		waitText(".import-done", "Imported 2 of 2 users"),
+		waitText("tbody", "Dee Dev"))
+	c.tab.screenshot("console-users")
+	var dee struct{ Roles []string }
+	require.Equal(c.t, http.StatusOK, call(c.t, c.n, c.admin, http.MethodGet, "/api/v1/users/dee", nil, &dee))
+	require.Equal(c.t, []string{"dev", "ops"}, dee.Roles)
+}
+
+// readTheAuditLog: who did what, the broadcast's cancel among it.
+func (c *consoleRun) readTheAuditLog() {
+	c.tab.do("open the audit log",
+		chromedp.Navigate(c.n.baseURL+"/admin/audit"),
+		waitText("tbody", "Ada Admin"),
+		waitText("tbody", "broadcast.cancel"))
+	c.tab.screenshot("console-audit")
+}
+
 // everyPageIsAccessible: the pages not seen yet pass axe-core too, and the
 // list fits a phone.
 func (c *consoleRun) everyPageIsAccessible() {
-	for _, page := range []string{"series", "users", "audit", "dead-letters", "health"} {
+	for _, page := range []string{"series", "users", "audit", "dead-letters", "health"} { // series and health again: their lists
 		c.tab.do("open "+page, chromedp.Navigate(c.n.baseURL+"/admin/"+page), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		c.tab.requireAccessible(page)
 	}

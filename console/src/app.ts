@@ -141,3 +141,29 @@ export function errorBox(err: unknown): HTMLElement {
     h("strong", null, p?.title ?? "Something went wrong"), " ", p?.detail ?? String(err),
     p?.request_id ? h("small", null, ` (request ${p.request_id})`) : null);
 }
+
+/** repeat runs f every ms milliseconds, each run after the last ended,
+ * while more() says so; a failed run shows through failed and the next one
+ * still comes. It returns how to stop it. */
+export function repeat(ms: number, f: () => Promise<void>, failed: (err: unknown) => void, more: () => boolean = () => true): Stop {
+  let stopped = false;
+  let timer = 0;
+  const tick = () => {
+    timer = window.setTimeout(async () => {
+      if (stopped) return;
+      try { await f(); } catch (err) { failed(err); }
+      if (!stopped && more()) tick();
+    }, ms);
+  };
+  tick();
+  return () => { stopped = true; window.clearTimeout(timer); };
+}
+
+/** busy runs f once at a time for button, marked busy meanwhile (not
+ * disabled: a disabled button drops the focus); a click while busy is
+ * ignored. */
+export async function busy(button: HTMLElement, f: () => Promise<void>): Promise<void> {
+  if (button.getAttribute("aria-disabled")) return;
+  button.setAttribute("aria-disabled", "true");
+  try { await f(); } finally { button.removeAttribute("aria-disabled"); }
+}

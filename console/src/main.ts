@@ -3,22 +3,26 @@
 import { whenSignedOut } from "./api.js";
 import { base, go, route, start } from "./app.js";
 import { h, replace } from "./dom.js";
+import { audit } from "./pages/audit.js";
 import { compose } from "./pages/compose.js";
+import { deadLetters } from "./pages/deadletters.js";
 import { detail } from "./pages/detail.js";
-import { later } from "./pages/later.js";
+import { health } from "./pages/health.js";
 import { list } from "./pages/list.js";
+import { seriesList, seriesPage } from "./pages/series.js";
 import { signIn } from "./pages/signin.js";
+import { users } from "./pages/users.js";
 
 route("/signin", "Sign in", signIn, { public: true });
 route("/", "Broadcasts", list, { nav: "broadcasts" });
 route("/broadcasts/new", "Compose", compose, { nav: "compose" });
 route("/broadcasts/:id", "Broadcast", detail, { nav: "broadcasts" });
-route("/series", "Series", later("Series", "GET /api/v1/series"), { nav: "series" });
-route("/series/:id", "Series", later("Series", "GET /api/v1/series/{id}"), { nav: "series" });
-route("/users", "Users", later("Users", "GET /api/v1/users"), { nav: "users" });
-route("/audit", "Audit log", later("Audit log", "GET /api/v1/audit"), { nav: "audit" });
-route("/dead-letters", "Dead letters", later("Dead letters", "GET /api/v1/dead-letters"), { nav: "dead-letters" });
-route("/health", "Health", later("Health", "GET /api/v1/admin/presence and /metrics"), { nav: "health" });
+route("/series", "Series", seriesList, { nav: "series" });
+route("/series/:id", "Series", seriesPage, { nav: "series" });
+route("/users", "Users", users, { nav: "users" });
+route("/audit", "Audit log", audit, { nav: "audit" });
+route("/dead-letters", "Dead letters", deadLetters, { nav: "dead-letters" });
+route("/health", "Health", health, { nav: "health" });
 
 whenSignedOut(() => go(`${base}/signin?next=${encodeURIComponent(location.pathname + location.search)}`, true));
 start().catch((err: unknown) => {

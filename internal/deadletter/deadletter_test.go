@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
@@ -27,6 +28,7 @@ type bundle struct {
 	// have somewhere to go.
 	topic   string
 	brokers []string
+	pool    *pgxpool.Pool
 }
 
 func setup(t *testing.T) *bundle {
@@ -37,7 +39,7 @@ func setup(t *testing.T) *bundle {
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	_, err := client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}})
 	require.NoError(t, err)
-	return &bundle{ctx: context.Background(), dead: deadlettertest.New(t, pool, brokers, testenv.Logger(t)), topic: topic, brokers: brokers}
+	return &bundle{ctx: context.Background(), dead: deadlettertest.New(t, pool, brokers, testenv.Logger(t)), topic: topic, brokers: brokers, pool: pool}
 }
 
 // fail dead-letters msg for consumer, as a consumer whose every attempt
@@ -202,4 +204,38 @@ func TestRedriveSendsTheMessageBack(t *testing.T) {
 	require.Equal(t, "audience", consumer)
 	require.True(t, deadletter.ForAnother(copied, "stream-tail"))
 	require.False(t, deadletter.ForAnother(copied, "audience"))
+}
+
+// A redriven copy can fail again before the redrive's transaction commits
+// (it sends the copy first): the dead letter still ends FAILED, not stuck
+// REDRIVING (a flaky CI run of internal/audience found the race).
+func TestACopyFailingBeforeItsRedriveCommitsEndsFailed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.fail(t, "audience", b.message(0, "bad"))
+	id := deadletter.ID("audience", b.topic, 0, 0)
+
+	// The redrive's transaction, held open: REDRIVING, not yet committed.
+	tx, err := b.pool.Begin(b.ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(b.ctx, `UPDATE dead_letters SET status = 'REDRIVING', redrives = redrives + 1 WHERE id = $1`, id)
+	require.NoError(t, err)
+	copied := b.message(7, "bad")
+	copied.Headers = append(copied.Headers,
+		kafka.Header{Key: deadletter.HeaderRedriveOf, Value: []byte(id.String())},
+		kafka.Header{Key: deadletter.HeaderRedriveFor, Value: []byte("audience")})
+	policy := b.dead.Policy(t, "audience", 2)
+	handled := make(chan bool)
+	go func() {
+		handled <- policy.Process(b.ctx, copied, func(context.Context) error {
+			return deadletter.Permanent(deadletter.ReasonUndecodable, errors.New("not an event"))
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // the copy's failure waits on the row
+	require.NoError(t, tx.Commit(b.ctx))
+	require.True(t, <-handled)
+
+	l := b.dead.WaitStatus(t, id, deadletter.StatusFailed)
+	require.Equal(t, 1, l.Redrives)
+	require.Len(t, b.dead.Letters(t), 1, "recorded on its dead letter, not as a new one")
 }

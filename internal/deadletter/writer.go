@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
 
@@ -139,12 +140,11 @@ func (w *Writer) write(ctx context.Context, f failure) error {
 		return fmt.Errorf("write to the dead-letter topic %s: %w", w.cfg.Topic, err)
 	}
 	if redrive {
-		args := append(append([]any{id}, stepFailAgain.guard()...), f.reason, cutError(f.err), f.attempts, f.at)
-		tag, err := w.pool.Exec(ctx, failAgainSQL, args...)
+		failed, err := w.failAgain(ctx, id, f)
 		if err != nil {
 			return fmt.Errorf("record the failed redrive of dead letter %s: %w", id, err)
 		}
-		if tag.RowsAffected() > 0 {
+		if failed {
 			return nil
 		}
 		// Resolved by another node, dropped, or deleted: a dead letter of
@@ -160,6 +160,26 @@ func (w *Writer) write(ctx context.Context, f failure) error {
 		return fmt.Errorf("record dead letter %s: %w", id, err)
 	}
 	return nil
+}
+
+// failAgain marks dead letter id FAILED after its redriven copy failed. The
+// row is locked first: a redrive sends the copy before its transaction
+// (which marks the row REDRIVING) commits, and a consumer this fast would
+// otherwise read the row as it was (PENDING), skip it, and leave it
+// REDRIVING for good. The lock waits for that commit; the update then reads
+// the row as it committed.
+func (w *Writer) failAgain(ctx context.Context, id uuid.UUID, f failure) (bool, error) {
+	var failed bool
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM dead_letters WHERE id = $1 FOR UPDATE`, id); err != nil {
+			return err
+		}
+		args := append(append([]any{id}, stepFailAgain.guard()...), f.reason, cutError(f.err), f.attempts, f.at)
+		tag, err := tx.Exec(ctx, failAgainSQL, args...)
+		failed = err == nil && tag.RowsAffected() > 0
+		return err
+	})
+	return failed, err
 }
 
 // letterMessage is f on the dead-letter topic: the original key, value and

@@ -3,7 +3,8 @@
 // actions its status allows, each confirmed first.
 
 import { call, type Broadcast, type Page, type Status } from "../api.js";
-import { base, errorBox, type Context, type Stop } from "../app.js";
+import { base, errorBox, repeat, type Context, type Stop } from "../app.js";
+import { confirmDialog, confirmThen } from "../confirm.js";
 import { announce, h, replace, uid } from "../dom.js";
 import { browserZone, dateAndTimeIn, instantOf, show } from "../time.js";
 import { badge, preview, priorityBadge, targetText } from "../view.js";
@@ -34,9 +35,9 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
   const stats = h("div", { class: "stats" });
   const deliveries = h("div");
   const previewPane = h("div");
-  const dialog = h("dialog", { class: "confirm", "aria-labelledby": uid("dialog-title") });
+  const dialog = confirmDialog();
   let stopped = false;
-  let timer = 0;
+  let stopPolling: Stop = () => {};
   let last: Broadcast | undefined;
 
   const render = (b: Broadcast, entries: AuditEntry[]) => {
@@ -82,16 +83,16 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
   const renderActions = (b: Broadcast) => {
     const buttons: HTMLElement[] = [];
     if (allowed("cancel", b.status)) {
-      buttons.push(h("button", { type: "button", class: "danger", onclick: () => confirmThen(
-        "Cancel this broadcast?",
-        b.published_at ? "It is taken out of every inbox and open stream at once. This cannot be undone." : "It will not be sent. This cannot be undone.",
-        "Cancel broadcast", null, () => act(`/api/v1/broadcasts/${b.id}/cancel`, undefined, "Cancelled")) }, "Cancel…"));
+      buttons.push(h("button", { type: "button", class: "danger", onclick: () => confirmThen(dialog, {
+        title: "Cancel this broadcast?",
+        text: b.published_at ? "It is taken out of every inbox and open stream at once. This cannot be undone." : "It will not be sent. This cannot be undone.",
+        confirm: "Cancel broadcast", danger: true }, () => act(`/api/v1/broadcasts/${b.id}/cancel`, undefined, "Cancelled")) }, "Cancel…"));
     }
     if (session.admin && allowed("reschedule", b.status)) buttons.push(timeButton(b, "Reschedule…", "reschedule", "Rescheduled"));
     if (session.admin && allowed("schedule", b.status)) buttons.push(timeButton(b, "Schedule…", "schedule", "Scheduled"));
     if (session.admin && allowed("retry", b.status)) {
-      buttons.push(h("button", { type: "button", onclick: () => confirmThen("Retry this broadcast?",
-        "It is scheduled again and its workflow starts a new run; users get it once.", "Retry", null,
+      buttons.push(h("button", { type: "button", onclick: () => confirmThen(dialog, { title: "Retry this broadcast?",
+        text: "It is scheduled again and its workflow starts a new run; users get it once.", confirm: "Retry" },
         () => act(`/api/v1/broadcasts/${b.id}/retry`, {}, "Retried")) }, "Retry…"));
     }
     replace(actions, buttons.length ? buttons : h("p", { class: "help" }, terminal.includes(b.status) ? "Nothing more can be done with this broadcast." : ""));
@@ -106,7 +107,7 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
     const time = h("input", { id: timeID, type: "time", value: start.time, required: true, step: 1 });
     const fields = h("div", { class: "row" }, h("div", { class: "field" }, h("label", { for: dateID }, "Date"), date),
       h("div", { class: "field" }, h("label", { for: timeID }, `Time (${zone})`), time));
-    confirmThen(`${label.replace("…", "")} “${b.title}”`, "The new time, in your time zone:", label.replace("…", ""), fields, () => {
+    confirmThen(dialog, { title: `${label.replace("…", "")} “${b.title}”`, text: "The new time, in your time zone:", confirm: label.replace("…", ""), extra: fields }, () => {
       const at = instantOf(date.value, time.value, zone);
       return act(`/api/v1/broadcasts/${b.id}/${op}`, { scheduled_at: at?.toISOString() }, done);
     });
@@ -116,33 +117,6 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
     await call("POST", path, body);
     announce(done);
     await refresh();
-  };
-
-  // confirmThen asks in a modal dialog (focus stays in it; Escape closes
-  // it) and runs then on confirmation, showing its error in the dialog.
-  const confirmThen = (title: string, text: string, confirm: string, extra: Node | null, then: () => Promise<void>) => {
-    const err = h("div");
-    const yes = h("button", { type: "submit", class: confirm.startsWith("Cancel") ? "danger" : "" }, confirm);
-    const form = h("form", { method: "dialog" },
-      h("h2", { id: dialog.getAttribute("aria-labelledby") ?? "" }, title), h("p", null, text), extra, err,
-      h("div", { class: "form-actions" }, yes, h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Keep it")));
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      yes.disabled = true;
-      then().then(() => dialog.close(), (e: unknown) => { replace(err, errorBox(e)); yes.disabled = false; });
-    });
-    replace(dialog, form);
-    const opener = document.activeElement as HTMLElement | null;
-    // Focus goes back where it was; when the action took that button away
-    // (a cancelled broadcast offers no cancel), to the heading that shows
-    // the new status.
-    dialog.addEventListener("close", () => {
-      const back = opener && opener.isConnected ? opener : main.querySelector<HTMLElement>("h1");
-      if (back && !back.hasAttribute("tabindex") && back.tagName === "H1") back.setAttribute("tabindex", "-1");
-      back?.focus();
-    }, { once: true });
-    dialog.showModal();
-    (extra ? form.querySelector("input") : yes)?.focus();
   };
 
   const renderStats = (s: Stats) => {
@@ -197,13 +171,6 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
     }
     replace(problem);
   };
-  const tick = () => {
-    timer = window.setTimeout(async () => {
-      if (stopped) return;
-      try { await refresh(); } catch (err) { replace(problem, errorBox(err)); }
-      if (!stopped && !(last && terminal.includes(last.status))) tick();
-    }, pollEvery);
-  };
 
   replace(main, head, problem, h("div", { class: "detail-grid" },
     h("section", { "aria-label": "Details" }, facts, actions, h("h2", null, "Timeline"), timeline),
@@ -214,10 +181,10 @@ export function detail(main: HTMLElement, ctx: Context): Stop {
       replace(problem, errorBox(err));
       return;
     }
-    tick();
+    if (!stopped) stopPolling = repeat(pollEvery, refresh, (err) => replace(problem, errorBox(err)), () => !(last && terminal.includes(last.status)));
   })();
   void ready;
-  return () => { stopped = true; window.clearTimeout(timer); if (dialog.open) dialog.close(); };
+  return () => { stopped = true; stopPolling(); if (dialog.open) dialog.close(); };
 }
 
 /** fill is a bar's filled part; its width is set through the CSSOM, which

@@ -3,7 +3,7 @@
 // turns SENT shows it without a reload).
 
 import { call, query, type Broadcast, type Page } from "../api.js";
-import { base, errorBox, type Context, type Stop } from "../app.js";
+import { base, errorBox, repeat, type Context, type Stop } from "../app.js";
 import { announce, h, replace, uid } from "../dom.js";
 import { relative, show } from "../time.js";
 import { badge, priorities, priorityBadge, statuses, targetText } from "../view.js";
@@ -103,14 +103,6 @@ export function list(main: HTMLElement, ctx: Context): Stop {
     tbody.prepend(...fresh);
     replace(problem);
   };
-  let timer = 0;
-  const tick = () => {
-    timer = window.setTimeout(async () => {
-      if (stopped) return;
-      try { await refresh(); } catch (err) { replace(problem, errorBox(err)); }
-      if (!stopped) tick();
-    }, pollEvery);
-  };
 
   replace(main,
     h("div", { class: "page-head" }, h("h1", null, "Broadcasts"), h("a", { class: "button", href: `${base}/broadcasts/new` }, "Compose")),
@@ -122,9 +114,10 @@ export function list(main: HTMLElement, ctx: Context): Stop {
       tbody)),
     more);
 
+  let stopPolling: Stop = () => {};
   void (async () => {
     try { fill(await load()); } catch (err) { replace(problem, errorBox(err)); }
-    tick();
+    if (!stopped) stopPolling = repeat(pollEvery, refresh, (err) => replace(problem, errorBox(err)));
   })();
-  return () => { stopped = true; window.clearTimeout(timer); };
+  return () => { stopped = true; stopPolling(); };
 }
