@@ -204,21 +204,32 @@ func (c *consoleRun) crossSiteFormsChangeNothing() {
 	c.tab.do("still signed in", chromedp.Navigate(c.n.baseURL+"/admin/"), waitText("#user", "Ada Admin"))
 }
 
-// pauseASeries: a series' page shows its next occurrences in UTC and in its
-// zone, and pauses it (confirmed).
+// pauseASeries: composed as a series (a bad cron shown at its field first),
+// its page shows its next occurrences in UTC and in its zone, and pauses it
+// (confirmed).
 func (c *consoleRun) pauseASeries() {
-	var sr struct{ ID string }
-	require.Equal(c.t, http.StatusCreated, call(c.t, c.n, c.admin, http.MethodPost, "/api/v1/series", map[string]any{
-		"title": "Weekly maintenance", "content": "Sunday 02:00 Berlin time", "target": map[string]any{"type": "ROLE", "ids": []string{"ops"}},
-		"recurrence": map[string]any{"cron": "0 2 * * SUN", "time_zone": "Europe/Berlin"}, "expires_after": "2h",
-	}, &sr))
-	c.tab.do("open the series",
-		chromedp.Navigate(c.n.baseURL+"/admin/series"),
-		chromedp.Click(button("Weekly maintenance")),
+	c.tab.do("compose a series with a bad cron",
+		chromedp.Navigate(c.n.baseURL+"/admin/broadcasts/new"),
+		waitText("h1", "Compose a broadcast"),
+		chromedp.SendKeys(byLabel("Title"), "Weekly maintenance"),
+		chromedp.SendKeys(byLabel("Content"), "Sunday 02:00 Berlin time"),
+		chromedp.Click(chromedp.CSS(`input[name=target][value=ROLE]`)),
+		chromedp.SendKeys(byLabel("Roles"), "ops\r"),
+		chromedp.Click(chromedp.CSS(`input[name=when][value=repeat]`)),
+		chromedp.SendKeys(byLabel("Cron"), "0 2 * * SUNDAYS"),
+		clearText(byLabel("Its time zone")),
+		chromedp.SendKeys(byLabel("Its time zone"), "Europe/Berlin"),
+		chromedp.Click(button("Start the series")),
+		waitText(".field-error", "cron"))
+	c.tab.do("mend it",
+		clearText(byLabel("Cron")),
+		chromedp.SendKeys(byLabel("Cron"), "0 2 * * SUN"),
+		chromedp.Click(button("Start the series")),
+		waitText("h1", "Weekly maintenance"),
 		waitText("h1", "Active"),
 		waitText("ol", "02:00 CET (Europe/Berlin)"))
-	c.tab.requireAccessible("a series")
 	c.tab.screenshot("console-series")
+	c.tab.requireAccessible("a series")
 	c.tab.do("pause it",
 		chromedp.Click(button("Pause…")),
 		waitText("dialog", "Pause this series?"),

@@ -10,7 +10,7 @@ import { Fields } from "../form.js";
 import { browserZone, dateAndTimeIn, instantOf, show, zones } from "../time.js";
 import { preview, priorities } from "../view.js";
 
-type When = "now" | "at" | "local" | "draft";
+type When = "now" | "at" | "local" | "repeat" | "draft";
 
 interface User { id: string; name: string; roles: string[]; time_zone?: string }
 interface RoleCount { role: string; users: number }
@@ -46,7 +46,8 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
 
   // When.
   const when = h("fieldset", { class: "when" }, h("legend", null, "When"),
-    radio("when", "now", "Send now", true), radio("when", "at", "Schedule"), radio("when", "local", "At each recipient's local time"), radio("when", "draft", "Save as draft"));
+    radio("when", "now", "Send now", true), radio("when", "at", "Schedule"), radio("when", "local", "At each recipient's local time"),
+    radio("when", "repeat", "Repeat: a series"), radio("when", "draft", "Save as draft"));
   const later = dateAndTimeIn(new Date(Date.now() + 3_600_000), zone);
   const date = h("input", { type: "date", value: later.date });
   const time = h("input", { type: "time", value: later.time, step: 1 });
@@ -59,7 +60,22 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
     f.field("local_time", "Their local date", h("input", { type: "date", value: later.date })),
     f.field("local_time.time", "Their local time", h("input", { type: "time", value: "09:00" })),
     f.field("default_time_zone", "Zone of those whose zone is unknown", defaultZone));
-  when.append(atPane, localPane, instant);
+  // A series: the same message on a recurrence (POST /api/v1/series).
+  const cron = h("input", { type: "text", placeholder: "0 9 * * MON-FRI", autocomplete: "off", spellcheck: "false" });
+  const every = h("input", { type: "text", placeholder: "6h", autocomplete: "off" });
+  const repeatZone = zoneInput(zone);
+  const count = h("input", { type: "number", min: 1, inputmode: "numeric" });
+  const lasts = h("input", { type: "text", value: "24h", autocomplete: "off" });
+  const repeatPane = h("fieldset", { hidden: true }, h("legend", null, "Recurrence"),
+    h("div", { class: "row" },
+      f.field("recurrence.cron", "Cron", cron, "Minute, hour, day, month, weekday."),
+      f.field("recurrence.every", "Or every", every, "An interval such as 6h or 30m."),
+      f.field("recurrence.time_zone", "Its time zone", repeatZone)),
+    h("div", { class: "row" },
+      f.field("recurrence.count", "Times (empty: no end)", count),
+      f.field("expires_after", "Each lasts", lasts, "From 1m to 8784h.")));
+  f.group("recurrence", repeatPane, cron); // errors about the recurrence as a whole
+  when.append(atPane, localPane, repeatPane, instant);
   f.group("when", when, when.querySelector("input") as HTMLElement);
 
   // Until when, and within which hours.
@@ -77,6 +93,8 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
     h("fieldset", { class: "days" }, h("legend", null, "Days"), days.map(({ d, box, id }) => h("span", { class: "day" }, box, h("label", { for: id }, d)))),
     h("div", { class: "row" }, f.field("delivery_window.from", "From", winFrom), f.field("delivery_window.to", "To", winTo), f.field("delivery_window.time_zone", "Time zone", winZone)));
 
+  const expiry = h("fieldset", null, h("legend", null, "Expiry"), h("p", { class: "help" }, "Empty: 30 days after it goes out."), h("div", { class: "row" },
+    f.field("expires_at", "Date", expDate), f.field("expires_at.time", "Time", expTime)));
   const submit = h("button", { type: "submit" }, "Send now");
   const status = h("div");
   const previewPane = h("div", { class: "preview-pane" });
@@ -100,10 +118,14 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
     const w = whenValue();
     atPane.hidden = w !== "at";
     localPane.hidden = w !== "local";
-    submit.textContent = { now: "Send now", at: "Schedule", local: "Schedule", draft: "Save draft" }[w];
+    repeatPane.hidden = w !== "repeat";
+    expiry.hidden = w === "repeat"; // a series' occurrences last "Each lasts"
+    submit.textContent = { now: "Send now", at: "Schedule", local: "Schedule", repeat: "Start the series", draft: "Save draft" }[w];
     if (w === "at") {
       const at = scheduledAt();
       replace(instant, at ? [h("strong", null, "Goes out "), show(at, "UTC"), " · your time ", show(at, zone)] : "Pick a date, a time and a known time zone.");
+    } else if (w === "repeat") {
+      replace(instant, "Each occurrence is an ordinary broadcast, sent at its time in the zone you name (daylight saving included).");
     } else if (w === "local") {
       replace(instant, "Each recipient gets it when their own clock shows this time; those whose zone is unknown in the zone you name.");
     } else {
@@ -168,7 +190,15 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
       b["default_time_zone"] = defaultZone.value.trim();
     }
     if (w === "draft") b["draft"] = true;
-    if (expDate.value) {
+    if (w === "repeat") {
+      const r: Record<string, unknown> = { time_zone: repeatZone.value.trim() };
+      if (cron.value.trim()) r["cron"] = cron.value.trim();
+      if (every.value.trim()) r["every"] = every.value.trim();
+      if (count.value) r["count"] = Number(count.value);
+      b["recurrence"] = r;
+      b["expires_after"] = lasts.value.trim();
+    }
+    if (expDate.value && w !== "repeat") {
       const z = w === "at" ? atZone.value.trim() : zone;
       const exp = instantOf(expDate.value, expTime.value || "00:00", z);
       if (exp) b["expires_at"] = exp.toISOString();
@@ -187,8 +217,7 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
         f.field("content", "Content", content, counter),
         h("div", { class: "row" }, f.field("category", "Category", category), f.field("priority", "Priority", priority)),
         audience, when,
-        h("fieldset", null, h("legend", null, "Expiry"), h("p", { class: "help" }, "Empty: 30 days after it goes out."), h("div", { class: "row" },
-          f.field("expires_at", "Date", expDate), f.field("expires_at.time", "Time", expTime))),
+        expiry,
         h("div", { class: "check" }, windowOn, h("label", { for: windowOn.id }, "Only deliver within a send window")),
         windowPane,
         status,
@@ -211,6 +240,12 @@ export function compose(main: HTMLElement, ctx: Context): Stop {
       }
       submit.disabled = true;
       try {
+        if (whenValue() === "repeat") {
+          const created = await call<{ id: string; title: string }>("POST", "/api/v1/series", b, { "Idempotency-Key": idempotencyKey });
+          announce(`Series started: ${created.title}`);
+          ctx.go(`${base}/series/${created.id}`);
+          return;
+        }
         const created = await call<Broadcast>("POST", "/api/v1/broadcasts", b, { "Idempotency-Key": idempotencyKey });
         announce(`Created: ${created.title}, ${created.status.toLowerCase()}`);
         ctx.go(`${base}/broadcasts/${created.id}`);
