@@ -80,7 +80,7 @@ func New(cfg Config) (*Console, error) {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		c.assets[name] = asset{body: body, contentType: cmpContentType(name), etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+		c.assets[name] = asset{body: body, contentType: contentTypeOf(name), etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
 		return nil
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ var notBuilt = []byte(`<!doctype html><html lang="en"><meta charset="utf-8"><tit
 <p>Its JavaScript is compiled from <code>console/src</code> by <code>make console</code> (which <code>make build</code>,
 <code>make dev</code> and <code>make test</code> run); build it, then build crier again. The REST API works without it.</p></html>`)
 
-func cmpContentType(name string) string {
+func contentTypeOf(name string) string {
 	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
 		return t
 	}
