@@ -94,6 +94,19 @@ func (l Lifecycle) Allows(op Operation, s Status) bool {
 	return slices.Contains(l[op].From, s)
 }
 
+// Enables reports whether some operation takes a broadcast in status s
+// straight to a status op may start from: a FAILED one is retried into
+// SCHEDULED, a draft scheduled. A reader that sees s while such a change
+// may be committing cannot take "op does not apply" for an answer yet.
+func (l Lifecycle) Enables(s Status, op Operation) bool {
+	for _, t := range l {
+		if t.To != "" && t.To != s && slices.Contains(t.From, s) && slices.Contains(l[op].From, t.To) {
+			return true
+		}
+	}
+	return false
+}
+
 // From lists the statuses op may start from as text, the form the store's
 // guards take them in (`status = ANY($n::text[])`).
 func (l Lifecycle) From(op Operation) []string {

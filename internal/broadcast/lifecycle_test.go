@@ -57,3 +57,15 @@ func TestLifecycle(t *testing.T) {
 		"scheduled_at cannot change after publication")
 	require.Equal(t, []string{"FAILED"}, broadcast.Transitions.From(broadcast.OpRetry), "only a FAILED broadcast is retried")
 }
+
+// Only a FAILED broadcast (by a retry) and a draft (by its schedule) can be
+// made publishable again; nothing leads back from the others.
+func TestEnablesPublication(t *testing.T) {
+	var enabled []broadcast.Status
+	for _, s := range broadcast.Statuses {
+		if broadcast.Transitions.Enables(s, broadcast.OpPublish) {
+			enabled = append(enabled, s)
+		}
+	}
+	require.ElementsMatch(t, []broadcast.Status{broadcast.StatusDraft, broadcast.StatusFailed}, enabled)
+}

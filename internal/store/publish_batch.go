@@ -134,8 +134,10 @@ func (p *PublishBatcher) run(batch []*publishCall) {
 // finds it SENT through Store.Publish, as a retry would. One the batch found
 // past publication (a due dispatcher published it at its instant, and now
 // its workflow's timer fired) is answered as it stands, unchanged. The rest
-// (not committed yet by its creator, or changed while the batch ran) fall
-// back to Store.Publish.
+// fall back to Store.Publish, which waits for a transaction still changing
+// the broadcast: not committed yet by its creator, changed while the batch
+// ran, or seen FAILED (or DRAFT) while a retry (or a schedule), which starts
+// this very run before it commits, makes it SCHEDULED.
 func answer(outcomes map[uuid.UUID]publishOutcome, answered map[uuid.UUID]bool, id uuid.UUID) publishAnswer {
 	o, found := outcomes[id]
 	switch {
@@ -144,7 +146,8 @@ func answer(outcomes map[uuid.UUID]publishOutcome, answered map[uuid.UUID]bool, 
 	case o.applied && !answered[id]:
 		answered[id] = true
 		return publishAnswer{res: Result{Broadcast: o.b, Applied: true}, ok: true}
-	case !o.applied && !broadcast.Transitions.Allows(broadcast.OpPublish, o.b.Status):
+	case !o.applied && !broadcast.Transitions.Allows(broadcast.OpPublish, o.b.Status) &&
+		!broadcast.Transitions.Enables(o.b.Status, broadcast.OpPublish):
 		return publishAnswer{res: Result{Broadcast: o.b}, ok: true}
 	default:
 		return publishAnswer{}

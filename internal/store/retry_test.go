@@ -75,3 +75,48 @@ func TestRetryNeedsItsWorkflow(t *testing.T) {
 	entries := tb.entries(t, b.ID)
 	require.NotEqual(t, audit.ActionBroadcastRetry, entries[len(entries)-1].Action)
 }
+
+// The new run's publication starts while the retry's transaction is still
+// open (the workflow is started before it commits): it waits for that
+// commit and publishes, rather than reading the broadcast as still FAILED
+// and ending the new run with it (a flaky TestRecoveryEndToEnd, 1 run in 10,
+// found the batched publish doing so).
+func TestPublishDuringTheRetryWaitsForIt(t *testing.T) {
+	t.Parallel()
+	for name, publish := range map[string]func(tb *testBundle) func(context.Context, uuid.UUID) (store.Result, error){
+		"one statement": func(tb *testBundle) func(context.Context, uuid.UUID) (store.Result, error) { return tb.store.Publish },
+		"batched": func(tb *testBundle) func(context.Context, uuid.UUID) (store.Result, error) {
+			return store.NewPublishBatcher(tb.store).Publish
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			publishDuringTheRetry(t, publish)
+		})
+	}
+}
+
+func publishDuringTheRetry(t *testing.T, publisher func(tb *testBundle) func(context.Context, uuid.UUID) (store.Result, error)) {
+	tb := setup(t)
+	publish := publisher(tb)
+	b := tb.insert(t, broadcast.StatusScheduled)
+	_, err := tb.store.Fail(tb.ctx, b.ID, "Kafka refused the event")
+	require.NoError(t, err)
+	published := make(chan store.Result, 1)
+	res, err := tb.store.Retry(tb.ctx, by, b.ID, time.Now().UTC(), b.ExpiresAt.Add(time.Hour), func(context.Context, broadcast.Broadcast) error {
+		go func() {
+			r, err := publish(tb.ctx, b.ID)
+			if err != nil {
+				t.Error(err)
+			}
+			published <- r
+		}()
+		time.Sleep(300 * time.Millisecond) // the run's first attempt comes before the commit
+		return nil
+	})
+	require.NoError(t, err)
+	require.True(t, res.Applied)
+	p := <-published
+	require.True(t, p.Applied, "published once the retry committed; it saw %s", p.Broadcast.Status)
+	require.Equal(t, broadcast.StatusSent, p.Broadcast.Status)
+}
