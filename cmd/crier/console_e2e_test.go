@@ -15,6 +15,7 @@ import (
 	"github.com/crier/crier/internal/auth"
 	"github.com/crier/crier/internal/broadcast"
 	"github.com/crier/crier/internal/config"
+	"github.com/crier/crier/internal/testenv"
 )
 
 // TestConsoleInABrowser uses the admin console on the real services in
@@ -68,7 +69,16 @@ func newConsoleRun(t *testing.T) *consoleRun {
 	}
 	createOn(t, c.n, c.bea, map[string]any{"title": "Bea's own note", "content": "for sales", "category": "sales",
 		"target": map[string]any{"type": "ROLE", "ids": []string{"sales"}}})
-	c.annStream = openStream(t, t, "ann", c.n.baseURL, c.ann, "")
+	// A node answers /readyz before its stream tail has started reading the
+	// topic (on a fresh Kafka, seconds later), refusing streams with 503
+	// meanwhile; the client retries, as browsers' EventSource does.
+	testenv.Eventually(t, 60*time.Second, func() error {
+		c.annStream = openStream(t, t, "ann", c.n.baseURL, c.ann, "")
+		if c.annStream.status != http.StatusOK {
+			return fmt.Errorf("the stream answered %d", c.annStream.status)
+		}
+		return nil
+	})
 	return c
 }
 

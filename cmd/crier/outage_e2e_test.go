@@ -67,7 +67,7 @@ func TestEveryRouteAnswers503WhilePostgreSQLIsDown(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, func() error {
 		var ready map[string]any
 		status := call(t, r.node, r.p.admin, http.MethodGet, "/readyz", nil, &ready)
-		want := map[string]any{"status": "not ready", "checks": map[string]any{"postgres": "unavailable", "migrations": "unavailable", "kafka": "ok", "temporal": "ok", "stream": "ok"}}
+		want := map[string]any{"status": "not ready", "checks": map[string]any{"postgres": "unavailable", "migrations": "unavailable", "kafka": "ok", "temporal": "ok"}}
 		if status != http.StatusServiceUnavailable || fmt.Sprint(ready) != fmt.Sprint(want) {
 			return fmt.Errorf("readyz: %d %v", status, ready)
 		}

@@ -167,9 +167,7 @@ func startAPI(ctx context.Context, g *errgroup.Group, s shared, cfg config.Confi
 		SendNowTolerance: cfg.SendNowTolerance}, api.Config{
 		Verifier: verifier,
 		Rules:    broadcast.Rules{SendNowTolerance: cfg.SendNowTolerance, DefaultExpiry: cfg.DefaultExpiry},
-		// Ready once its dependencies answer and it reads the event stream.
-		Ready: append(readinessChecks(s.kafka.brokers, s.kafka.Dialer, s.pool, s.temporal),
-			api.Check{Name: "stream", Check: d.streams.Ready}),
+		Ready:    readinessChecks(s.kafka.brokers, s.kafka.Dialer, s.pool, s.temporal),
 		Logger:   s.logger,
 		Presence: d.presence,
 		Audience: aud,

@@ -199,18 +199,6 @@ func (s *Server) Serve(ctx context.Context, w http.ResponseWriter, u inbox.User,
 // refused before anything is written; the client retries.
 var ErrNotReady = errors.New("this node has not started reading the event stream from Kafka")
 
-// Ready is the readiness check of a node that serves streams: ErrNotReady
-// until its tail has started reading the topic, so a load balancer sends no
-// stream to a node that would refuse it.
-func (s *Server) Ready(context.Context) error {
-	select {
-	case <-s.hub.Ready():
-		return nil
-	default:
-		return ErrNotReady
-	}
-}
-
 // awaitHub waits until the hub knows its position (true), or for at most
 // ReadyWait (ErrNotReady); false, nil when ctx ends first: the client left,
 // and nothing is answered.
