@@ -2,7 +2,7 @@
 // series' page with its next occurrences (in UTC and in its zone), the
 // broadcasts it made, and pause, resume, trigger and cancel.
 
-import { call, query, type Broadcast, type Page, type Priority, type Target } from "../api.js";
+import { call, query, type Broadcast, type Page } from "../api.js";
 import { base, errorBox, type Context, type Stop } from "../app.js";
 import { confirmDialog, confirmThen } from "../confirm.js";
 import { announce, h, replace } from "../dom.js";
@@ -11,22 +11,16 @@ import { badge, priorityBadge, targetText } from "../view.js";
 
 type SeriesStatus = "ACTIVE" | "PAUSED" | "CANCELLED" | "ENDED";
 
-interface Series {
-  id: string;
+/** Series is a series as the API answers it: a broadcast's template fields
+ * and its recurrence. */
+interface Series extends Pick<Broadcast, "id" | "sender" | "title" | "content" | "category" | "priority" | "target" | "created_at"> {
   status: SeriesStatus;
-  sender: { id: string; name: string };
-  title: string;
-  content: string;
-  category: string;
-  priority: Priority;
-  target: Target;
   recurrence: { cron?: string; every?: string; time_zone: string; starts_at?: string | null; ends_at?: string | null; count?: number };
   expires_after: string;
   schedule_id: string;
   occurrences: number;
   last_occurrence_at: string | null;
   skipped: number;
-  created_at: string;
   next_occurrences?: { at: string; local: string }[];
 }
 
